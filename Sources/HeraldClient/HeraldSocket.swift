@@ -1,0 +1,106 @@
+public import HTTPTypes
+public import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+import WSClient
+
+/// A WebSocket client for Herald (used by `herald listen` and the tests): connect, send text,
+/// and read what arrives, each read bounded in time.
+public final class HeraldSocket: Sendable {
+    private enum Command: Sendable {
+        case text(String)
+        case binary([UInt8])
+        case close(UInt16)
+    }
+
+    /// The upgrade was refused or the server could not be reached.
+    public struct ConnectError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private let inbox = SocketInbox()
+    private let commands: AsyncStream<Command>.Continuation
+    private let commandStream: AsyncStream<Command>
+
+    private init() {
+        (commandStream, commands) = AsyncStream.makeStream(of: Command.self)
+    }
+
+    /// Connects to `url` (e.g. `ws://127.0.0.1:8080/?access_token=…`) and returns once the upgrade succeeded.
+    public static func connect(
+        url: String,
+        headers: HTTPFields = [:],
+        maxFrameSize: Int = 1 << 20,
+        logger: Logger = Logger(label: "herald.client")
+    ) async throws -> HeraldSocket {
+        let socket = HeraldSocket()
+        let opened = OpeningSignal()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            opened.set(continuation)
+            Task {
+                do {
+                    let closeFrame = try await WebSocketClient.connect(
+                        url: url,
+                        configuration: .init(maxFrameSize: maxFrameSize, additionalHeaders: headers),
+                        logger: logger
+                    ) { inbound, outbound, _ in
+                        opened.take()?.resume()
+                        try await socket.pump(inbound: inbound, outbound: outbound)
+                    }
+                    socket.inbox.append(.closed(code: closeFrame.map { UInt16(webSocketErrorCode: $0.closeCode) }, reason: closeFrame?.reason))
+                } catch {
+                    socket.inbox.append(.closed(code: nil, reason: "\(error)"))
+                    opened.take()?.resume(throwing: ConnectError(description: "cannot connect to \(url): \(error)"))
+                }
+            }
+        }
+        return socket
+    }
+
+    /// Sends one text frame.
+    public func send(_ text: String) { commands.yield(.text(text)) }
+
+    /// Sends one binary frame.
+    public func sendBinary(_ bytes: [UInt8]) { commands.yield(.binary(bytes)) }
+
+    /// Starts the close handshake with `code`.
+    public func close(code: UInt16 = 1000) { commands.yield(.close(code)) }
+
+    /// The next received event, or nil when nothing arrives within `timeout`.
+    public func next(timeout: Duration = .seconds(5)) async -> SocketEvent? {
+        await inbox.next(timeout: timeout)
+    }
+
+    private func pump(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await command in self.commandStream {
+                    switch command {
+                    case .text(let text): try await outbound.write(.text(text))
+                    case .binary(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
+                    case .close(let code):
+                        try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: nil)
+                        return
+                    }
+                }
+            }
+            for try await message in inbound.messages(maxSize: 1 << 24) {
+                switch message {
+                case .text(let text): inbox.append(.text(text))
+                case .binary: inbox.append(.binary)
+                }
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// The connect call's continuation, resumed once: by the upgrade or by the failure.
+private final class OpeningSignal: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Void, any Error>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<Void, any Error>) { self.continuation.withLock { $0 = continuation } }
+
+    func take() -> CheckedContinuation<Void, any Error>? { continuation.withLock { $0.take() } }
+}

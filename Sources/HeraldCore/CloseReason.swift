@@ -1,0 +1,29 @@
+/// Why the server closes a connection: the close codes of SPEC §3, in one place.
+public struct CloseReason: Equatable, Sendable, CustomStringConvertible {
+    public var code: UInt16
+    public var text: String
+
+    public init(code: UInt16, text: String) {
+        self.code = code
+        self.text = text
+    }
+
+    public var description: String { "\(code) \(text)" }
+
+    /// 1000: normal close.
+    public static let normal = CloseReason(code: 1000, text: "normal closure")
+    /// 1001: the server is shutting down; reconnect elsewhere and resume.
+    public static let goingAway = CloseReason(code: 1001, text: "server shutting down")
+    /// 1008: persistent abuse.
+    public static let policyViolation = CloseReason(code: 1008, text: "policy violation")
+    /// 1009: an inbound message over the size limit.
+    public static let messageTooBig = CloseReason(code: 1009, text: "message too big")
+    /// 1013: the outbound buffer overflowed; reconnect and resume with `since`.
+    public static let slowConsumer = CloseReason(code: 1013, text: "slow consumer: outbound buffer exceeded")
+    /// 4001: the token expired.
+    public static let tokenExpired = CloseReason(code: 4001, text: "token expired")
+    /// 4002: the maximum connection lifetime was reached.
+    public static let lifetimeReached = CloseReason(code: 4002, text: "lifetime reached")
+    /// 4003: an administrator disconnected the client.
+    public static let disconnectedByAdmin = CloseReason(code: 4003, text: "disconnected by admin")
+}

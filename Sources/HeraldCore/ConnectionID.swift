@@ -1,0 +1,17 @@
+import Synchronization
+
+/// A connection's identifier, unique within this process.
+public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    private static let counter = Atomic<UInt64>(0)
+
+    /// The next unused identifier.
+    public static func next() -> ConnectionID {
+        ConnectionID(rawValue: counter.add(1, ordering: .relaxed).newValue)
+    }
+
+    public var description: String { String(rawValue, radix: 36) }
+}

@@ -1,0 +1,83 @@
+public import NIOCore
+
+/// Writes one JSON object into a `ByteBuffer`, keys in the order they are written.
+///
+/// Server frames are built with it so that the seed's fields come first and each push is
+/// encoded exactly once, straight into the bytes every subscriber receives.
+public struct JSONObjectWriter {
+    private(set) var buffer: ByteBuffer
+    private var isEmpty = true
+
+    public init(capacity: Int = 256) {
+        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+        buffer.writeInteger(UInt8(ascii: "{"))
+    }
+
+    /// Adds a string member.
+    public mutating func add(_ key: StaticString, _ value: String) {
+        writeKey(key)
+        Self.writeQuoted(value, into: &buffer)
+    }
+
+    /// Adds a string member when the value is present.
+    public mutating func add(_ key: StaticString, ifPresent value: String?) {
+        if let value { add(key, value) }
+    }
+
+    /// Adds an integer member.
+    public mutating func add(_ key: StaticString, _ value: Int) {
+        writeKey(key)
+        buffer.writeString(String(value))
+    }
+
+    /// Adds a boolean member.
+    public mutating func add(_ key: StaticString, _ value: Bool) {
+        writeKey(key)
+        buffer.writeStaticString(value ? "true" : "false")
+    }
+
+    /// Adds any JSON value when present.
+    public mutating func add(_ key: StaticString, ifPresent value: JSONValue?) {
+        guard let value else { return }
+        writeKey(key)
+        buffer.writeBytes(JSON.encode(value))
+    }
+
+    /// Closes the object and returns its bytes.
+    public consuming func finish() -> ByteBuffer {
+        buffer.writeInteger(UInt8(ascii: "}"))
+        return buffer
+    }
+
+    private mutating func writeKey(_ key: StaticString) {
+        if !isEmpty { buffer.writeInteger(UInt8(ascii: ",")) }
+        isEmpty = false
+        buffer.writeInteger(UInt8(ascii: "\""))
+        buffer.writeStaticString(key)
+        buffer.writeStaticString("\":")
+    }
+
+    /// Writes a JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    static func writeQuoted(_ string: String, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+            case 0..<0x20:
+                buffer.writeStaticString("\\u00")
+                buffer.writeInteger(hexDigit(byte >> 4))
+                buffer.writeInteger(hexDigit(byte & 0xF))
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+}

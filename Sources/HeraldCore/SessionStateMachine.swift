@@ -1,0 +1,32 @@
+/// One connection's subscriptions and limits, as a value: events in, actions out, no I/O.
+public struct SessionStateMachine: Sendable {
+    /// What to do about a subscribe request.
+    public enum SubscribeAction: Equatable, Sendable {
+        /// A new subscription: acknowledge it and register it with the hub.
+        case subscribe
+        /// Already subscribed: acknowledge again, register nothing (one delivery per event).
+        case acknowledge
+        /// Refused with this error code.
+        case refuse(ErrorCode)
+    }
+
+    public private(set) var subscriptions: Set<EntityID> = []
+    public let maxSubscriptions: Int
+
+    public init(maxSubscriptions: Int) {
+        self.maxSubscriptions = maxSubscriptions
+    }
+
+    /// The client asked to subscribe to `entity`.
+    public mutating func subscribeRequested(_ entity: EntityID) -> SubscribeAction {
+        if subscriptions.contains(entity) { return .acknowledge }
+        guard subscriptions.count < maxSubscriptions else { return .refuse(.subscriptionLimit) }
+        subscriptions.insert(entity)
+        return .subscribe
+    }
+
+    /// The client asked to unsubscribe from `entity`; true when it was subscribed (unknown ids are not an error).
+    public mutating func unsubscribeRequested(_ entity: EntityID) -> Bool {
+        subscriptions.remove(entity) != nil
+    }
+}

@@ -1,0 +1,82 @@
+public import HeraldCore
+import Hummingbird
+import HummingbirdWebSocket
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// A running Herald node: the Hummingbird application and the drain step that must run
+/// before it stops. Run it in a `ServiceGroup` (as `serve` does) or on its own.
+public struct HeraldApplication: Service {
+    /// The hub of this node (tests read its figures).
+    public let hub: Hub
+    private let group: ServiceGroup
+
+    init(hub: Hub, group: ServiceGroup) {
+        self.hub = hub
+        self.group = group
+    }
+
+    public func run() async throws {
+        try await group.run()
+    }
+}
+
+/// Builds Herald from its configuration; `serve` and the tests both start here.
+/// - Parameter onListening: called with the bound host and port once the server accepts connections.
+public func buildApplication(
+    configuration: HeraldConfiguration,
+    logger: Logger,
+    onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
+) async throws -> HeraldApplication {
+    guard configuration.tokens.secret?.isEmpty == false else {
+        throw HeraldError(.invalidConfiguration, "no token key: set --jwt-secret (HERALD_JWT_SECRET), or run with --dev")
+    }
+    guard !configuration.publishKeys.isEmpty else {
+        throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEYS), or run with --dev")
+    }
+    let hub = Hub()
+    let broker = MemoryBroker(hub: hub)
+    let lifecycle = Lifecycle()
+    let verifier = await TokenVerifier(configuration: configuration.tokens)
+    let gate = ConnectGate(verifier: verifier, lifecycle: lifecycle)
+    let runner = SessionRunner(hub: hub, verifier: verifier, limits: configuration.limits)
+    let path = RouterPath(configuration.listen.path)
+
+    let router = Router(context: HeraldRequestContext.self)
+    router.get(path) { request, context in await gate.rejectRoute(request, context: context) }
+    HealthRoutes(lifecycle: lifecycle).add(to: router)
+    PublishRoutes(broker: broker).add(to: router, keys: PublishKeys(configuration.publishKeys))
+
+    let webSocketRouter = Router(context: HeraldRequestContext.self)
+    webSocketRouter.add(middleware: ConnectGate.Middleware(gate: gate))
+    webSocketRouter.ws(path) { _, context in
+        guard let admission = context.admission else { return .dontUpgrade }
+        return .upgrade(admission.subprotocol.map { [.secWebSocketProtocol: $0] } ?? [:])
+    } onUpgrade: { inbound, outbound, context in
+        guard let admission = context.requestContext.admission else { return }
+        try await runner.run(admission, inbound: inbound, outbound: outbound, logger: context.logger)
+    }
+
+    let host = configuration.listen.host
+    let application = Application(
+        router: router,
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: webSocketRouter,
+            configuration: .init(
+                ws: .init(
+                    maxFrameSize: configuration.limits.maxMessageBytes,
+                    autoPing: .enabled(timePeriod: configuration.limits.pingInterval),
+                    validateUTF8: true
+                )
+            )
+        ),
+        configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "Herald"),
+        onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? configuration.listen.port) },
+        logger: logger
+    )
+    let drain = DrainService(lifecycle: lifecycle, hub: hub, timeout: configuration.drainTimeout, logger: logger)
+    // Graceful shutdown runs in reverse order: the drain finishes before the server stops.
+    let group = ServiceGroup(configuration: .init(services: [application, drain], logger: logger))
+    return HeraldApplication(hub: hub, group: group)
+}

@@ -1,0 +1,37 @@
+public import HTTPTypes
+public import Hummingbird
+
+/// A refused request: the HTTP status and the `{"message","reason"}` body of SPEC §2 and §5.
+public struct ConnectRejection: Error, Equatable, Sendable {
+    public var status: HTTPResponse.Status
+    public var reason: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, reason: String, message: String) {
+        self.status = status
+        self.reason = reason
+        self.message = message
+    }
+
+    init(_ rejection: TokenRejection) {
+        self.init(.unauthorized, reason: rejection.reason.rawValue, message: rejection.message)
+    }
+
+    static let badSubprotocol = ConnectRejection(
+        .badRequest, reason: "bad_subprotocol", message: "the first Sec-WebSocket-Protocol value must be \"websocket\""
+    )
+    static let badUpgrade = ConnectRejection(
+        .badRequest, reason: "bad_upgrade", message: "not a valid WebSocket upgrade request"
+    )
+    static let draining = ConnectRejection(
+        .serviceUnavailable, reason: "draining", message: "the server is shutting down; connect to another node"
+    )
+
+    /// The JSON error response.
+    public var response: Response {
+        var body = JSONObjectWriterBody()
+        body.add("message", message)
+        body.add("reason", reason)
+        return body.response(status: status)
+    }
+}

@@ -1,0 +1,27 @@
+import HeraldCore
+import Logging
+import ServiceLifecycle
+
+/// On graceful shutdown (SIGTERM/SIGINT), before the HTTP server stops: `/ready` turns false and
+/// new upgrades get `503 draining`, every client is sent `1001`, and it waits (at most the drain
+/// timeout) for the clients to go.
+struct DrainService: Service {
+    let lifecycle: Lifecycle
+    let hub: Hub
+    let timeout: Duration
+    let logger: Logger
+
+    func run() async throws {
+        // Returns when graceful shutdown begins; throws only if cancelled, when there is nothing to drain.
+        try await gracefulShutdown()
+        lifecycle.startDraining()
+        logger.info("Draining", metadata: ["herald.connections": "\(hub.connections)"])
+        let deadline = ContinuousClock.now + timeout
+        while hub.connections > 0, ContinuousClock.now < deadline {
+            // Repeated so that a client admitted during the drain is closed too.
+            hub.closeAll(.goingAway)
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        logger.info("Drained", metadata: ["herald.connections": "\(hub.connections)"])
+    }
+}

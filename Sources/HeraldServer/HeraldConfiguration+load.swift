@@ -1,0 +1,93 @@
+import Foundation
+public import Configuration
+public import HeraldCore
+
+extension HeraldConfiguration {
+    /// The configuration layers of SPEC §6 in precedence order: flags, then `HERALD_*` environment variables.
+    /// - Parameters:
+    ///   - flags: values given on the command line, by setting name (`port`, `jwt-secret`, `publish-keys`…).
+    ///   - environment: the process environment.
+    public static func reader(flags: [String: ConfigContent], environment: [String: String]) -> ConfigReader {
+        var values: [AbsoluteConfigKey: Configuration.ConfigValue] = [:]
+        for (name, content) in flags { values[AbsoluteConfigKey([name])] = .init(content, isSecret: false) }
+        return ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: values),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "herald"),
+        ])
+    }
+
+    /// Reads and validates every setting; a bad value names the setting and the form it expects.
+    public init(reader: ConfigReader, isDevelopment: Bool) throws(HeraldError) {
+        self.init()
+        let settings = Settings(reader: reader)
+        self.isDevelopment = isDevelopment
+        listen.host = settings.string("host") ?? (isDevelopment ? "127.0.0.1" : "0.0.0.0")
+        listen.port = try settings.integer("port", in: 0...65_535) ?? listen.port
+        listen.path = settings.string("path") ?? listen.path
+        guard listen.path.hasPrefix("/") else { throw Settings.invalid("path", "a path starting with /") }
+
+        tokens.secret = settings.string("jwt-secret")
+        if let algorithms = settings.list("jwt-algorithms") {
+            guard !algorithms.isEmpty, algorithms.allSatisfy(TokenVerifier.hmacAlgorithms.keys.contains) else {
+                throw Settings.invalid("jwt-algorithms", "a comma-separated list of HS256, HS384, HS512")
+            }
+            tokens.algorithms = algorithms
+        }
+        tokens.leeway = try settings.duration("token-leeway") ?? tokens.leeway
+        tokens.identityClaim = settings.string("identity-claim")
+
+        publishKeys = settings.list("publish-keys") ?? []
+        limits.maxMessageBytes = try settings.size("max-message-bytes", atLeast: 1) ?? limits.maxMessageBytes
+        limits.maxSubscriptions = try settings.integer("max-subscriptions", in: 1...1_000_000) ?? limits.maxSubscriptions
+        limits.outboundBufferBytes = try settings.size("outbound-buffer-bytes", atLeast: 1) ?? limits.outboundBufferBytes
+        limits.pingInterval = try settings.duration("ping-interval") ?? limits.pingInterval
+        drainTimeout = try settings.duration("drain-timeout") ?? drainTimeout
+    }
+}
+
+/// Typed reads of string settings, each failure naming the setting and its expected form.
+private struct Settings {
+    let reader: ConfigReader
+
+    static func invalid(_ name: String, _ expected: String) -> HeraldError {
+        HeraldError(
+            .invalidConfiguration,
+            "invalid value for --\(name) (HERALD_\(name.uppercased().replacing("-", with: "_"))): expected \(expected)"
+        )
+    }
+
+    func string(_ name: String) -> String? {
+        reader.string(forKey: ConfigKey([name]))?.trimmingCharacters(in: .whitespaces).nilIfEmpty
+    }
+
+    func list(_ name: String) -> [String]? {
+        if let array = reader.stringArray(forKey: ConfigKey([name])) {
+            return array.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return string(name).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws(HeraldError) -> Int? {
+        guard let text = string(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw Self.invalid(name, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func duration(_ name: String) throws(HeraldError) -> Duration? {
+        guard let text = string(name) else { return nil }
+        guard let value = HeraldCore.ConfigValue.duration(text) else {
+            throw Self.invalid(name, "a duration such as 500ms, 30s, 10m, 24h or plain seconds")
+        }
+        return value
+    }
+
+    func size(_ name: String, atLeast minimum: Int) throws(HeraldError) -> Int? {
+        guard let text = string(name) else { return nil }
+        guard let value = HeraldCore.ConfigValue.size(text), value >= minimum else {
+            throw Self.invalid(name, "a size of at least \(minimum) byte(s), such as 32768, 32KiB or 1MiB")
+        }
+        return value
+    }
+}

@@ -1,0 +1,49 @@
+/// Everything `serve` can be told (SPEC §6), with the spec's defaults.
+public struct HeraldConfiguration: Sendable {
+    /// Where the server listens.
+    public struct Listen: Sendable {
+        public var host = "0.0.0.0"
+        public var port = 8080
+        /// The WebSocket path.
+        public var path = "/"
+        public init() {}
+    }
+
+    /// How client tokens are verified.
+    public struct Tokens: Sendable {
+        /// The HMAC secret (HS256/384/512).
+        public var secret: String?
+        /// The only algorithms accepted; a token's own `alg` never widens this.
+        public var algorithms = ["HS256", "HS384", "HS512"]
+        /// Clock skew allowed on `exp`, `nbf` and `iat`.
+        public var leeway: Duration = .seconds(30)
+        /// Dotted path of the user id claim; `nil` means `data.userId`, then `sub`.
+        public var identityClaim: String?
+        public init() {}
+    }
+
+    /// Per-connection limits.
+    public struct Limits: Sendable {
+        /// Largest inbound message (inclusive); above it the socket is closed with 1009.
+        public var maxMessageBytes = 32_768
+        /// Subscriptions per connection.
+        public var maxSubscriptions = 100
+        /// Bytes queued for one connection before it is a slow consumer (1013).
+        public var outboundBufferBytes = 1 << 20
+        /// Interval of server WebSocket pings.
+        public var pingInterval: Duration = .seconds(30)
+        public init() {}
+    }
+
+    public var listen = Listen()
+    public var tokens = Tokens()
+    public var limits = Limits()
+    /// Keys accepted on the publish and admin API.
+    public var publishKeys: [String] = []
+    /// How long a SIGTERM waits for clients to go after they were sent 1001.
+    public var drainTimeout: Duration = .seconds(10)
+    /// `--dev`: generated credentials, loopback address.
+    public var isDevelopment = false
+
+    public init() {}
+}

@@ -1,0 +1,41 @@
+import Hummingbird
+
+/// The keys accepted on the publish API, checked before a request body is read.
+struct PublishKeys: Sendable {
+    private let keys: [[UInt8]]
+
+    init(_ keys: [String]) { self.keys = keys.map { Array($0.utf8) } }
+
+    /// True when `authorization` is `Bearer <one of the keys>` (scheme case-insensitive).
+    func accepts(authorization: String?) -> Bool {
+        guard let presented = ConnectCredentials.bearer(authorization).map({ Array($0.utf8) }) else { return false }
+        // Compare against every key, each in constant time, so timing tells nothing about which matched.
+        return keys.map { Self.constantTimeEquals($0, presented) }.contains(true)
+    }
+
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+
+    /// Refuses a request without a valid key with `401` before anything else happens.
+    struct Middleware: RouterMiddleware {
+        let keys: PublishKeys
+
+        func handle(
+            _ request: Request,
+            context: HeraldRequestContext,
+            next: (Request, HeraldRequestContext) async throws -> Response
+        ) async throws -> Response {
+            guard keys.accepts(authorization: request.headers[.authorization]) else {
+                return ConnectRejection(
+                    .unauthorized, reason: "unauthorized", message: "a valid publish key is required: Authorization: Bearer <key>"
+                ).response
+            }
+            return try await next(request, context)
+        }
+    }
+}

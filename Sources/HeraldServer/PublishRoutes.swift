@@ -1,0 +1,107 @@
+import HeraldCore
+import Hummingbird
+import NIOCore
+
+/// The publish API of SPEC §5: `POST /events` in every seed shape, and the two shortcuts.
+struct PublishRoutes: Sendable {
+    /// The largest accepted body (EventBridge's PutEvents limit); 262,144 itself is accepted.
+    static let maxBodyBytes = 262_144
+
+    let broker: any Broker
+
+    func add(to router: Router<HeraldRequestContext>, keys: PublishKeys) {
+        let group = router.group().add(middleware: PublishKeys.Middleware(keys: keys))
+        group.post("events") { request, context in try await publishEvents(request) }
+        group.post("entities/:entityId/updates") { request, context in
+            try await publishShortcut(request, context: context, parameter: "entityId") { id, body in
+                var detail = body
+                detail["entityId"] = .string(id)
+                return EventEnvelope.entityUpdate(from: detail).map(Event.entityUpdated)
+            }
+        }
+        group.post("users/:userId/notifications") { request, context in
+            try await publishShortcut(request, context: context, parameter: "userId") { id, body in
+                var detail = body
+                detail["userId"] = .string(id)
+                return EventEnvelope.userNotification(from: detail).map(Event.userNotification)
+            }
+        }
+    }
+
+    private func publishEvents(_ request: Request) async throws -> Response {
+        let body: ByteBuffer
+        switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
+        case .failure(let rejection): return rejection.response
+        case .success(let collected): body = collected
+        }
+        let entries: [Result<Event, EventEnvelope.EntryError>]
+        switch EventEnvelope.decode(body.readableBytesView) {
+        case .failure(let error): return ConnectRejection(.badRequest, reason: "invalid_body", message: error.message).response
+        case .success(let decoded): entries = decoded
+        }
+        var results: [PublishEntryResult] = []
+        for entry in entries {
+            switch entry {
+            case .failure(let error):
+                results.append(PublishEntryResult(errorCode: error.code, errorMessage: error.message))
+            case .success(let event):
+                guard let receipt = try? await broker.publish(event) else { return Self.brokerUnavailable.response }
+                results.append(PublishEntryResult(eventId: receipt.eventID, seq: receipt.seq))
+            }
+        }
+        let failed = results.count { $0.errorCode != nil }
+        return JSONResponse.make(
+            status: .ok,
+            body: ByteBuffer(bytes: JSON.encode(PublishResponse(failedEntryCount: failed, entries: results)))
+        )
+    }
+
+    private func publishShortcut(
+        _ request: Request,
+        context: HeraldRequestContext,
+        parameter: String,
+        event: (String, [String: JSONValue]) -> Result<Event, EventEnvelope.EntryError>
+    ) async throws -> Response {
+        let body: ByteBuffer
+        switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
+        case .failure(let rejection): return rejection.response
+        case .success(let collected): body = collected
+        }
+        guard case .object(let fields)? = JSON.parse(body.readableBytesView) else {
+            return ConnectRejection(.badRequest, reason: "invalid_body", message: "the body must be a JSON object").response
+        }
+        guard case .string? = fields["message"] else {
+            return ConnectRejection(.badRequest, reason: "invalid_body", message: "\"message\" is required and must be a string")
+                .response
+        }
+        let id = context.parameters.get(parameter) ?? ""
+        switch event(id, fields) {
+        case .failure(let error):
+            return ConnectRejection(.badRequest, reason: error.code, message: error.message).response
+        case .success(let event):
+            guard let receipt = try? await broker.publish(event) else { return Self.brokerUnavailable.response }
+            var response = JSONObjectWriterBody()
+            response.add("eventId", receipt.eventID)
+            response.add("seq", ifPresent: receipt.seq)
+            return response.response(status: .accepted)
+        }
+    }
+
+    private static let brokerUnavailable = ConnectRejection(
+        .serviceUnavailable, reason: "broker_unavailable", message: "the broker cannot accept events right now; nothing was published"
+    )
+}
+
+/// The `POST /events` answer, in the PutEvents style.
+private struct PublishResponse: Encodable {
+    var failedEntryCount: Int
+    var entries: [PublishEntryResult]
+}
+
+/// One entry's outcome: an event id (and `seq`), or an error.
+private struct PublishEntryResult: Encodable {
+    var eventId: String?
+    var seq: Int?
+    var errorCode: String?
+    var errorMessage: String?
+}

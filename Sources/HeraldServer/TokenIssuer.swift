@@ -1,0 +1,49 @@
+import Foundation
+import JWTKit
+
+/// Signs test tokens with the seed's claim layout — `CreateTestJwt`:
+/// `{"exp": …, "data": {"userId", "firstName", "lastName", "sub"}}`.
+public struct TokenIssuer: Sendable {
+    /// The claims of one test token, with the seed's defaults.
+    public struct Claims: Sendable {
+        public var userID = "myuserid"
+        public var firstName = "Test"
+        public var lastName = "User"
+        public var sub = "examplesub"
+        public var ttl: Duration = .seconds(3600)
+        public init() {}
+    }
+
+    private let secret: String
+    private let algorithm: String
+
+    public init(secret: String, algorithm: String = "HS256") {
+        self.secret = secret
+        self.algorithm = algorithm
+    }
+
+    /// A signed token for `claims`, expiring `ttl` after `now`.
+    public func token(for claims: Claims = Claims(), now: Date = Date()) async throws -> String {
+        let digest = TokenVerifier.hmacAlgorithms[algorithm] ?? .sha256
+        let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
+        let payload = SeedPayload(
+            exp: ExpirationClaim(value: now.addingTimeInterval(Double(claims.ttl.components.seconds))),
+            data: .init(userId: claims.userID, firstName: claims.firstName, lastName: claims.lastName, sub: claims.sub)
+        )
+        return try await keys.sign(payload)
+    }
+}
+
+private struct SeedPayload: JWTPayload {
+    struct Data: Codable, Sendable {
+        var userId: String
+        var firstName: String
+        var lastName: String
+        var sub: String
+    }
+
+    var exp: ExpirationClaim
+    var data: Data
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}

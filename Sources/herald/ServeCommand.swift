@@ -1,0 +1,113 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import HeraldCore
+import HeraldServer
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `herald serve`: run the gateway until SIGTERM or SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run Herald. Every option also reads HERALD_<NAME> from the environment."
+    )
+
+    @Flag(help: "Development mode: generated secret and publish key, a test token, 127.0.0.1.") var dev = false
+    @Option(help: "Listen address (default 0.0.0.0; 127.0.0.1 with --dev).") var host: String?
+    @Option(help: "Listen port; 0 picks a free one (default 8080).") var port: String?
+    @Option(help: "WebSocket path (default /).") var path: String?
+    @Option(name: .customLong("jwt-secret"), help: "HMAC token secret.") var jwtSecret: String?
+    @Option(name: .customLong("jwt-algorithms"), help: "Accepted algorithms (default HS256,HS384,HS512).") var jwtAlgorithms: String?
+    @Option(name: .customLong("token-leeway"), help: "Clock skew allowed on exp/nbf/iat (default 30s).") var tokenLeeway: String?
+    @Option(name: .customLong("identity-claim"), help: "Dotted path of the user id claim (default data.userId, then sub).")
+    var identityClaim: String?
+    @Option(name: .customLong("publish-key"), help: "Publish key; repeat for several (HERALD_PUBLISH_KEYS, comma-separated).")
+    var publishKeys: [String] = []
+    @Option(name: .customLong("max-message-bytes"), help: "Inbound message limit (default 32768).") var maxMessageBytes: String?
+    @Option(name: .customLong("max-subscriptions"), help: "Subscriptions per connection (default 100).") var maxSubscriptions: String?
+    @Option(name: .customLong("outbound-buffer-bytes"), help: "Queued bytes before a slow consumer is closed (default 1MiB).")
+    var outboundBufferBytes: String?
+    @Option(name: .customLong("ping-interval"), help: "Server WebSocket ping interval (default 30s).") var pingInterval: String?
+    @Option(name: .customLong("drain-timeout"), help: "How long SIGTERM waits for clients (default 10s).") var drainTimeout: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        let reader = HeraldConfiguration.reader(flags: flagValues, environment: ProcessInfo.processInfo.environment)
+        var configuration: HeraldConfiguration
+        do {
+            configuration = try HeraldConfiguration(reader: reader, isDevelopment: dev)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        if dev {
+            configuration.tokens.secret = configuration.tokens.secret ?? DevCredentials.randomSecret()
+            if configuration.publishKeys.isEmpty { configuration.publishKeys = [DevCredentials.randomSecret()] }
+        }
+        let level = try Self.logLevel(logLevel ?? reader.string(forKey: "log-level") ?? "info")
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "herald")
+        let settings = configuration
+        let application: HeraldApplication
+        do {
+            application = try await buildApplication(configuration: configuration, logger: logger) { host, port in
+                Output.line("listening on ws://\(host):\(port)/")
+                if settings.isDevelopment { await Self.announceDevelopment(settings, host: host, port: port) }
+            }
+        } catch let error as HeraldError {
+            throw CommandFailure(error.description)
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+
+    /// The flags that were given, by setting name, for the top configuration layer.
+    private var flagValues: [String: ConfigContent] {
+        var values: [String: ConfigContent] = [:]
+        let strings: [(String, String?)] = [
+            ("host", host), ("port", port), ("path", path), ("jwt-secret", jwtSecret), ("jwt-algorithms", jwtAlgorithms),
+            ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
+            ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),
+            ("ping-interval", pingInterval), ("drain-timeout", drainTimeout), ("log-level", logLevel),
+        ]
+        for case (let name, let value?) in strings { values[name] = .string(value) }
+        if !publishKeys.isEmpty { values["publish-keys"] = .stringArray(publishKeys) }
+        return values
+    }
+
+    private static func logLevel(_ text: String) throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw CommandFailure("invalid value for --log-level (HERALD_LOG_LEVEL): expected trace, debug, info, notice, warning, error or critical")
+        }
+        return level
+    }
+
+    /// `--dev`: print the generated credentials, a ready token and the next commands; save them for the client commands.
+    private static func announceDevelopment(_ configuration: HeraldConfiguration, host: String, port: Int) async {
+        let secret = configuration.tokens.secret ?? ""
+        let publishKey = configuration.publishKeys.first ?? ""
+        let url = "http://\(host):\(port)"
+        let token = (try? await TokenIssuer(secret: secret).token()) ?? ""
+        let saved = (try? DevCredentials(url: url, jwtSecret: secret, publishKey: publishKey).save()) != nil
+        Output.line(
+            """
+            development mode: credentials generated for this run
+              jwt secret:   \(secret)
+              publish key:  \(publishKey)
+              test token:   \(token)   (user myuserid, 1 hour)
+            \(saved ? "saved to \(DevCredentials.fileURL.path), so these work from any terminal:" : "try, from another terminal:")
+              swift run herald listen myEntityId
+              swift run herald publish entity myEntityId --message hi
+              curl -H 'Authorization: Bearer \(publishKey)' -d '{"message":"hi"}' \(url)/entities/myEntityId/updates
+            """
+        )
+    }
+}

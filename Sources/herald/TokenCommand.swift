@@ -1,0 +1,32 @@
+import ArgumentParser
+import HeraldCore
+import HeraldServer
+
+/// `herald token`: the seed's CreateTestJwt.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Print a signed test token as {\"authToken\": \"…\"} (the seed's CreateTestJwt)."
+    )
+
+    @OptionGroup var client: ClientOptions
+    @Option(name: .customLong("user-id")) var userID = "myuserid"
+    @Option(name: .customLong("first-name")) var firstName = "Test"
+    @Option(name: .customLong("last-name")) var lastName = "User"
+    @Option var sub = "examplesub"
+    @Option(help: "Lifetime, e.g. 1h, 30m, 3600.") var ttl = "1h"
+
+    func run() async throws {
+        guard let lifetime = ConfigValue.duration(ttl) else {
+            throw CommandFailure("invalid --ttl \"\(ttl)\": expected a duration such as 30s, 10m, 1h or plain seconds")
+        }
+        var claims = TokenIssuer.Claims()
+        claims.userID = userID
+        claims.firstName = firstName
+        claims.lastName = lastName
+        claims.sub = sub
+        claims.ttl = lifetime
+        let token = try await TokenIssuer(secret: client.resolvedSecret()).token(for: claims)
+        Output.line(String(decoding: JSON.encode(["authToken": token]), as: UTF8.self))
+    }
+}
