@@ -1,5 +1,6 @@
 public import HeraldCore
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import NIOCore
@@ -43,34 +44,25 @@ public func buildApplication(
     let runner = SessionRunner(hub: hub, verifier: verifier, limits: configuration.limits)
     let path = RouterPath(configuration.listen.path)
 
-    let router = Router(context: HeraldRequestContext.self)
-    router.get(path) { request, context in await gate.rejectRoute(request, context: context) }
+    let router = Router(context: BasicRequestContext.self)
+    router.get(path) { request, _ in await gate.rejectRoute(request) }
     HealthRoutes(lifecycle: lifecycle).add(to: router)
     PublishRoutes(broker: broker).add(to: router, keys: PublishKeys(configuration.publishKeys))
 
-    let webSocketRouter = Router(context: HeraldRequestContext.self)
-    webSocketRouter.add(middleware: ConnectGate.Middleware(gate: gate))
-    webSocketRouter.ws(path) { _, context in
-        guard let admission = context.admission else { return .dontUpgrade }
-        return .upgrade(admission.subprotocol.map { [.secWebSocketProtocol: $0] } ?? [:])
-    } onUpgrade: { inbound, outbound, context in
-        guard let admission = context.requestContext.admission else { return }
-        try await runner.run(admission, inbound: inbound, outbound: outbound, logger: context.logger)
+    let webSocket = WebSocketServerConfiguration(
+        maxFrameSize: configuration.limits.maxMessageBytes,
+        autoPing: .enabled(timePeriod: configuration.limits.pingInterval),
+        validateUTF8: true
+    )
+    let server = HTTPServerBuilder { responder in
+        HeraldChannel(responder: responder, gate: gate, webSocket: webSocket) { admission, inbound, outbound, logger in
+            try await runner.run(admission, inbound: inbound, outbound: outbound, logger: logger)
+        }
     }
-
     let host = configuration.listen.host
     let application = Application(
         router: router,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: webSocketRouter,
-            configuration: .init(
-                ws: .init(
-                    maxFrameSize: configuration.limits.maxMessageBytes,
-                    autoPing: .enabled(timePeriod: configuration.limits.pingInterval),
-                    validateUTF8: true
-                )
-            )
-        ),
+        server: server,
         configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "Herald"),
         onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? configuration.listen.port) },
         logger: logger

@@ -1,8 +1,5 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import HummingbirdWebSocket
-import Synchronization
 
 /// What an allowed upgrade carries into the session.
 struct Admission: Sendable {
@@ -16,7 +13,7 @@ struct ConnectGate: Sendable {
     let verifier: TokenVerifier
     let lifecycle: Lifecycle
 
-    func admit(_ request: Request, context: HeraldRequestContext) async -> Result<Admission, ConnectRejection> {
+    func admit(_ request: Request, sourceIP: String?) async -> Result<Admission, ConnectRejection> {
         if lifecycle.isDraining { return .failure(.draining) }
         let credentials = ConnectCredentials.extract(
             query: { request.uri.queryParameters[$0[...]].map(String.init) },
@@ -31,37 +28,15 @@ struct ConnectGate: Sendable {
             case .failure(let rejection):
                 return .failure(ConnectRejection(rejection))
             case .success(let identity):
-                let sourceIP = context.remoteAddress?.ipAddress ?? "unknown"
-                return .success(Admission(identity: identity, subprotocol: credentials.subprotocol, sourceIP: sourceIP))
+                return .success(Admission(identity: identity, subprotocol: credentials.subprotocol, sourceIP: sourceIP ?? "unknown"))
             }
         }
     }
 
-    /// On the WebSocket router: admits the request or answers the rejection (which makes
-    /// Hummingbird hand the request to the HTTP router, where `rejectRoute` explains it).
-    struct Middleware: RouterMiddleware {
-        let gate: ConnectGate
-
-        func handle(
-            _ request: Request,
-            context: HeraldRequestContext,
-            next: (Request, HeraldRequestContext) async throws -> Response
-        ) async throws -> Response {
-            switch await gate.admit(request, context: context) {
-            case .failure(let rejection):
-                return rejection.response
-            case .success(let admission):
-                var context = context
-                context.admission = admission
-                return try await next(request, context)
-            }
-        }
-    }
-
-    /// On the HTTP router, for a request at the WebSocket path that was not upgraded:
-    /// the rejection, or `400 bad_upgrade` when the credentials were fine but the upgrade was not.
-    func rejectRoute(_ request: Request, context: HeraldRequestContext) async -> Response {
-        switch await admit(request, context: context) {
+    /// For a request at the WebSocket path that is not an upgrade NIO accepts (no `Sec-WebSocket-Key`,
+    /// a plain GET…): the credential problem if there is one, else `400 bad_upgrade`.
+    func rejectRoute(_ request: Request) async -> Response {
+        switch await admit(request, sourceIP: nil) {
         case .failure(let rejection): rejection.response
         case .success: ConnectRejection.badUpgrade.response
         }

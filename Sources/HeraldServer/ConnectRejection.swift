@@ -1,5 +1,7 @@
 public import HTTPTypes
 public import Hummingbird
+import HeraldCore
+import NIOCore
 
 /// A refused request: the HTTP status and the `{"message","reason"}` body of SPEC §2 and §5.
 public struct ConnectRejection: Error, Equatable, Sendable {
@@ -27,11 +29,14 @@ public struct ConnectRejection: Error, Equatable, Sendable {
         .serviceUnavailable, reason: "draining", message: "the server is shutting down; connect to another node"
     )
 
-    /// The JSON error response.
-    public var response: Response {
-        var body = JSONObjectWriterBody()
+    /// The JSON error body.
+    var body: ByteBuffer {
+        var body = JSONObjectWriter(capacity: 64 + message.utf8.count)
         body.add("message", message)
         body.add("reason", reason)
-        return body.response(status: status)
+        return body.finish()
     }
+
+    /// The JSON error response.
+    public var response: Response { JSONResponse.make(status: status, body: body) }
 }

@@ -4,7 +4,7 @@ import Hummingbird
 struct HealthRoutes: Sendable {
     let lifecycle: Lifecycle
 
-    func add(to router: Router<HeraldRequestContext>) {
+    func add(to router: Router<BasicRequestContext>) {
         router.get("health") { _, _ in
             var body = JSONObjectWriterBody()
             body.add("status", "ok")

@@ -27,8 +27,8 @@ struct PublishKeys: Sendable {
 
         func handle(
             _ request: Request,
-            context: HeraldRequestContext,
-            next: (Request, HeraldRequestContext) async throws -> Response
+            context: BasicRequestContext,
+            next: (Request, BasicRequestContext) async throws -> Response
         ) async throws -> Response {
             guard keys.accepts(authorization: request.headers[.authorization]) else {
                 return ConnectRejection(

@@ -9,7 +9,7 @@ struct PublishRoutes: Sendable {
 
     let broker: any Broker
 
-    func add(to router: Router<HeraldRequestContext>, keys: PublishKeys) {
+    func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group().add(middleware: PublishKeys.Middleware(keys: keys))
         group.post("events") { request, context in try await publishEvents(request) }
         group.post("entities/:entityId/updates") { request, context in
@@ -58,7 +58,7 @@ struct PublishRoutes: Sendable {
 
     private func publishShortcut(
         _ request: Request,
-        context: HeraldRequestContext,
+        context: BasicRequestContext,
         parameter: String,
         event: (String, [String: JSONValue]) -> Result<Event, EventEnvelope.EntryError>
     ) async throws -> Response {

@@ -27,7 +27,7 @@ public struct TokenIssuer: Sendable {
         let digest = TokenVerifier.hmacAlgorithms[algorithm] ?? .sha256
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
         let payload = SeedPayload(
-            exp: ExpirationClaim(value: now.addingTimeInterval(Double(claims.ttl.components.seconds))),
+            exp: Int(now.timeIntervalSince1970) + Int(claims.ttl.components.seconds),
             data: .init(userId: claims.userID, firstName: claims.firstName, lastName: claims.lastName, sub: claims.sub)
         )
         return try await keys.sign(payload)
@@ -42,7 +42,8 @@ private struct SeedPayload: JWTPayload {
         var sub: String
     }
 
-    var exp: ExpirationClaim
+    /// Whole epoch seconds, as the seed's tokens carry it.
+    var exp: Int
     var data: Data
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
