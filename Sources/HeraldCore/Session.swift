@@ -9,6 +9,11 @@ public final class Session: Sendable {
     public struct RefreshRequest: Equatable, Sendable {
         public var token: String
         public var requestID: JSONValue?
+
+        public init(token: String, requestID: JSONValue?) {
+            self.token = token
+            self.requestID = requestID
+        }
     }
 
     public let connectionID: ConnectionID

@@ -33,6 +33,9 @@ public func buildApplication(
     guard configuration.tokens.secret?.isEmpty == false else {
         throw HeraldError(.invalidConfiguration, "no token key: set --jwt-secret (HERALD_JWT_SECRET), or run with --dev")
     }
+    guard configuration.tokens.secret!.utf8.count >= TokenVerifier.minimumSecretBytes else {
+        throw HeraldError(.invalidConfiguration, "--jwt-secret must be at least \(TokenVerifier.minimumSecretBytes) bytes")
+    }
     guard !configuration.publishKeys.isEmpty else {
         throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEYS), or run with --dev")
     }
@@ -40,7 +43,7 @@ public func buildApplication(
     let broker = MemoryBroker(hub: hub)
     let lifecycle = Lifecycle()
     let verifier = await TokenVerifier(configuration: configuration.tokens)
-    let gate = ConnectGate(verifier: verifier, lifecycle: lifecycle)
+    let gate = ConnectGate(verifier: verifier, lifecycle: lifecycle, path: configuration.listen.path)
     let runner = SessionRunner(hub: hub, verifier: verifier, limits: configuration.limits)
     let path = RouterPath(configuration.listen.path)
 

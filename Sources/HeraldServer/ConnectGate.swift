@@ -12,8 +12,13 @@ struct Admission: Sendable {
 struct ConnectGate: Sendable {
     let verifier: TokenVerifier
     let lifecycle: Lifecycle
+    /// The WebSocket path; upgrades elsewhere are refused with 404.
+    let path: String
 
     func admit(_ request: Request, sourceIP: String?) async -> Result<Admission, ConnectRejection> {
+        guard request.uri.path == path else {
+            return .failure(ConnectRejection(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
+        }
         if lifecycle.isDraining { return .failure(.draining) }
         let credentials = ConnectCredentials.extract(
             query: { request.uri.queryParameters[$0[...]].map(String.init) },

@@ -27,6 +27,9 @@ extension HeraldConfiguration {
         guard listen.path.hasPrefix("/") else { throw Settings.invalid("path", "a path starting with /") }
 
         tokens.secret = settings.string("jwt-secret")
+        if let secret = tokens.secret, secret.utf8.count < TokenVerifier.minimumSecretBytes {
+            throw Settings.invalid("jwt-secret", "a secret of at least \(TokenVerifier.minimumSecretBytes) bytes (64 for HS512)")
+        }
         if let algorithms = settings.list("jwt-algorithms") {
             guard !algorithms.isEmpty, algorithms.allSatisfy(TokenVerifier.hmacAlgorithms.keys.contains) else {
                 throw Settings.invalid("jwt-algorithms", "a comma-separated list of HS256, HS384, HS512")

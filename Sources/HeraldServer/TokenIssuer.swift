@@ -1,4 +1,5 @@
 import Foundation
+import HeraldCore
 import JWTKit
 
 /// Signs test tokens with the seed's claim layout — `CreateTestJwt`:
@@ -11,6 +12,8 @@ public struct TokenIssuer: Sendable {
         public var lastName = "User"
         public var sub = "examplesub"
         public var ttl: Duration = .seconds(3600)
+        /// An optional `nbf`; the seed's tokens have none.
+        public var notBefore: Date?
         public init() {}
     }
 
@@ -24,10 +27,13 @@ public struct TokenIssuer: Sendable {
 
     /// A signed token for `claims`, expiring `ttl` after `now`.
     public func token(for claims: Claims = Claims(), now: Date = Date()) async throws -> String {
-        let digest = TokenVerifier.hmacAlgorithms[algorithm] ?? .sha256
+        guard let digest = TokenVerifier.hmacAlgorithms[algorithm],
+            secret.utf8.count >= TokenVerifier.digestBytes[algorithm, default: 64]
+        else { throw HeraldError(.invalidConfiguration, "\(algorithm) needs an HMAC secret of at least \(TokenVerifier.digestBytes[algorithm, default: 64]) bytes") }
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
         let payload = SeedPayload(
             exp: Int(now.timeIntervalSince1970) + Int(claims.ttl.components.seconds),
+            nbf: claims.notBefore.map { Int($0.timeIntervalSince1970) },
             data: .init(userId: claims.userID, firstName: claims.firstName, lastName: claims.lastName, sub: claims.sub)
         )
         return try await keys.sign(payload)
@@ -44,6 +50,7 @@ private struct SeedPayload: JWTPayload {
 
     /// Whole epoch seconds, as the seed's tokens carry it.
     var exp: Int
+    var nbf: Int?
     var data: Data
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}

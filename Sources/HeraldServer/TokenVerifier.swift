@@ -39,6 +39,11 @@ public struct TokenVerifier: Sendable {
     /// The HMAC algorithms and their digests.
     static let hmacAlgorithms: [String: DigestAlgorithm] = ["HS256": .sha256, "HS384": .sha384, "HS512": .sha512]
 
+    /// Digest sizes, the shortest secret each HMAC algorithm accepts.
+    static let digestBytes = ["HS256": 32, "HS384": 48, "HS512": 64]
+    /// The shortest accepted secret.
+    public static let minimumSecretBytes = 32
+
     private let keysByAlgorithm: [String: JWTKeyCollection]
     private let leewaySeconds: Double
     private let identityClaim: String?
@@ -46,8 +51,11 @@ public struct TokenVerifier: Sendable {
     public init(configuration: HeraldConfiguration.Tokens) async {
         var keys: [String: JWTKeyCollection] = [:]
         if let secret = configuration.secret {
+            // jwt-kit wants an HMAC key at least as long as the digest: an algorithm whose digest is
+            // longer than the secret is not offered (its tokens are refused as not allowed).
             for algorithm in configuration.algorithms {
-                guard let digest = Self.hmacAlgorithms[algorithm] else { continue }
+                guard let digest = Self.hmacAlgorithms[algorithm], secret.utf8.count >= Self.digestBytes[algorithm, default: 64]
+                else { continue }
                 keys[algorithm] = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
             }
         }

@@ -1,0 +1,98 @@
+import AsyncHTTPClient
+import NIOHTTP1
+import HeraldClient
+import HeraldCore
+import HeraldServer
+import Testing
+
+@Suite struct PublishTests {
+    @Test func everySeedShapeIsAcceptedWithPerEntryResults() async throws {
+        let server = try await TestServer.start()
+        let socket = try await server.subscriber(to: ["order-7"])
+        let bodies = [
+            #"{"detail-type":"Entity Updated","detail":{"entityId":"order-7","message":"one"}}"#,
+            #"[{"detail-type":"Entity Updated","detail":{"entityId":"order-7","message":"two"}}]"#,
+            #"{"Entries":[{"Source":"svc","DetailType":"Entity Updated","Detail":"{\"entityId\":\"order-7\",\"message\":\"three\"}"}]}"#,
+            #"[{"Source":"svc","DetailType":"Entity Updated","Detail":"{\"entityId\":\"order-7\",\"message\":\"four\"}","EventBusName":"default"}]"#,
+        ]
+        for (index, body) in bodies.enumerated() {
+            let answer = try await server.publish("/events", body)
+            #expect(answer.status == 200)
+            let json = try #require(JSON.parse(answer.body))
+            #expect(json["failedEntryCount"] == .int(0))
+            guard case .array(let entries)? = json["entries"] else { Issue.record("no entries"); continue }
+            #expect(entries.first?["seq"] == .int(index + 1))
+            #expect(entries.first?["eventId"]?.stringValue?.count == 36)
+        }
+        for message in ["one", "two", "three", "four"] { #expect(try await socket.json()["message"] == .string(message)) }
+        try await server.stop()
+    }
+
+    @Test func oneBadEntryDoesNotSinkTheOthers() async throws {
+        let server = try await TestServer.start()
+        let answer = try await server.publish(
+            "/events",
+            #"[{"DetailType":"Entity Updated","Detail":"{\"entityId\":\"a\"}"},{"DetailType":"Nope","Detail":"{}"},"#
+                + #"{"DetailType":"Send User Push Notification","Detail":"{\"userId\":\"u\",\"message\":\"m\"}"},{"DetailType":"Entity Updated","Detail":"{}"}]"#
+        )
+        #expect(answer.status == 200)
+        let json = try #require(JSON.parse(answer.body))
+        #expect(json["failedEntryCount"] == .int(2))
+        guard case .array(let entries)? = json["entries"] else { throw TestFailure("no entries") }
+        #expect(entries.count == 4)
+        #expect(entries[0]["seq"] == .int(1))
+        #expect(entries[1]["errorCode"] == "unknown_detail_type")
+        #expect(entries[2]["eventId"] != nil && entries[2]["seq"] == nil)
+        #expect(entries[3]["errorCode"] == "invalid_detail")
+        #expect(entries[3]["errorMessage"]?.stringValue?.isEmpty == false)
+        try await server.stop()
+    }
+
+    @Test func malformedBodiesAreBadRequests() async throws {
+        let server = try await TestServer.start()
+        for body in ["not json", "{}", "[]", "[1]", "42"] {
+            let answer = try await server.publish("/events", body)
+            #expect(answer.status == 400, "\(body)")
+            #expect(JSON.parse(answer.body)?["reason"] == "invalid_body")
+        }
+        #expect(try await server.publish("/entities/a/updates", #"{"data":{}}"#).status == 400)
+        #expect(try await server.publish("/users/u/notifications", #"{"callback":"x"}"#).status == 400)
+        try await server.stop()
+    }
+
+    @Test func publishKeyIsRequiredAndTheSchemeIsCaseInsensitive() async throws {
+        let server = try await TestServer.start()
+        for key in [nil, "wrong", TestServer.publishKey + "x"] {
+            let answer = try await server.publish("/events", "{}", key: key)
+            #expect(answer.status == 401)
+            #expect(JSON.parse(answer.body)?["reason"] == "unauthorized")
+            #expect(!answer.body.contains(TestServer.publishKey))
+        }
+        var request = HTTPClientRequestForTests.post(server.httpURL + "/entities/a/updates", body: #"{"message":"m"}"#)
+        request.headers.add(name: "Authorization", value: "bEaReR \(TestServer.publishKey)")
+        #expect(try await HTTPClientRequestForTests.status(request) == 202)
+        try await server.stop()
+    }
+
+    @Test func bodyLimitIs262144BytesInclusive() async throws {
+        let server = try await TestServer.start()
+        let prefix = #"{"detail-type":"Entity Updated","detail":{"entityId":"a","message":""#
+        let suffix = #""}}"#
+        let exact = prefix + String(repeating: "m", count: 262_144 - prefix.utf8.count - suffix.utf8.count) + suffix
+        #expect(exact.utf8.count == 262_144)
+        #expect(try await server.publish("/events", exact).status == 200)
+        let over = try await server.publish("/events", exact + " ")
+        #expect(over.status == 413)
+        #expect(JSON.parse(over.body)?["reason"] == "payload_too_large")
+        let huge = try await server.publish("/events", String(repeating: " ", count: 2_000_000) + exact)
+        #expect(huge.status == 413)
+        try await server.stop()
+    }
+
+    @Test func healthAndReady() async throws {
+        let server = try await TestServer.start()
+        #expect(try await HTTPClientRequestForTests.status(.init(url: server.httpURL + "/health")) == 200)
+        #expect(try await HTTPClientRequestForTests.status(.init(url: server.httpURL + "/ready")) == 200)
+        try await server.stop()
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Sends raw bytes to the server and returns the response head, for checks no client library exposes.
+enum RawHTTP {
+    static func exchange(port: Int, request: String) async throws -> String {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: request))
+            var received = ""
+            for try await chunk in inbound {
+                received += String(buffer: chunk)
+                if let end = received.range(of: "\r\n\r\n") { return String(received[..<end.lowerBound]) }
+            }
+            return received
+        }
+    }
+}

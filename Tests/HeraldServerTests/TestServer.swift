@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import HeraldClient
+import HeraldCore
+import HeraldServer
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Testing
+
+/// A live Herald on 127.0.0.1 and a free port, with real WebSocket and HTTP clients.
+final class TestServer: Sendable {
+    static let secret = "test-secret-0123456789abcdef-0123456789abcdef-0123456789abcdef-xyz"
+    static let publishKey = "test-publish-key"
+
+    let port: Int
+    let application: HeraldApplication
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
+
+    private init(port: Int, application: HeraldApplication, group: ServiceGroup, running: Task<Void, any Error>) {
+        self.port = port
+        self.application = application
+        self.group = group
+        self.running = running
+    }
+
+    static func start(_ configure: (inout HeraldConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        var configuration = HeraldConfiguration()
+        configuration.listen.host = "127.0.0.1"
+        configuration.listen.port = 0
+        configuration.tokens.secret = secret
+        configuration.publishKeys = [publishKey]
+        configure(&configuration)
+        let logger = Logger(label: "herald.test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let application = try await buildApplication(configuration: configuration, logger: logger) { _, port in
+            portContinuation.yield(port)
+        }
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let running = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("the server did not start") }
+        return TestServer(port: port, application: application, group: group, running: running)
+    }
+
+    /// Triggers graceful shutdown (what SIGTERM does) and waits for the server to stop.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
+    var httpURL: String { "http://127.0.0.1:\(port)" }
+    var wsURL: String { "ws://127.0.0.1:\(port)/" }
+
+    func token(user: String = "myuserid", ttl: Duration = .seconds(3600)) async throws -> String {
+        var claims = TokenIssuer.Claims()
+        claims.userID = user
+        claims.ttl = ttl
+        return try await TokenIssuer(secret: Self.secret).token(for: claims)
+    }
+
+    /// Connects with a token in `access_token` and returns the socket.
+    func connect(user: String = "myuserid") async throws -> HeraldSocket {
+        try await HeraldSocket.connect(url: wsURL + "?access_token=" + token(user: user))
+    }
+
+    /// Connects and subscribes to `entities`, waiting for every ack.
+    func subscriber(user: String = "myuserid", to entities: [String]) async throws -> HeraldSocket {
+        let socket = try await connect(user: user)
+        socket.send(#"{"action":"subscribe","entityIds":[\#(entities.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
+        for entity in entities {
+            let ack = try await socket.json()
+            #expect(ack["type"] == "subscribed" && ack["entityId"] == .string(entity))
+        }
+        return socket
+    }
+
+    func publish(_ path: String, _ body: String, key: String? = publishKey) async throws -> PublishClient.Answer {
+        try await PublishClient(baseURL: httpURL, publishKey: key).post(path, body: Array(body.utf8))
+    }
+
+    func publishEntity(_ entity: String, message: String) async throws -> JSONValue {
+        let answer = try await publish("/entities/\(entity)/updates", #"{"message":"\#(message)"}"#)
+        #expect(answer.status == 202)
+        return try #require(JSON.parse(answer.body))
+    }
+
+    /// A GET to the WebSocket path with upgrade headers, as a WebSocket client sends it; returns status and body.
+    func upgradeAttempt(query: String = "", headers: [String: String] = [:], key: Bool = true) async throws -> (Int, JSONValue?) {
+        var request = HTTPClientRequest(url: httpURL + "/" + query)
+        request.headers.add(name: "Upgrade", value: "websocket")
+        request.headers.add(name: "Connection", value: "Upgrade")
+        request.headers.add(name: "Sec-WebSocket-Version", value: "13")
+        if key { request.headers.add(name: "Sec-WebSocket-Key", value: "dGhlIHNhbXBsZSBub25jZQ==") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), JSON.parse(body.readableBytesView))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension HeraldSocket {
+    /// The next frame as JSON; fails the test when none arrives in time or the socket closed.
+    func json(timeout: Duration = .seconds(5)) async throws -> JSONValue {
+        switch await next(timeout: timeout) {
+        case .text(let text)?: return try #require(JSON.parse(text), "not JSON: \(text)")
+        case let other: throw TestFailure("expected a text frame, got \(String(describing: other))")
+        }
+    }
+
+    /// Waits for the close; returns the server's close code.
+    func closeCode(timeout: Duration = .seconds(5)) async throws -> UInt16? {
+        while true {
+            switch await next(timeout: timeout) {
+            case .closed(let code, _)?: return code
+            case nil: throw TestFailure("the connection did not close in time")
+            default: continue
+            }
+        }
+    }
+
+    /// Asserts that nothing is queued for this client: pushes are posted before a publish returns,
+    /// so if a ping's pong is the next frame, nothing else was sent.
+    func expectNothingPending() async throws {
+        send(#"{"action":"ping","requestId":"probe"}"#)
+        let next = try await json()
+        #expect(next == .object(["type": "pong", "requestId": "probe"]), "unexpected frame \(next)")
+    }
+}
