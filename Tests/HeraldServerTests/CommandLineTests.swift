@@ -1,0 +1,119 @@
+import Foundation
+import HeraldCore
+import Synchronization
+import Testing
+
+/// The README's walkthrough, run as a user would: the real `herald` binary in three processes.
+@Suite(.serialized) struct CommandLineTests {
+    /// `.build/debug/herald`, which `swift test` builds with the tests.
+    static let binary = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appending(path: ".build/debug/herald")
+
+    @Test func walkthroughServeListenPublishThenSIGTERM() async throws {
+        let credentials = FileManager.default.temporaryDirectory.appending(path: "herald-dev-\(UUID().uuidString).json")
+        let environment = ["HERALD_DEV_CREDENTIALS": credentials.path]
+        let serve = try HeraldProcess(Self.binary, ["serve", "--dev", "--port", "0"], environment: environment)
+        let listening = try #require(await serve.line(timeout: .seconds(20)))
+        #expect(listening.hasPrefix("listening on ws://127.0.0.1:"))
+        // The dev banner is complete once the credentials are saved.
+        while let line = await serve.line(timeout: .seconds(10)), !line.contains("curl") {}
+
+        let listen = try HeraldProcess(Self.binary, ["listen", "myEntityId"], environment: environment)
+        // Publish until the listener has subscribed: each publish before that reaches nobody.
+        var push: String?
+        for _ in 0..<50 where push == nil {
+            let publish = try HeraldProcess(Self.binary, ["publish", "entity", "myEntityId", "--message", "hi"], environment: environment)
+            #expect(await publish.exitCode() == 0)
+            push = await listen.line(timeout: .milliseconds(200))
+        }
+        let received = try #require(push.flatMap { JSON.parse($0) })
+        #expect(received["type"] == "Entity Updated")
+        #expect(received["entityId"] == "myEntityId")
+        #expect(received["message"] == "hi")
+
+        serve.signal(SIGTERM)
+        #expect(await serve.exitCode() == 0)
+        #expect(await listen.exitCode() == 1)  // closed with 1001, not a normal close
+        try? FileManager.default.removeItem(at: credentials)
+    }
+
+    @Test func clientCommandsFailWithOneLineReasons() async throws {
+        let environment = ["HERALD_DEV_CREDENTIALS": "/nonexistent/herald.json"]
+        let unreachable = try HeraldProcess(
+            Self.binary, ["publish", "entity", "e", "--message", "m", "--url", "http://127.0.0.1:1", "--publish-key", "k"],
+            environment: environment
+        )
+        #expect(await unreachable.exitCode() != 0)
+        #expect(await unreachable.standardError().contains("cannot reach Herald"))
+        let noKey = try HeraldProcess(Self.binary, ["serve", "--port", "0"], environment: environment)
+        #expect(await noKey.exitCode() != 0)
+        #expect(await noKey.standardError().contains("no token key"))
+        let badPort = try HeraldProcess(Self.binary, ["serve", "--dev", "--port", "http"], environment: environment)
+        #expect(await badPort.exitCode() != 0)
+        #expect(await badPort.standardError().contains("--port"))
+    }
+}
+
+/// A child process whose stdout is read line by line with bounded waits.
+final class HeraldProcess: Sendable {
+    private let process: Process
+    private let errors = Pipe()
+    private let buffer = LineBuffer()
+
+    init(_ binary: URL, _ arguments: [String], environment: [String: String]) throws {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = output
+        process.standardError = errors
+        self.process = process
+        let buffer = self.buffer
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty { handle.readabilityHandler = nil }
+            buffer.state.withLock { state in
+                state.pending.append(chunk)
+                while let newline = state.pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    state.lines.append(String(decoding: state.pending[..<newline], as: UTF8.self))
+                    state.pending.removeSubrange(...newline)
+                }
+            }
+        }
+        try process.run()
+    }
+
+    /// The next stdout line, or nil when none is complete within `timeout`.
+    func line(timeout: Duration) async -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = buffer.state.withLock({ $0.lines.isEmpty ? nil : $0.lines.removeFirst() }) { return line }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits (at most 30 s, then terminates it) for the exit code.
+    func exitCode() async -> Int32 {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning {
+            if ContinuousClock.now > deadline { process.terminate() }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    func standardError() async -> String {
+        _ = await exitCode()
+        return String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+/// Complete lines read so far, and the incomplete tail.
+private final class LineBuffer: Sendable {
+    let state = Mutex<(pending: Data, lines: [String])>((Data(), []))
+}
