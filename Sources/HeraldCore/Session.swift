@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 import Synchronization
 
 /// One authenticated connection as the domain sees it: who it is, what it subscribed to,

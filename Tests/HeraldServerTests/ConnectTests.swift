@@ -28,7 +28,7 @@ import Testing
         // access_token wins over token: a bad access_token is rejected even with a good token.
         #expect(try await server.upgradeAttempt(query: "?access_token=bad&token=\(good)").0 == 401)
         // an empty parameter counts as absent.
-        #expect(try await HeraldSocket.connect(url: server.wsURL + "?access_token=&token=" + good) != nil)
+        try await HeraldSocket.connect(url: server.wsURL + "?access_token=&token=" + good).expectNothingPending()
         // token wins over the Authorization header.
         #expect(try await server.upgradeAttempt(query: "?token=bad", headers: ["Authorization": "Bearer \(good)"]).0 == 401)
         try await server.stop()
@@ -62,7 +62,7 @@ import Testing
         // HS512 is refused when only HS256 is configured.
         let strict = try await TestServer.start { $0.tokens.algorithms = ["HS256"] }
         #expect(try await strict.upgradeAttempt(query: "?token=\(hs512)").1?["reason"] == "token_invalid")
-        #expect(try await HeraldSocket.connect(url: strict.wsURL + "?token=" + strict.token()) != nil)
+        try await HeraldSocket.connect(url: strict.wsURL + "?token=" + strict.token()).expectNothingPending()
         try await strict.stop()
         try await server.stop()
     }
