@@ -70,12 +70,13 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        // The upgrade only happens after shouldUpgrade admitted the request.
+                        guard let admitted = admission.value else { throw ChannelError.inappropriateOperationForState }
                         let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
-                        // The upgrade only happens after shouldUpgrade admitted the request.
-                        return .webSocket(asyncChannel, admission.value!, logger)
+                        return .webSocket(asyncChannel, admitted, logger)
                     }
                 }
             )
