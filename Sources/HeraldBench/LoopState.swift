@@ -1,0 +1,92 @@
+import Histogram
+import NIOCore
+
+/// What the connections of one event loop measured. Only ever touched on that loop, so the hot
+/// path (one delivery) is a histogram record and an array increment, with no lock or atomic.
+final class LoopState {
+    /// Latencies and handshake times are recorded in microseconds, clamped to an hour.
+    static let highestMicros: UInt64 = 3_600_000_000
+    /// A publish index past this is garbage, not a delivery (it would make the ledger huge).
+    static let maxPublishIndex = 50_000_000
+
+    /// Publish → receive latency of every delivery, µs.
+    var latency = LoopState.makeHistogram()
+    /// TCP connect → ready, µs.
+    var handshake = LoopState.makeHistogram()
+    /// Deliveries per publish index, for missing/duplicate accounting.
+    var receivedByPublish: [UInt32] = []
+    var deliveries = 0
+    /// Text frames after the subscription that carried no benchmark payload.
+    var otherFrames = 0
+    /// Ready connections that the server closed (or that broke) before the end.
+    var closedEarly = 0
+    var closeCodes: [Int: Int] = [:]
+    /// Connections that never became ready, by reason.
+    var failures: [String: Int] = [:]
+    /// Every connection handler of this loop, to close them at the end.
+    var handlers: [SubscriberHandler] = []
+
+    static func makeHistogram() -> Histogram<UInt64> {
+        Histogram(lowestDiscernibleValue: 1, highestTrackableValue: highestMicros, numberOfSignificantValueDigits: .three)
+    }
+
+    @inline(__always)
+    func recordDelivery(index: Int, latencyMicros: UInt64) {
+        guard index < Self.maxPublishIndex else {
+            otherFrames += 1
+            return
+        }
+        deliveries += 1
+        latency.record(min(latencyMicros, Self.highestMicros))
+        if index >= receivedByPublish.count {
+            let grown = Swift.max(index + 1, receivedByPublish.count * 2, 1024)
+            receivedByPublish.append(contentsOf: repeatElement(0, count: grown - receivedByPublish.count))
+        }
+        receivedByPublish[index] &+= 1
+    }
+
+    func recordHandshake(micros: UInt64) {
+        handshake.record(min(micros, Self.highestMicros))
+    }
+
+    func recordFailure(_ reason: String) {
+        failures[reason, default: 0] += 1
+    }
+
+    func recordEarlyClose(code: Int) {
+        closedEarly += 1
+        closeCodes[code, default: 0] += 1
+    }
+
+    /// Closes every connection of this loop politely (close frame 1000, then the socket).
+    func closeAll(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let closing = handlers.compactMap { $0.closeForShutdown() }
+        handlers.removeAll()
+        return EventLoopFuture.andAllComplete(closing, on: eventLoop)
+    }
+
+    func summary() -> LoopSummary {
+        LoopSummary(
+            latency: latency,
+            handshake: handshake,
+            receivedByPublish: receivedByPublish,
+            deliveries: deliveries,
+            otherFrames: otherFrames,
+            closedEarly: closedEarly,
+            closeCodes: closeCodes,
+            failures: failures
+        )
+    }
+}
+
+/// A copy of one loop's measurements, merged into the report.
+struct LoopSummary: Sendable {
+    var latency: Histogram<UInt64>
+    var handshake: Histogram<UInt64>
+    var receivedByPublish: [UInt32]
+    var deliveries: Int
+    var otherFrames: Int
+    var closedEarly: Int
+    var closeCodes: [Int: Int]
+    var failures: [String: Int]
+}

@@ -1,0 +1,155 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One keep-alive HTTP/1.1 connection of the publisher, one request at a time; it (re)connects
+/// when needed, since servers close keep-alive connections after a number of requests.
+final class PublishConnection {
+    private let publisher: Publisher
+    private let run: BenchRun
+    private let eventLoop: any EventLoop
+    private var channel: (any Channel)?
+    private var queued: (index: Int, entity: Int)?
+    private var current: (index: Int, timeout: Scheduled<Void>)?
+    private var status = 0
+    private var keepAlive = true
+    private var closed = false
+
+    init(publisher: Publisher, run: BenchRun, eventLoop: any EventLoop) {
+        self.publisher = publisher
+        self.run = run
+        self.eventLoop = eventLoop
+    }
+
+    /// Sends publish `index` to `entity`, connecting first if needed.
+    func send(index: Int, entity: Int) {
+        if let channel, channel.isActive {
+            write(index: index, entity: entity, on: channel)
+        } else {
+            queued = (index, entity)
+            connect()
+        }
+    }
+
+    func close() {
+        closed = true
+        channel?.close(promise: nil)
+        channel = nil
+    }
+
+    // MARK: - Called by PublishResponseHandler
+
+    func responseHead(_ head: HTTPResponseHead) {
+        status = Int(head.status.code)
+        keepAlive = head.isKeepAlive
+    }
+
+    func responseEnd() {
+        guard let current else { return }
+        self.current = nil
+        current.timeout.cancel()
+        if !keepAlive {
+            channel?.close(promise: nil)
+            channel = nil
+        }
+        publisher.answered(self, index: current.index, status: status)
+    }
+
+    func channelClosed(_ closedChannel: any Channel) {
+        if channel === closedChannel { channel = nil }
+        guard let current else { return }
+        self.current = nil
+        current.timeout.cancel()
+        publisher.failedTransport(self, index: current.index)
+    }
+
+    // MARK: - Private
+
+    private func connect() {
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(5))
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(PublishResponseHandler(connection: bound.value))
+                }
+            }
+            .connect(to: run.server)
+            .whenComplete { result in
+                let connection = bound.value
+                guard let queued = connection.queued else { return }
+                connection.queued = nil
+                switch result {
+                case .success(let channel) where !connection.closed:
+                    connection.channel = channel
+                    connection.write(index: queued.index, entity: queued.entity, on: channel)
+                case .success(let channel):
+                    channel.close(promise: nil)
+                    connection.publisher.failedTransport(connection, index: queued.index)
+                case .failure:
+                    connection.publisher.failedTransport(connection, index: queued.index)
+                }
+            }
+    }
+
+    private func write(index: Int, entity: Int, on channel: any Channel) {
+        let configuration = run.configuration
+        let message = BenchMessage.make(sentAt: NIODeadline.now().uptimeNanoseconds, index: index, size: configuration.messageBytes)
+        var body = channel.allocator.buffer(capacity: message.utf8.count + 16)
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: run.hostHeader)
+        switch configuration.target {
+        case .herald:
+            body.writeString(#"{"message":""#)
+            body.writeString(message)
+            body.writeString(#""}"#)
+            headers.add(name: "Content-Type", value: "application/json")
+            if let key = configuration.publishKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
+        case .nchan:
+            body.writeString(message)
+            headers.add(name: "Content-Type", value: "text/plain")
+        }
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: run.publishTarget(entity: entity), headers: headers)
+        status = 0
+        keepAlive = true
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let timeout = eventLoop.scheduleTask(in: .nanoseconds(configuration.responseTimeout.nanoseconds)) {
+            if let channel = bound.value.channel { channel.close(promise: nil) }
+        }
+        current = (index, timeout)
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    }
+}
+
+/// Hands HTTP responses of a publish connection to it.
+final class PublishResponseHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let connection: PublishConnection
+
+    init(connection: PublishConnection) {
+        self.connection = connection
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): connection.responseHead(head)
+        case .body: break
+        case .end: connection.responseEnd()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.channelClosed(context.channel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+import NIOCore
+
+/// One benchmark WebSocket: writes the upgrade request itself, subscribes (Herald), then reads
+/// the server's frames straight from the receive buffer, records each delivery's latency on its
+/// loop, answers pings, and reports a close before the end.
+final class SubscriberHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case connecting, upgrading, subscribing, ready, closing, closed
+
+        var isHandshaking: Bool {
+            switch self {
+            case .connecting, .upgrading, .subscribing: true
+            default: false
+            }
+        }
+    }
+
+    /// Response headers larger than this are not a WebSocket upgrade answer.
+    private static let maxResponseHeadBytes = 16_384
+    private static let headEnd: [UInt8] = Array("\r\n\r\n".utf8)
+    private static let subscribedMarker: [UInt8] = Array(#""subscribed""#.utf8)
+    private static let errorMarker: [UInt8] = Array(#""error""#.utf8)
+
+    private let index: Int
+    private let entity: Int
+    private let connector: Connector
+    private let loop: LoopState
+    private let startedAt: UInt64
+    private var state = State.connecting
+    private var channel: (any Channel)?
+    /// Bytes read but not yet parsed: a partial response head or frame.
+    private var pending: ByteBuffer?
+    /// A fragmented message being put together.
+    private var fragments: ByteBuffer?
+    private var handshakeTimeout: Scheduled<Void>?
+
+    init(index: Int, entity: Int, connector: Connector, loop: LoopState, startedAt: UInt64) {
+        self.index = index
+        self.entity = entity
+        self.connector = connector
+        self.loop = loop
+        self.startedAt = startedAt
+    }
+
+    private var run: BenchRun { connector.run }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channel = context.channel
+        loop.handlers.append(self)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        state = .upgrading
+        let elapsed = NIODeadline.now().uptimeNanoseconds &- startedAt
+        let remaining = Int64(run.configuration.handshakeTimeout.nanoseconds) - Int64(elapsed)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        handshakeTimeout = context.eventLoop.scheduleTask(in: .nanoseconds(max(remaining, 0))) {
+            handler.value.handshakeTimedOut()
+        }
+        var request = context.channel.allocator.buffer(capacity: 512)
+        request.writeString("GET \(run.upgradeTarget(index: index, entity: entity)) HTTP/1.1\r\n")
+        request.writeString("Host: \(run.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+        request.writeString("Sec-WebSocket-Key: \(Self.randomKey())\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        var buffer: ByteBuffer
+        if var saved = pending {
+            pending = nil
+            saved.writeBuffer(&incoming)
+            buffer = saved
+        } else {
+            buffer = incoming
+        }
+        if state == .upgrading {
+            guard readResponseHead(context: context, from: &buffer) else { return }
+        }
+        let now = NIODeadline.now().uptimeNanoseconds
+        do {
+            while state != .closed, let frame = try WebSocketFrameParser.next(from: &buffer) {
+                handle(frame, context: context, now: now)
+            }
+        } catch {
+            fail("protocol error", context: context, earlyCloseCode: 1002)
+            return
+        }
+        if buffer.readableBytes > 0, state != .closed {
+            // Keep the partial frame in a buffer of our own so NIO can reuse its receive buffer.
+            var copy = context.channel.allocator.buffer(capacity: Swift.max(buffer.readableBytes, 256))
+            copy.writeBuffer(&buffer)
+            pending = copy
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch state {
+        case .connecting, .upgrading, .subscribing:
+            finishHandshake(ready: false, reason: "closed during handshake")
+        case .ready:
+            loop.recordEarlyClose(code: 1006)
+            run.subscriberLeft(entity: entity)
+        case .closing, .closed:
+            break
+        }
+        state = .closed
+        handshakeTimeout?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if state.isHandshaking {
+            fail("socket error", context: context, earlyCloseCode: nil)
+        } else if state == .ready {
+            // channelInactive follows and counts the early close.
+            context.close(promise: nil)
+        }
+    }
+
+    /// Closes this connection at the end of the run; nil when it is already closed.
+    func closeForShutdown() -> EventLoopFuture<Void>? {
+        guard let channel, state != .closed else { return nil }
+        switch state {
+        case .ready: run.subscriberLeft(entity: entity)
+        // A connect still in progress is reported by the connector when its connect fails.
+        case .upgrading, .subscribing: finishHandshake(ready: false, reason: "run ended during handshake")
+        case .connecting, .closing, .closed: break
+        }
+        let wasUpgraded = state == .ready || state == .subscribing
+        state = .closing
+        handshakeTimeout?.cancel()
+        if wasUpgraded {
+            var frame = channel.allocator.buffer(capacity: 8)
+            WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), into: &frame)
+            channel.writeAndFlush(frame, promise: nil)
+        }
+        return channel.close()
+    }
+
+    // MARK: - Handshake
+
+    /// Consumes the HTTP response head; false while it is incomplete or when the upgrade failed.
+    private func readResponseHead(context: ChannelHandlerContext, from buffer: inout ByteBuffer) -> Bool {
+        guard let end = buffer.withUnsafeReadableBytes({ Self.firstIndex(of: Self.headEnd, in: $0) }) else {
+            if buffer.readableBytes > Self.maxResponseHeadBytes {
+                fail("bad upgrade response", context: context, earlyCloseCode: nil)
+            } else {
+                pending = buffer
+            }
+            return false
+        }
+        let statusLine = buffer.getString(at: buffer.readerIndex, length: Swift.min(end, 32)) ?? ""
+        buffer.moveReaderIndex(forwardBy: end + Self.headEnd.count)
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        let status = parts.count >= 2 ? Int(parts[1]) : nil
+        guard status == 101 else {
+            fail(status.map { "http \($0)" } ?? "bad upgrade response", context: context, earlyCloseCode: nil)
+            return false
+        }
+        switch run.configuration.target {
+        case .herald:
+            state = .subscribing
+            let message = #"{"action":"subscribe","entityId":"\#(BenchConfiguration.entityID(entity))"}"#
+            var frame = context.channel.allocator.buffer(capacity: message.utf8.count + 8)
+            WebSocketFrameParser.writeClientFrame(opcode: .text, payload: message.utf8, into: &frame)
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        case .nchan:
+            becomeReady()
+        }
+        return true
+    }
+
+    private func becomeReady() {
+        state = .ready
+        run.subscriberJoined(entity: entity)
+        finishHandshake(ready: true, reason: nil)
+    }
+
+    private func handshakeTimedOut() {
+        guard state.isHandshaking, let channel else { return }
+        finishHandshake(ready: false, reason: "handshake timeout")
+        state = .closing
+        channel.close(promise: nil)
+    }
+
+    /// Reports the outcome once: the handshake time on success, the reason otherwise.
+    private func finishHandshake(ready: Bool, reason: String?) {
+        handshakeTimeout?.cancel()
+        handshakeTimeout = nil
+        if ready {
+            loop.recordHandshake(micros: (NIODeadline.now().uptimeNanoseconds &- startedAt) / 1000)
+        } else {
+            loop.recordFailure(reason ?? "failed")
+        }
+        connector.finished(ready: ready)
+    }
+
+    /// Gives up on this connection: a handshake failure, or a protocol error after it.
+    private func fail(_ reason: String, context: ChannelHandlerContext, earlyCloseCode: Int?) {
+        switch state {
+        case .connecting, .upgrading, .subscribing:
+            finishHandshake(ready: false, reason: reason)
+        case .ready:
+            loop.recordEarlyClose(code: earlyCloseCode ?? 1006)
+            run.subscriberLeft(entity: entity)
+        case .closing, .closed:
+            break
+        }
+        state = .closing
+        context.close(promise: nil)
+    }
+
+    // MARK: - Frames
+
+    private func handle(_ frame: ServerFrame, context: ChannelHandlerContext, now: UInt64) {
+        switch frame.opcode {
+        case .text, .binary:
+            if frame.fin {
+                handleMessage(frame.payload, context: context, now: now)
+            } else {
+                fragments = frame.payload
+            }
+        case .continuation:
+            guard var assembled = fragments else { return }
+            var payload = frame.payload
+            assembled.writeBuffer(&payload)
+            if frame.fin {
+                fragments = nil
+                handleMessage(assembled, context: context, now: now)
+            } else {
+                fragments = assembled
+            }
+        case .ping:
+            var pong = context.channel.allocator.buffer(capacity: frame.payload.readableBytes + 8)
+            WebSocketFrameParser.writeClientFrame(opcode: .pong, payload: frame.payload.readableBytesView, into: &pong)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .pong:
+            break
+        case .close:
+            let code = WebSocketFrameParser.closeCode(frame.payload).map(Int.init) ?? 1005
+            if state != .closing {
+                var reply = context.channel.allocator.buffer(capacity: 8)
+                WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), into: &reply)
+                context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+            }
+            fail("closed by server (\(code))", context: context, earlyCloseCode: code)
+        }
+    }
+
+    private func handleMessage(_ payload: ByteBuffer, context: ChannelHandlerContext, now: UInt64) {
+        switch state {
+        case .ready:
+            if let (sentAt, index) = payload.withUnsafeReadableBytes({ BenchMessage.parse($0) }) {
+                loop.recordDelivery(index: index, latencyMicros: now > sentAt ? (now - sentAt) / 1000 : 0)
+                run.ledger?.delivered(index: index)
+            } else {
+                loop.otherFrames += 1
+            }
+        case .subscribing:
+            let verdict = payload.withUnsafeReadableBytes { bytes in
+                (Self.firstIndex(of: Self.subscribedMarker, in: bytes) != nil, Self.firstIndex(of: Self.errorMarker, in: bytes) != nil)
+            }
+            if verdict.0 {
+                becomeReady()
+            } else if verdict.1 {
+                fail("subscribe refused", context: context, earlyCloseCode: nil)
+            }
+        case .connecting, .upgrading, .closing, .closed:
+            break
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Position of `needle` in `haystack`.
+    static func firstIndex(of needle: [UInt8], in haystack: UnsafeRawBufferPointer) -> Int? {
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        var position = 0
+        let last = haystack.count - needle.count
+        outer: while position <= last {
+            if haystack[position] == first {
+                for offset in 1..<needle.count where haystack[position + offset] != needle[offset] {
+                    position += 1
+                    continue outer
+                }
+                return position
+            }
+            position += 1
+        }
+        return nil
+    }
+
+    /// A `Sec-WebSocket-Key`: 16 random bytes, base64.
+    private static func randomKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product &+ attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import HeraldBench
+import HeraldCore
+import HeraldServer
+
+/// `herald bench`: the load generator (SPEC §7) against Herald or, for comparison, Nginx + Nchan.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Load generator: connect N WebSockets, publish at a rate, report latency, throughput and server CPU/memory.",
+        discussion: """
+            Connection i subscribes to entity bench-(i % K). With --rate R, R publishes per second go out on a \
+            fixed schedule (entities round-robin); with --rate max, a closed loop keeps --window publishes \
+            outstanding and sends the next when one's deliveries have all arrived (or after 2 s); with --rate 0 \
+            nothing is published and the connections are held for --duration (memory per connection). \
+            Each message carries its send time; receivers scan the frame for it, so latency is publish → receive.
+
+            With --server-pid (Herald's pid, or the nginx worker's), server CPU comes from /proc/PID/stat \
+            (utime+stime) and memory from /proc/PID/status (VmRSS): CPU per connection over the connect phase, \
+            CPU per delivery over the publish phase and drain, RSS per connection after connecting. The \
+            generator measures its own CPU too and warns when it, not the server, was the bottleneck.
+
+            --json prints one object: target, url, config{connections, entities, rate, durationSeconds, \
+            messageBytes, sourceAddresses, connectConcurrency, threads, window, publishConnections, serverPid}, \
+            connect{ready, failed, failureReasons, seconds, perSecond, handshakeMs{p50,p90,p99,max}, \
+            serverCpuSeconds, serverCpuUsPerConnection}, memory{serverRssBaselineBytes, serverRssAfterConnectBytes, \
+            serverRssEndBytes, serverRssPerConnectionBytes}, publish{seconds, scheduled, sent, failed, errors, \
+            skipped, timedOut, statuses, lagP99Ms, lagMaxMs}, deliveries{expected, received, missing, duplicates, \
+            perSecond, serverCpuSeconds, serverCpuUsPerDelivery, closedEarly, closeCodes, otherFrames}, \
+            latencyMs{count,p50,p90,p99,p999,max}, generator{cores, connectCpuPercent, publishCpuPercent, \
+            saturated, behindSchedule}, bottleneck, warnings. Values not measured are null.
+            """
+    )
+
+    @OptionGroup var client: ClientOptions
+    @Option(help: "herald or nchan (Nchan: --url http://HOST:PORT, /sub/ID and /pub/ID).") var target = "herald"
+    @Option(help: "WebSocket connections (1…100000).") var connections = 1000
+    @Option(help: "Entities (channels) the connections are spread over.") var entities = 1
+    @Option(help: "Publishes per second, 'max' (closed loop) or 0 (idle).") var rate = "10"
+    @Option(help: "Publish (or idle) phase length, e.g. 10s, 2m (at most 10m).") var duration = "10s"
+    @Option(name: .customLong("server-pid"), help: "Server process to measure (for Nchan: the nginx worker).") var serverPID: Int32?
+    @Option(name: .customLong("message-bytes"), help: "Size of each published message.") var messageBytes = 64
+    @Option(name: .customLong("source-addresses"), help: "Bind client sockets round-robin to 127.0.0.1…127.0.0.N (past ~28k connections).")
+    var sourceAddresses = 1
+    @Option(name: .customLong("connect-concurrency"), help: "Handshakes in flight while connecting.") var connectConcurrency = 200
+    @Option(help: "Generator event-loop threads (default: the cores it may run on).") var threads: Int?
+    @Option(help: "--rate max: publishes outstanding at once.") var window = 2
+    @Option(name: .customLong("publish-connections"), help: "Keep-alive HTTP connections for publishing.") var publishConnections = 8
+    @Option(help: "Herald: distinct user tokens, reused round-robin (default: min(connections, 1000)).") var tokens: Int?
+    @Flag(help: "Print one JSON object on stdout instead of the text report.") var json = false
+
+    func run() async throws {
+        var configuration = try makeConfiguration()
+        if configuration.target == .herald {
+            let count = tokens ?? min(configuration.connections, 1000)
+            guard (1...configuration.connections).contains(count) else { throw CommandFailure("--tokens must be 1…\(configuration.connections)") }
+            let issuer = TokenIssuer(secret: try client.resolvedSecret())
+            var claims = TokenIssuer.Claims()
+            claims.ttl = .seconds(3600)
+            do {
+                for index in 0..<count {
+                    claims.userID = "bench-user-\(index)"
+                    configuration.tokens.append(try await issuer.token(for: claims))
+                }
+            } catch {
+                throw CommandFailure("cannot sign test tokens: \(error)")
+            }
+            if configuration.rate != .idle { configuration.publishKey = try client.resolvedPublishKey() }
+        }
+        let report: BenchReport
+        do {
+            report = try await Bench.run(configuration) { line in Output.error(line) }
+        } catch let error as BenchError {
+            throw CommandFailure(error.description)
+        }
+        Output.line(json ? report.json : report.text)
+        if report.connectionsReady == 0 {
+            let reasons = report.failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            throw CommandFailure("no connection became ready (\(reasons))")
+        }
+    }
+
+    private func makeConfiguration() throws -> BenchConfiguration {
+        var configuration = BenchConfiguration()
+        guard let target = BenchConfiguration.Target(rawValue: target.lowercased()) else {
+            throw CommandFailure("invalid --target \"\(target)\": expected herald or nchan")
+        }
+        configuration.target = target
+        guard let rate = BenchConfiguration.Rate(rate) else {
+            throw CommandFailure("invalid --rate \"\(rate)\": expected publishes per second, 0 (idle) or max")
+        }
+        configuration.rate = rate
+        guard let duration = ConfigValue.duration(duration) else {
+            throw CommandFailure("invalid --duration \"\(duration)\": expected e.g. 500ms, 10s, 2m or plain seconds")
+        }
+        configuration.duration = duration
+        let url: String
+        if target == .nchan {
+            guard let given = client.url ?? ProcessInfo.processInfo.environment["HERALD_URL"] else {
+                throw CommandFailure("--target nchan needs --url http://HOST:PORT of the nginx server")
+            }
+            url = given
+        } else {
+            url = client.resolvedURL
+        }
+        do {
+            try configuration.setURL(url)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        configuration.connections = connections
+        configuration.entities = entities
+        configuration.messageBytes = messageBytes
+        configuration.sourceAddresses = sourceAddresses
+        configuration.connectConcurrency = connectConcurrency
+        configuration.threads = threads ?? BenchConfiguration.availableCores
+        configuration.window = window
+        configuration.publishConnections = publishConnections
+        configuration.serverPID = serverPID
+        // Checked here, before minting tokens; Bench.run checks again.
+        var check = configuration
+        if check.target == .herald {
+            check.tokens = ["-"]
+            check.publishKey = "-"
+        }
+        do {
+            try check.validate()
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        return configuration
+    }
+}
