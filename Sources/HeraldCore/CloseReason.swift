@@ -14,6 +14,12 @@ public struct CloseReason: Equatable, Sendable, CustomStringConvertible {
     public static let normal = CloseReason(code: 1000, text: "normal closure")
     /// 1001: the server is shutting down; reconnect elsewhere and resume.
     public static let goingAway = CloseReason(code: 1001, text: "server shutting down")
+    /// 1001: the client answered nothing (not even pongs) for the idle timeout.
+    public static let idle = CloseReason(code: 1001, text: "idle timeout")
+    /// 1002: a frame that breaks RFC 6455.
+    public static let protocolError = CloseReason(code: 1002, text: "protocol error")
+    /// 1007: a text message that is not UTF-8.
+    public static let invalidText = CloseReason(code: 1007, text: "text message is not valid UTF-8")
     /// 1008: persistent abuse.
     public static let policyViolation = CloseReason(code: 1008, text: "policy violation")
     /// 1009: an inbound message over the size limit.

@@ -1,16 +1,15 @@
-public import NIOCore
+import NIOCore
 import Synchronization
 
-/// Who receives what on this node: entity → subscribed mailboxes, user → that user's mailboxes.
+/// Who receives what on this node: entity → subscribed outlets, user → that user's outlets.
 ///
-/// Sharded `Mutex`es keep publishers of different entities apart. Delivery snapshots the
-/// mailboxes under the shard lock and posts the same pre-encoded bytes to each outside it:
-/// per subscriber a lock, an append and at most one wake-up — never an `await`.
+/// Sharded `Mutex`es keep publishers of different entities apart. Each key's outlets are kept
+/// grouped by event loop, so a delivery is one `execute` per event loop (not per subscriber),
+/// carrying a copy-on-write snapshot of that loop's outlets and the frame encoded once; the loop
+/// then writes the same bytes to each of its sockets. Delivery never waits.
 public final class Hub: Sendable {
-    fileprivate typealias Registry<Key: Hashable> = [Key: [ConnectionID: Mailbox]]
-
     fileprivate final class Shard<Key: Hashable & Sendable>: Sendable {
-        let registry = Mutex<Registry<Key>>([:])
+        let registry = Mutex<[Key: Recipients]>([:])
     }
 
     private let entityShards: [Shard<EntityID>]
@@ -27,45 +26,57 @@ public final class Hub: Sendable {
     // MARK: Registration
 
     /// Registers a connection of `user`, so that user notifications reach it.
-    public func connect(_ mailbox: Mailbox, user: UserID) {
-        Self.shard(for: user, in: userShards).registry.withLock { $0[user, default: [:]][mailbox.connectionID] = mailbox }
+    public func connect(_ outlet: any Outlet, user: UserID) {
+        Self.shard(for: user, in: userShards).registry.withLock { _ = $0[user, default: Recipients()].insert(outlet) }
         connectionCount.add(1, ordering: .relaxed)
     }
 
     /// Removes a connection and every subscription it still holds.
-    public func disconnect(_ mailbox: Mailbox, user: UserID, subscriptions: some Sequence<EntityID>) {
-        for entity in subscriptions { unsubscribe(mailbox.connectionID, from: entity) }
-        Self.remove(mailbox.connectionID, for: user, in: Self.shard(for: user, in: userShards))
+    public func disconnect(_ outlet: any Outlet, user: UserID, subscriptions: some Sequence<EntityID>) {
+        for entity in subscriptions { unsubscribe(outlet, from: entity) }
+        Self.remove(outlet, for: user, in: Self.shard(for: user, in: userShards))
         connectionCount.subtract(1, ordering: .relaxed)
     }
 
-    /// Adds `mailbox` to the subscribers of `entity`.
-    public func subscribe(_ mailbox: Mailbox, to entity: EntityID) {
+    /// Adds `outlet` to the subscribers of `entity`.
+    public func subscribe(_ outlet: any Outlet, to entity: EntityID) {
         let inserted = Self.shard(for: entity, in: entityShards).registry.withLock {
-            $0[entity, default: [:]].updateValue(mailbox, forKey: mailbox.connectionID) == nil
+            $0[entity, default: Recipients()].insert(outlet)
         }
         if inserted { subscriptionCount.add(1, ordering: .relaxed) }
     }
 
-    /// Removes a connection from the subscribers of `entity`.
-    public func unsubscribe(_ connection: ConnectionID, from entity: EntityID) {
-        if Self.remove(connection, for: entity, in: Self.shard(for: entity, in: entityShards)) {
+    /// Removes `outlet` from the subscribers of `entity`.
+    public func unsubscribe(_ outlet: any Outlet, from entity: EntityID) {
+        if Self.remove(outlet, for: entity, in: Self.shard(for: entity, in: entityShards)) {
             subscriptionCount.subtract(1, ordering: .relaxed)
         }
     }
 
     // MARK: Delivery
 
-    /// Posts one pre-encoded frame to every local subscriber of `entity`.
+    /// Sends one pre-encoded frame to every local subscriber of `entity`; returns how many there were.
+    ///
+    /// The batches are handed to the event loops under the entity's lock, so two deliveries for
+    /// one entity reach every subscriber in the order they were made.
     @discardableResult
-    public func deliver(_ frame: ByteBuffer, toSubscribersOf entity: EntityID) -> Delivery {
-        Self.post(frame, to: Self.shard(for: entity, in: entityShards).registry.withLock { $0[entity] })
+    public func deliver(_ frame: WireFrame, toSubscribersOf entity: EntityID) -> Int {
+        Self.shard(for: entity, in: entityShards).registry.withLock { $0[entity]?.forEach { $0.send(frame) } ?? 0 }
     }
 
-    /// Posts one pre-encoded frame to every local connection of `user`.
+    /// Sends one pre-encoded frame to every local connection of `user`; returns how many there were.
     @discardableResult
-    public func deliver(_ frame: ByteBuffer, toUser user: UserID) -> Delivery {
-        Self.post(frame, to: Self.shard(for: user, in: userShards).registry.withLock { $0[user] })
+    public func deliver(_ frame: WireFrame, toUser user: UserID) -> Int {
+        Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.forEach { $0.send(frame) } ?? 0 }
+    }
+
+    /// Asks every connection to close with `reason` (used when draining).
+    public func closeAll(_ reason: CloseReason) {
+        for shard in userShards {
+            shard.registry.withLock { registry in
+                for recipients in registry.values { recipients.forEach { $0.close(reason) } }
+            }
+        }
     }
 
     // MARK: Figures
@@ -79,45 +90,61 @@ public final class Hub: Sendable {
 
     // MARK: Helpers
 
-    private static func post(_ frame: ByteBuffer, to mailboxes: [ConnectionID: Mailbox]?) -> Delivery {
-        var delivery = Delivery()
-        for mailbox in mailboxes?.values ?? [:].values {
-            if mailbox.post(frame) { delivery.delivered += 1 } else { delivery.refused += 1 }
-        }
-        return delivery
-    }
-
     private static func shard<Key>(for key: Key, in shards: [Shard<Key>]) -> Shard<Key> {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
     @discardableResult
-    private static func remove<Key>(_ connection: ConnectionID, for key: Key, in shard: Shard<Key>) -> Bool {
+    private static func remove<Key>(_ outlet: any Outlet, for key: Key, in shard: Shard<Key>) -> Bool {
         shard.registry.withLock { registry in
-            guard registry[key]?.removeValue(forKey: connection) != nil else { return false }
+            guard registry[key]?.remove(outlet) == true else { return false }
             if registry[key]?.isEmpty == true { registry[key] = nil }
             return true
         }
     }
 }
 
-/// How many mailboxes took a frame, and how many refused it (closing or slow consumers).
-public struct Delivery: Equatable, Sendable {
-    public var delivered = 0
-    public var refused = 0
-
-    public init(delivered: Int = 0, refused: Int = 0) {
-        self.delivered = delivered
-        self.refused = refused
+/// The outlets of one entity or user, grouped by the event loop that owns them.
+private struct Recipients {
+    private struct Group {
+        let eventLoop: any EventLoop
+        var outlets: [ConnectionID: any Outlet]
     }
-}
 
-extension Hub {
-    /// Asks every connection to close with `reason` (used when draining).
-    public func closeAll(_ reason: CloseReason) {
-        for shard in userShards {
-            let mailboxes = shard.registry.withLock { $0.values.flatMap(\.values) }
-            for mailbox in mailboxes { mailbox.close(reason) }
+    private var groups: [Group] = []
+
+    var isEmpty: Bool { groups.isEmpty }
+
+    /// Adds `outlet`; false when it was already there.
+    mutating func insert(_ outlet: any Outlet) -> Bool {
+        if let index = groups.firstIndex(where: { $0.eventLoop === outlet.eventLoop }) {
+            return groups[index].outlets.updateValue(outlet, forKey: outlet.connectionID) == nil
         }
+        groups.append(Group(eventLoop: outlet.eventLoop, outlets: [outlet.connectionID: outlet]))
+        return true
+    }
+
+    /// Removes `outlet`; false when it was not there.
+    mutating func remove(_ outlet: any Outlet) -> Bool {
+        guard let index = groups.firstIndex(where: { $0.eventLoop === outlet.eventLoop }),
+            groups[index].outlets.removeValue(forKey: outlet.connectionID) != nil
+        else { return false }
+        if groups[index].outlets.isEmpty { groups.remove(at: index) }
+        return true
+    }
+
+    /// Runs `body` for each outlet on the outlet's event loop: one `execute` per loop, not per
+    /// outlet. Returns the outlet count.
+    @discardableResult
+    func forEach(onItsEventLoop body: @escaping @Sendable (any Outlet) -> Void) -> Int {
+        var count = 0
+        for group in groups {
+            let outlets = group.outlets
+            count += outlets.count
+            group.eventLoop.execute {
+                for outlet in outlets.values { body(outlet) }
+            }
+        }
+        return count
     }
 }

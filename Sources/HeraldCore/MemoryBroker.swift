@@ -8,8 +8,8 @@ import Synchronization
 /// The standalone broker: events live in this process and go straight to the local hub.
 ///
 /// Each entity's `seq` is assigned and its push delivered under the entity's shard lock, so
-/// two publishes to one entity reach every subscriber in `seq` order. Mailbox posts never
-/// wait, so the lock is held for one pass over the subscribers and nothing else.
+/// two publishes to one entity reach every subscriber in `seq` order. Handing the push to the
+/// hub never waits: the lock is held for one `execute` per event loop, whatever the fan-out.
 public final class MemoryBroker: Broker {
     private final class Shard: Sendable {
         let lastSeq = Mutex<[EntityID: Int]>([:])

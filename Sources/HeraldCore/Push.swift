@@ -1,6 +1,6 @@
-public import NIOCore
+import NIOCore
 
-/// Server → client frames (SPEC §3, §4), each encoded once into the bytes sent on the wire.
+/// Server → client frames (SPEC §3, §4), each encoded once into the WebSocket frame sent on the wire.
 public enum Push {
     /// The push type of an entity update.
     public static let entityUpdatedType = "Entity Updated"
@@ -8,7 +8,7 @@ public enum Push {
     public static let userNotificationType = "User Push Notification"
 
     /// `{"type":"Entity Updated","entityId","message","data","seq","id","time"}`.
-    public static func entityUpdated(_ update: EntityUpdate, seq: Int, id: String, time: String) -> ByteBuffer {
+    public static func entityUpdated(_ update: EntityUpdate, seq: Int, id: String, time: String) -> WireFrame {
         var object = JSONObjectWriter()
         object.add("type", entityUpdatedType)
         object.add("entityId", update.entityID.rawValue)
@@ -17,63 +17,63 @@ public enum Push {
         object.add("seq", seq)
         object.add("id", id)
         object.add("time", time)
-        return object.finish()
+        return .text(object.finish())
     }
 
     /// `{"type":"User Push Notification","message","callback","id","time"}`.
-    public static func userNotification(_ notification: UserNotification, id: String, time: String) -> ByteBuffer {
+    public static func userNotification(_ notification: UserNotification, id: String, time: String) -> WireFrame {
         var object = JSONObjectWriter()
         object.add("type", userNotificationType)
         object.add("message", notification.message)
         object.add("callback", ifPresent: notification.callback)
         object.add("id", id)
         object.add("time", time)
-        return object.finish()
+        return .text(object.finish())
     }
 
     /// `{"type":"subscribed","entityId","recovered","requestId"}`.
-    public static func subscribed(_ entity: EntityID, recovered: Bool, requestID: JSONValue?) -> ByteBuffer {
+    public static func subscribed(_ entity: EntityID, recovered: Bool, requestID: JSONValue?) -> WireFrame {
         var object = JSONObjectWriter(capacity: 64 + entity.rawValue.utf8.count)
         object.add("type", "subscribed")
         object.add("entityId", entity.rawValue)
         object.add("recovered", recovered)
         object.add("requestId", ifPresent: requestID)
-        return object.finish()
+        return .text(object.finish())
     }
 
     /// `{"type":"unsubscribed","entityId","requestId"}`.
-    public static func unsubscribed(_ entity: EntityID, requestID: JSONValue?) -> ByteBuffer {
+    public static func unsubscribed(_ entity: EntityID, requestID: JSONValue?) -> WireFrame {
         var object = JSONObjectWriter(capacity: 64 + entity.rawValue.utf8.count)
         object.add("type", "unsubscribed")
         object.add("entityId", entity.rawValue)
         object.add("requestId", ifPresent: requestID)
-        return object.finish()
+        return .text(object.finish())
     }
 
     /// `{"type":"refreshed","expiresAt","requestId"}`.
-    public static func refreshed(expiresAt: Int, requestID: JSONValue?) -> ByteBuffer {
+    public static func refreshed(expiresAt: Int, requestID: JSONValue?) -> WireFrame {
         var object = JSONObjectWriter(capacity: 64)
         object.add("type", "refreshed")
         object.add("expiresAt", expiresAt)
         object.add("requestId", ifPresent: requestID)
-        return object.finish()
+        return .text(object.finish())
     }
 
     /// `{"type":"pong","requestId"}`.
-    public static func pong(requestID: JSONValue?) -> ByteBuffer {
+    public static func pong(requestID: JSONValue?) -> WireFrame {
         var object = JSONObjectWriter(capacity: 48)
         object.add("type", "pong")
         object.add("requestId", ifPresent: requestID)
-        return object.finish()
+        return .text(object.finish())
     }
 
     /// `{"type":"error","code","message","requestId"}`.
-    public static func error(_ error: ProtocolError) -> ByteBuffer {
+    public static func error(_ error: ProtocolError) -> WireFrame {
         var object = JSONObjectWriter(capacity: 96 + error.message.utf8.count)
         object.add("type", "error")
         object.add("code", error.code.rawValue)
         object.add("message", error.message)
         object.add("requestId", ifPresent: error.requestID)
-        return object.finish()
+        return .text(object.finish())
     }
 }

@@ -2,8 +2,8 @@ import NIOCore
 import Synchronization
 
 /// One authenticated connection as the domain sees it: who it is, what it subscribed to,
-/// and the mailbox its frames go through. The transport feeds it client frames and
-/// drains its mailbox; everything in between happens here, without I/O.
+/// and the outlet its frames go through. The transport feeds it client frames on the
+/// outlet's event loop; everything between a frame in and the frames out happens here.
 public final class Session: Sendable {
     /// A `refresh` the transport must verify (token checks live outside the core).
     public struct RefreshRequest: Equatable, Sendable {
@@ -16,26 +16,27 @@ public final class Session: Sendable {
         }
     }
 
-    public let connectionID: ConnectionID
     public let userID: UserID
-    public let mailbox: Mailbox
+    /// The connection's socket; it owns this session, hence `unowned`.
+    public unowned let outlet: any Outlet
     private let hub: Hub
     private let machine: Mutex<SessionStateMachine>
 
-    /// Creates the session and registers it with the hub under `userID`.
-    public init(userID: UserID, hub: Hub, maxSubscriptions: Int, outboundBufferBytes: Int) {
-        connectionID = ConnectionID.next()
+    /// Creates the session and registers its outlet with the hub under `userID`.
+    public init(userID: UserID, outlet: any Outlet, hub: Hub, maxSubscriptions: Int) {
         self.userID = userID
+        self.outlet = outlet
         self.hub = hub
-        mailbox = Mailbox(connectionID: connectionID, capacity: outboundBufferBytes)
         machine = Mutex(SessionStateMachine(maxSubscriptions: maxSubscriptions))
-        hub.connect(mailbox, user: userID)
+        hub.connect(outlet, user: userID)
     }
+
+    public var connectionID: ConnectionID { outlet.connectionID }
 
     /// The entities this connection is subscribed to.
     public var subscriptions: Set<EntityID> { machine.withLock { $0.subscriptions } }
 
-    /// Handles one text frame; replies go to the mailbox. Returns a refresh for the transport to verify.
+    /// Handles one text frame (on the outlet's event loop); replies go to the outlet. Returns a refresh for the transport to verify.
     public func receive(text bytes: some Collection<UInt8>) -> RefreshRequest? {
         switch ClientMessage.decode(bytes) {
         case .failure(let error):
@@ -48,7 +49,7 @@ public final class Session: Sendable {
             case .unsubscribe(let entities):
                 for entity in entities { unsubscribe(entity, requestID: message.requestID) }
             case .ping:
-                mailbox.post(Push.pong(requestID: message.requestID))
+                outlet.send(Push.pong(requestID: message.requestID))
             case .refresh(let token):
                 return RefreshRequest(token: token, requestID: message.requestID)
             }
@@ -63,23 +64,22 @@ public final class Session: Sendable {
 
     /// Sends an error frame.
     public func reply(_ error: ProtocolError) {
-        mailbox.post(Push.error(error))
+        outlet.send(Push.error(error))
     }
 
     /// Removes the connection and its subscriptions from the hub. Call once, when the connection ends.
     public func end() {
-        mailbox.finish()
-        hub.disconnect(mailbox, user: userID, subscriptions: subscriptions)
+        hub.disconnect(outlet, user: userID, subscriptions: subscriptions)
     }
 
     private func subscribe(_ entity: EntityID, recovered: Bool, requestID: JSONValue?) {
         switch machine.withLock({ $0.subscribeRequested(entity) }) {
         case .subscribe:
             // The ack goes first, so that no push for this entity can overtake it.
-            mailbox.post(Push.subscribed(entity, recovered: recovered, requestID: requestID))
-            hub.subscribe(mailbox, to: entity)
+            outlet.send(Push.subscribed(entity, recovered: recovered, requestID: requestID))
+            hub.subscribe(outlet, to: entity)
         case .acknowledge:
-            mailbox.post(Push.subscribed(entity, recovered: recovered, requestID: requestID))
+            outlet.send(Push.subscribed(entity, recovered: recovered, requestID: requestID))
         case .refuse(let code):
             reply(ProtocolError(code, refusal(code, entity: entity), requestID: requestID))
         }
@@ -87,9 +87,9 @@ public final class Session: Sendable {
 
     private func unsubscribe(_ entity: EntityID, requestID: JSONValue?) {
         if machine.withLock({ $0.unsubscribeRequested(entity) }) {
-            hub.unsubscribe(connectionID, from: entity)
+            hub.unsubscribe(outlet, from: entity)
         }
-        mailbox.post(Push.unsubscribed(entity, requestID: requestID))
+        outlet.send(Push.unsubscribed(entity, requestID: requestID))
     }
 
     private func refusal(_ code: ErrorCode, entity: EntityID) -> String {

@@ -1,7 +1,6 @@
 public import HeraldCore
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -44,7 +43,7 @@ public func buildApplication(
     let lifecycle = Lifecycle()
     let verifier = await TokenVerifier(configuration: configuration.tokens)
     let gate = ConnectGate(verifier: verifier, lifecycle: lifecycle, path: configuration.listen.path)
-    let runner = SessionRunner(hub: hub, verifier: verifier, limits: configuration.limits)
+    let connection = WebSocketConnection.Settings(hub: hub, verifier: verifier, limits: configuration.limits, logger: logger)
     let path = RouterPath(configuration.listen.path)
 
     let router = Router(context: BasicRequestContext.self)
@@ -52,15 +51,8 @@ public func buildApplication(
     HealthRoutes(lifecycle: lifecycle).add(to: router)
     PublishRoutes(broker: broker).add(to: router, keys: PublishKeys(configuration.publishKeys))
 
-    let webSocket = WebSocketServerConfiguration(
-        maxFrameSize: configuration.limits.maxMessageBytes,
-        autoPing: .enabled(timePeriod: configuration.limits.pingInterval),
-        validateUTF8: true
-    )
     let server = HTTPServerBuilder { responder in
-        HeraldChannel(responder: responder, gate: gate, webSocket: webSocket) { admission, inbound, outbound, logger in
-            try await runner.run(admission, inbound: inbound, outbound: outbound, logger: logger)
-        }
+        HeraldChannel(responder: responder, gate: gate, connection: connection)
     }
     let host = configuration.listen.host
     let application = Application(

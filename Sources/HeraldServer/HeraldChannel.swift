@@ -1,26 +1,25 @@
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
-@_spi(WSInternal) import WSCore
 
 /// The connection pipeline: HTTP/1.1 with a WebSocket upgrade whose refusals carry SPEC §2's
 /// status and `{"message","reason"}` body.
 ///
 /// Modelled on HummingbirdWebSocket's `HTTP1WebSocketUpgradeChannel`, which answers every
-/// refused upgrade with an empty `400` (and redirects other upgrade attempts); that is the only
-/// part written here — frames, pings and closing are still WSCore's `WebSocketHandler`.
+/// refused upgrade with an empty `400` (and redirects other upgrade attempts). After an upgrade
+/// the connection is a plain NIO pipeline — NIOWebSocket's frame decoder and aggregator, an
+/// `IdleStateHandler` for pings, and `WebSocketConnection` — run by its event loop, with no task
+/// per connection; see docs/PERFORMANCE.md for why.
 struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
-    typealias Session = @Sendable (Admission, WebSocketInboundStream, WebSocketOutboundWriter, Logger) async throws -> Void
-
     enum UpgradeResult: Sendable {
-        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, Admission, Logger)
+        /// The connection now belongs to its `WebSocketConnection`.
+        case webSocket
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ConnectRejection)
     }
@@ -30,22 +29,17 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
         let channel: any Channel
     }
 
-    /// The WebSocket context handed to WSCore.
-    struct Context: WebSocketContext {
-        let logger: Logger
-    }
-
     let responder: HTTPChannelHandler.Responder
     let gate: ConnectGate
-    let webSocket: WebSocketServerConfiguration
-    let session: Session
+    let connection: WebSocketConnection.Settings
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let refusal = NIOLoopBoundBox<ConnectRejection?>(nil, eventLoop: channel.eventLoop)
             let admission = NIOLoopBoundBox<Admission?>(nil, eventLoop: channel.eventLoop)
             let webSocketUpgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: webSocket.maxFrameSize,
+                maxFrameSize: connection.limits.maxMessageBytes,
+                enableAutomaticErrorHandling: false,  // WebSocketConnection closes with the right code itself
                 shouldUpgrade: { channel, head in
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
@@ -72,11 +66,8 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                     channel.eventLoop.makeCompletedFuture {
                         // The upgrade only happens after shouldUpgrade admitted the request.
                         guard let admitted = admission.value else { throw ChannelError.inappropriateOperationForState }
-                        let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true)
-                        )
-                        return .webSocket(asyncChannel, admitted, logger)
+                        try addWebSocketHandlers(to: channel, identity: admitted.identity)
+                        return .webSocket
                     }
                 }
             )
@@ -115,25 +106,31 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 await handleHTTP(asyncChannel: http, logger: logger)
             case .refused(let http, let rejection):
                 await Self.write(rejection, to: http)
-            case .webSocket(let asyncChannel, let admission, let logger):
-                _ = try await WebSocketHandler.handle(
-                    type: .server,
-                    configuration: .init(
-                        extensions: [],
-                        autoPing: webSocket.autoPing,
-                        closeTimeout: webSocket.closeTimeout,
-                        validateUTF8: webSocket.validateUTF8,
-                        maxFrameSize: webSocket.maxFrameSize
-                    ),
-                    asyncChannel: asyncChannel,
-                    context: Context(logger: logger)
-                ) { inbound, outbound, context in
-                    try await session(admission, inbound, outbound, context.logger)
-                }
+            case .webSocket:
+                break
             }
         } catch {
             logger.debug("Connection ended with an error", metadata: ["error.type": "\(type(of: error))"])
         }
+    }
+
+    /// Completes the upgraded pipeline (NIO's upgrader has added the frame encoder and decoder).
+    private func addWebSocketHandlers(to channel: any Channel, identity: Identity) throws {
+        let limits = connection.limits
+        let capacity = limits.outboundBufferBytes
+        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: max(1, capacity / 2), high: capacity))
+        let wire = WireWriter()
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(wire, position: .first)
+        try pipeline.addHandlers([
+            NIOWebSocketFrameAggregator(
+                minNonFinalFragmentSize: 1,
+                maxAccumulatedFrameCount: 1024,
+                maxAccumulatedFrameSize: limits.maxMessageBytes
+            ),
+            IdleStateHandler(readTimeout: TimeAmount(limits.pingInterval)),
+            WebSocketConnection(identity: identity, wire: wire, eventLoop: channel.eventLoop, settings: connection),
+        ])
     }
 
     /// Answers a refused upgrade and closes the connection.

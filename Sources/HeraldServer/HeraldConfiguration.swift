@@ -32,6 +32,8 @@ public struct HeraldConfiguration: Sendable {
         public var outboundBufferBytes = 1 << 20
         /// Interval of server WebSocket pings.
         public var pingInterval: Duration = .seconds(30)
+        /// A client that sends nothing (not even a pong) for this long is closed (1001).
+        public var idleTimeout: Duration = .seconds(90)
         public init() {}
     }
 

@@ -1,13 +1,15 @@
 import HeraldCore
 import NIOCore
+import NIOEmbedded
 import Testing
 
 @Suite struct HubTests {
-    private let frame = ByteBuffer(string: "push")
+    private let frame = WireFrame.text(ByteBuffer(string: "push"))
 
-    @Test func deliversOnlyToSubscribersOfTheEntity() async {
+    @Test func deliversOnlyToSubscribersOfTheEntity() {
+        let loop = EmbeddedEventLoop()
         let hub = Hub(shardCount: 4)
-        let (a, b) = (Mailbox(connectionID: .next(), capacity: 100), Mailbox(connectionID: .next(), capacity: 100))
+        let (a, b) = (RecordingOutlet(on: loop), RecordingOutlet(on: loop))
         hub.connect(a, user: UserID("u1")!)
         hub.connect(b, user: UserID("u2")!)
         hub.subscribe(a, to: EntityID("order-1")!)
@@ -15,50 +17,66 @@ import Testing
         hub.subscribe(b, to: EntityID("order-2")!)
         #expect(hub.subscriptions == 2)
         #expect(hub.entities == 2)
-        #expect(hub.deliver(frame, toSubscribersOf: EntityID("order-1")!) == Delivery(delivered: 1))
-        #expect(hub.deliver(frame, toSubscribersOf: EntityID("nobody")!) == Delivery())
-        #expect(await a.next() == .frames([frame]))
-        #expect(await b.nextIfQueuedForTests() == nil)
+        #expect(hub.deliver(frame, toSubscribersOf: EntityID("order-1")!) == 1)
+        #expect(hub.deliver(frame, toSubscribersOf: EntityID("nobody")!) == 0)
+        #expect(a.frames.isEmpty)  // delivery happens on the outlet's event loop
+        loop.run()
+        #expect(a.frames == [frame])
+        #expect(b.frames.isEmpty)
     }
 
-    @Test func deliversToEveryConnectionOfAUser() async {
+    @Test func deliversToEveryConnectionOfAUser() {
+        let loop = EmbeddedEventLoop()
         let hub = Hub(shardCount: 4)
         let user = UserID("u1")!
-        let mailboxes = (0..<3).map { _ in Mailbox(connectionID: .next(), capacity: 100) }
-        for mailbox in mailboxes { hub.connect(mailbox, user: user) }
-        hub.connect(Mailbox(connectionID: .next(), capacity: 100), user: UserID("other")!)
-        #expect(hub.deliver(frame, toUser: user) == Delivery(delivered: 3))
-        for mailbox in mailboxes { #expect(await mailbox.next() == .frames([frame])) }
+        let outlets = (0..<3).map { _ in RecordingOutlet(on: loop) }
+        for outlet in outlets { hub.connect(outlet, user: user) }
+        let other = RecordingOutlet(on: loop)
+        hub.connect(other, user: UserID("other")!)
+        #expect(hub.deliver(frame, toUser: user) == 3)
+        loop.run()
+        for outlet in outlets { #expect(outlet.frames == [frame]) }
+        #expect(other.frames.isEmpty)
+    }
+
+    @Test func oneBatchPerEventLoopKeepsTheOrderOfDeliveries() {
+        let (first, second) = (EmbeddedEventLoop(), EmbeddedEventLoop())
+        let hub = Hub(shardCount: 4)
+        let outlets = [RecordingOutlet(on: first), RecordingOutlet(on: second), RecordingOutlet(on: first)]
+        for outlet in outlets {
+            hub.connect(outlet, user: UserID("u")!)
+            hub.subscribe(outlet, to: EntityID("e")!)
+        }
+        let frames = (1...3).map { WireFrame.text(ByteBuffer(string: "seq \($0)")) }
+        for frame in frames { #expect(hub.deliver(frame, toSubscribersOf: EntityID("e")!) == 3) }
+        first.run()
+        #expect(outlets[0].frames == frames && outlets[2].frames == frames)
+        #expect(outlets[1].frames.isEmpty)
+        second.run()
+        #expect(outlets[1].frames == frames)
     }
 
     @Test func disconnectRemovesEverySubscription() {
+        let loop = EmbeddedEventLoop()
         let hub = Hub(shardCount: 4)
-        let mailbox = Mailbox(connectionID: .next(), capacity: 100)
+        let outlet = RecordingOutlet(on: loop)
         let entities = ["a", "b", "c"].map { EntityID($0)! }
-        hub.connect(mailbox, user: UserID("u")!)
-        for entity in entities { hub.subscribe(mailbox, to: entity) }
-        hub.disconnect(mailbox, user: UserID("u")!, subscriptions: entities)
+        hub.connect(outlet, user: UserID("u")!)
+        for entity in entities { hub.subscribe(outlet, to: entity) }
+        hub.disconnect(outlet, user: UserID("u")!, subscriptions: entities)
         #expect(hub.subscriptions == 0)
         #expect(hub.entities == 0)
         #expect(hub.connections == 0)
-        #expect(hub.deliver(frame, toUser: UserID("u")!) == Delivery())
+        #expect(hub.deliver(frame, toUser: UserID("u")!) == 0)
     }
 
-    @Test func slowConsumersAreCountedAsRefused() {
+    @Test func closeAllReachesEveryConnection() {
+        let loop = EmbeddedEventLoop()
         let hub = Hub(shardCount: 4)
-        let small = Mailbox(connectionID: .next(), capacity: 3)
-        hub.connect(small, user: UserID("u")!)
-        hub.subscribe(small, to: EntityID("e")!)
-        #expect(hub.deliver(frame, toSubscribersOf: EntityID("e")!) == Delivery(refused: 1))
-        #expect(small.closeReason == .slowConsumer)
-    }
-}
-
-extension Mailbox {
-    /// What is queued right now, without waiting: finishing first makes `next()` return at once.
-    fileprivate func nextIfQueuedForTests() async -> [ByteBuffer]? {
-        finish()
-        if case .frames(let frames) = await next() { return frames }
-        return nil
+        let outlets = (0..<5).map { _ in RecordingOutlet(on: loop) }
+        for (index, outlet) in outlets.enumerated() { hub.connect(outlet, user: UserID("u\(index % 2)")!) }
+        hub.closeAll(.goingAway)
+        loop.run()
+        for outlet in outlets { #expect(outlet.closes == [.goingAway]) }
     }
 }

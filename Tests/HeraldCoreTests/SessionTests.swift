@@ -1,12 +1,14 @@
 import HeraldCore
 import NIOCore
+import NIOEmbedded
 import Testing
 
 @Suite struct SessionTests {
-    private func frames(_ mailbox: Mailbox) async -> [String] {
-        mailbox.finish()
-        guard case .frames(let frames) = await mailbox.next() else { return [] }
-        return frames.map { String(buffer: $0) }
+    private let loop = EmbeddedEventLoop()
+
+    private func session(hub: Hub = Hub(shardCount: 2), maxSubscriptions: Int = 5) -> (Session, RecordingOutlet) {
+        let outlet = RecordingOutlet(on: loop)
+        return (Session(userID: UserID("u")!, outlet: outlet, hub: hub, maxSubscriptions: maxSubscriptions), outlet)
     }
 
     @Test func hundredAndFirstSubscriptionIsRefused() {
@@ -20,11 +22,11 @@ import Testing
         #expect(machine.subscribeRequested(EntityID("e100")!) == .subscribe)
     }
 
-    @Test func subscribeIsAcknowledgedPerEntityInOrder() async {
+    @Test func subscribeIsAcknowledgedPerEntityInOrder() {
         let hub = Hub(shardCount: 2)
-        let session = Session(userID: UserID("u")!, hub: hub, maxSubscriptions: 1, outboundBufferBytes: 1 << 16)
+        let (session, outlet) = session(hub: hub, maxSubscriptions: 1)
         #expect(session.receive(text: Array(#"{"action":"subscribe","entityIds":["a","b"],"requestId":1}"#.utf8)) == nil)
-        #expect(await frames(session.mailbox) == [
+        #expect(outlet.texts == [
             #"{"type":"subscribed","entityId":"a","recovered":true,"requestId":1}"#,
             #"{"type":"error","code":"subscription_limit","message":"limit of 1 subscriptions reached; unsubscribe from something first","requestId":1}"#,
         ])
@@ -35,17 +37,17 @@ import Testing
     }
 
     @Test func refreshIsHandedToTheTransport() {
-        let session = Session(userID: UserID("u")!, hub: Hub(shardCount: 2), maxSubscriptions: 5, outboundBufferBytes: 1 << 16)
+        let (session, _) = session()
         let refresh = session.receive(text: Array(#"{"action":"refresh","token":"t","requestId":"r"}"#.utf8))
         #expect(refresh == Session.RefreshRequest(token: "t", requestID: "r"))
     }
 
-    @Test func binaryFramesAndGarbageGetErrorFrames() async {
-        let session = Session(userID: UserID("u")!, hub: Hub(shardCount: 2), maxSubscriptions: 5, outboundBufferBytes: 1 << 16)
+    @Test func binaryFramesAndGarbageGetErrorFrames() {
+        let (session, outlet) = session()
         session.receiveBinary()
         _ = session.receive(text: Array("nope".utf8))
         _ = session.receive(text: Array(#"{"action":"ping"}"#.utf8))
-        let codes = await frames(session.mailbox).map { JSON.parse($0)?["code"]?.stringValue ?? JSON.parse($0)?["type"]?.stringValue }
+        let codes = outlet.texts.map { JSON.parse($0)?["code"]?.stringValue ?? JSON.parse($0)?["type"]?.stringValue }
         #expect(codes == ["unsupported_frame", "invalid_json", "pong"])
     }
 }

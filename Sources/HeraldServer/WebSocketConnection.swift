@@ -1,0 +1,201 @@
+import HeraldCore
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// One upgraded WebSocket connection, run entirely by its event loop: no task, no actor.
+///
+/// Client frames (decoded and reassembled by NIOWebSocket) go to the `Session`; frames for the
+/// client — replies and fan-out pushes, each already a `WireFrame` — go to the socket through
+/// the `WireWriter`, one write and flush each. The bound on what may queue for a client is the
+/// channel's write-buffer high-water mark: crossing it makes the client a slow consumer (1013).
+/// It also answers pings, pings a quiet client, and runs the closing handshake.
+final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Sendable {
+    // @unchecked: every mutable member is touched on `eventLoop` only (Outlet's contract).
+    typealias InboundIn = WebSocketFrame
+
+    /// What every connection shares.
+    struct Settings: Sendable {
+        let hub: Hub
+        let verifier: TokenVerifier
+        let limits: HeraldConfiguration.Limits
+        let logger: Logger
+    }
+
+    private enum State {
+        case open
+        /// A close frame was sent; waiting for the client's, at most the close timeout.
+        case closing(Scheduled<Void>?)
+        case closed
+    }
+
+    let connectionID = ConnectionID.next()
+    let eventLoop: any EventLoop
+    private let settings: Settings
+    private let wire: WireWriter
+    private var identity: Identity
+    private var session: Session?
+    private var context: ChannelHandlerContext?
+    private var state = State.open
+    /// Read-idle periods (of one ping interval each) since the client last sent anything.
+    private var quietPeriods = 0
+
+    private static let ping = WireFrame(.ping, payload: ByteBuffer())
+    /// How long a closing handshake may take before the socket is closed anyway.
+    static let closeTimeout = TimeAmount.seconds(5)
+
+    init(identity: Identity, wire: WireWriter, eventLoop: any EventLoop, settings: Settings) {
+        self.identity = identity
+        self.wire = wire
+        self.eventLoop = eventLoop
+        self.settings = settings
+    }
+
+    // MARK: Outlet (on the event loop)
+
+    func send(_ frame: WireFrame) {
+        guard case .open = state else { return }
+        wire.writeAndFlush(frame.bytes)
+    }
+
+    func close(_ reason: CloseReason) {
+        guard case .open = state, let context else { return }
+        wire.writeAndFlush(WireFrame.close(reason).bytes)
+        let timeout = eventLoop.assumeIsolated().scheduleTask(in: Self.closeTimeout) { context.close(promise: nil) }
+        state = .closing(timeout)
+        log("Closing", reason: reason)
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        session = Session(userID: identity.userID, outlet: self, hub: settings.hub, maxSubscriptions: settings.limits.maxSubscriptions)
+        settings.logger.debug("Connection opened", metadata: ["herald.connection.id": "\(connectionID)"])
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .closing(let timeout) = state { timeout?.cancel() }
+        state = .closed
+        session?.end()
+        session = nil
+        self.context = nil
+        settings.logger.debug("Connection closed", metadata: ["herald.connection.id": "\(connectionID)"])
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        quietPeriods = 0
+        switch frame.opcode {
+        case .text:
+            receive(text: frame.unmaskedData)
+        case .binary:
+            if case .open = state { session?.receiveBinary() }
+        case .ping:
+            if case .open = state { wire.writeAndFlush(WireFrame(.pong, payload: frame.unmaskedData).bytes) }
+        case .connectionClose:
+            receiveClose(frame.unmaskedData, context: context)
+        default:
+            break  // pongs only prove the client is alive
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // More than the outbound buffer is queued for a client that does not read fast enough.
+        if !context.channel.isWritable { close(.slowConsumer) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case IdleStateHandler.IdleStateEvent.read:
+            quietPeriods += 1
+            if settings.limits.pingInterval * quietPeriods >= settings.limits.idleTimeout {
+                close(.idle)
+            } else if case .open = state {
+                wire.writeAndFlush(Self.ping.bytes)
+            }
+        case is ChannelShouldQuiesceEvent:
+            close(.goingAway)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
+            fail(.messageTooBig, context: context)
+        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error:
+            fail(.protocolError, context: context)
+        default:
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func receive(text data: ByteBuffer) {
+        guard case .open = state, let session else { return }
+        guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
+            return fail(.invalidText)
+        }
+        if let refresh = session.receive(text: text.utf8) { verify(refresh) }
+    }
+
+    /// `refresh`: a valid token for the same user replaces the old one; anything else leaves it in place.
+    private func verify(_ request: Session.RefreshRequest) {
+        let verifier = settings.verifier
+        Task {
+            let result = await verifier.verify(request.token)
+            eventLoop.execute { self.refreshed(result, request) }
+        }
+    }
+
+    private func refreshed(_ result: Result<Identity, TokenRejection>, _ request: Session.RefreshRequest) {
+        guard let session else { return }
+        switch result {
+        case .failure(let rejection):
+            let code: ErrorCode = rejection.reason == .expired ? .tokenExpired : .tokenInvalid
+            session.reply(ProtocolError(code, rejection.message, requestID: request.requestID))
+        case .success(let refreshed) where refreshed.userID != identity.userID:
+            session.reply(ProtocolError(.forbidden, "the new token belongs to another user", requestID: request.requestID))
+        case .success(let refreshed):
+            identity = refreshed
+            send(Push.refreshed(expiresAt: refreshed.expiresAt, requestID: request.requestID))
+        }
+    }
+
+    /// The client's close frame: answered with its own code when the client started the handshake,
+    /// then the socket is closed (the server closes TCP first, RFC 6455 §7.1.1).
+    private func receiveClose(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard case .open = state else {
+            context.close(promise: nil)
+            return
+        }
+        var echo = ByteBuffer()
+        if let code = payload.getInteger(at: payload.readerIndex, as: UInt16.self) { echo.writeInteger(code) }
+        writeThenClose(WireFrame(.close, payload: echo), context: context)
+    }
+
+    /// A broken or unacceptable frame: the close frame goes out and the socket closes without waiting.
+    private func fail(_ reason: CloseReason, context: ChannelHandlerContext? = nil) {
+        guard let context = context ?? self.context else { return }
+        guard case .open = state else { return context.close(promise: nil) }
+        log("Closing", reason: reason)
+        writeThenClose(.close(reason), context: context)
+    }
+
+    /// Writes a close frame and closes the socket once it is out.
+    private func writeThenClose(_ frame: WireFrame, context: ChannelHandlerContext) {
+        state = .closing(nil)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        wire.writeAndFlush(frame.bytes, promise: promise)
+    }
+
+    private func log(_ message: Logger.Message, reason: CloseReason) {
+        settings.logger.debug(message, metadata: ["herald.connection.id": "\(connectionID)", "herald.close.code": "\(reason.code)"])
+    }
+}
