@@ -234,6 +234,12 @@ public enum Bench {
                 )
             }
         }
+        if report.configuration.connections > 12_000, report.configuration.sourceAddresses == 1 {
+            report.warnings.append(
+                "\(report.configuration.connections) connections from one source address: Linux's ephemeral-port search makes "
+                    + "connect() slow past ~14,000 (use --source-addresses 4)"
+            )
+        }
         if report.connectionsFailed > 0 {
             report.warnings.append("\(report.connectionsFailed) of \(report.configuration.connections) connections did not become ready")
         }

@@ -25,6 +25,9 @@ final class LoopState {
     var failures: [String: Int] = [:]
     /// Every connection handler of this loop, to close them at the end.
     var handlers: [SubscriberHandler] = []
+    /// Mask keys and `Sec-WebSocket-Key`s: a cheap generator, seeded once (a load generator needs
+    /// unpredictable-enough keys, not a system call per byte).
+    var random = SplitMix64()
 
     static func makeHistogram() -> Histogram<UInt64> {
         Histogram(lowestDiscernibleValue: 1, highestTrackableValue: highestMicros, numberOfSignificantValueDigits: .three)
@@ -89,4 +92,21 @@ struct LoopSummary: Sendable {
     var closedEarly: Int
     var closeCodes: [Int: Int]
     var failures: [String: Int]
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast pseudo-random generator.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64 = UInt64.random(in: .min ... .max)) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
 }

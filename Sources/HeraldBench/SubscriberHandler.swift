@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// One benchmark WebSocket: writes the upgrade request itself, subscribes (Herald), then reads
@@ -64,7 +63,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         var request = context.channel.allocator.buffer(capacity: 512)
         request.writeString("GET \(run.upgradeTarget(index: index, entity: entity)) HTTP/1.1\r\n")
         request.writeString("Host: \(run.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
-        request.writeString("Sec-WebSocket-Key: \(Self.randomKey())\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        request.writeString("Sec-WebSocket-Key: \(Self.base64(loop.random.next(), loop.random.next()))\r\nSec-WebSocket-Version: 13\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(request), promise: nil)
         context.fireChannelActive()
     }
@@ -137,7 +136,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         handshakeTimeout?.cancel()
         if wasUpgraded {
             var frame = channel.allocator.buffer(capacity: 8)
-            WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), into: &frame)
+            WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), maskKey: maskKey(), into: &frame)
             channel.writeAndFlush(frame, promise: nil)
         }
         return channel.close()
@@ -168,7 +167,7 @@ final class SubscriberHandler: ChannelInboundHandler {
             state = .subscribing
             let message = #"{"action":"subscribe","entityId":"\#(BenchConfiguration.entityID(entity))"}"#
             var frame = context.channel.allocator.buffer(capacity: message.utf8.count + 8)
-            WebSocketFrameParser.writeClientFrame(opcode: .text, payload: message.utf8, into: &frame)
+            WebSocketFrameParser.writeClientFrame(opcode: .text, payload: message.utf8, maskKey: maskKey(), into: &frame)
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
         case .nchan:
             becomeReady()
@@ -238,7 +237,7 @@ final class SubscriberHandler: ChannelInboundHandler {
             }
         case .ping:
             var pong = context.channel.allocator.buffer(capacity: frame.payload.readableBytes + 8)
-            WebSocketFrameParser.writeClientFrame(opcode: .pong, payload: frame.payload.readableBytesView, into: &pong)
+            WebSocketFrameParser.writeClientFrame(opcode: .pong, payload: frame.payload.readableBytesView, maskKey: maskKey(), into: &pong)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .pong:
             break
@@ -246,7 +245,7 @@ final class SubscriberHandler: ChannelInboundHandler {
             let code = WebSocketFrameParser.closeCode(frame.payload).map(Int.init) ?? 1005
             if state != .closing {
                 var reply = context.channel.allocator.buffer(capacity: 8)
-                WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), into: &reply)
+                WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), maskKey: maskKey(), into: &reply)
                 context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
             }
             fail("closed by server (\(code))", context: context, earlyCloseCode: code)
@@ -296,10 +295,24 @@ final class SubscriberHandler: ChannelInboundHandler {
         return nil
     }
 
-    /// A `Sec-WebSocket-Key`: 16 random bytes, base64.
-    private static func randomKey() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Data((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
+    private func maskKey() -> UInt32 { UInt32(truncatingIfNeeded: loop.random.next()) }
+
+    /// A `Sec-WebSocket-Key`: the 16 bytes of two words, base64 (24 characters).
+    static func base64(_ high: UInt64, _ low: UInt64) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var bytes: [UInt8] = []
+        for word in [high, low] { for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) } }
+        var output: [UInt8] = []
+        var index = 0
+        while index + 3 <= bytes.count {
+            let chunk = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            for shift in [18, 12, 6, 0] { output.append(alphabet[Int((chunk >> UInt32(shift)) & 0x3F)]) }
+            index += 3
+        }
+        // 16 bytes: one byte left over → two characters and "==".
+        let last = UInt32(bytes[15]) << 16
+        output += [alphabet[Int((last >> 18) & 0x3F)], alphabet[Int((last >> 12) & 0x3F)], UInt8(ascii: "="), UInt8(ascii: "=")]
+        return String(decoding: output, as: UTF8.self)
     }
 }
 

@@ -78,7 +78,7 @@ enum WebSocketFrameParser {
     static func writeClientFrame(
         opcode: ServerFrame.Opcode,
         payload: some Collection<UInt8>,
-        maskKey: UInt32 = UInt32.random(in: .min ... .max),
+        maskKey: UInt32,
         into buffer: inout ByteBuffer
     ) {
         let count = payload.count

@@ -172,6 +172,19 @@ import Testing
         #expect(frame.payload.readString(length: frame.payload.readableBytes) == text)
     }
 
+    @Test func webSocketKeysAreBase64OfSixteenBytes() {
+        #expect(SubscriberHandler.base64(0, 0) == "AAAAAAAAAAAAAAAAAAAAAA==")
+        var generator = SplitMix64(seed: 7)
+        for _ in 0..<20 {
+            let (high, low) = (generator.next(), generator.next())
+            var bytes: [UInt8] = []
+            for word in [high, low] {
+                for shift: UInt64 in [56, 48, 40, 32, 24, 16, 8, 0] { bytes.append(UInt8(truncatingIfNeeded: word >> shift)) }
+            }
+            #expect(SubscriberHandler.base64(high, low) == Data(bytes).base64EncodedString())
+        }
+    }
+
     @Test func malformedServerFramesAreProtocolErrors() {
         var reserved = ByteBuffer(bytes: [0xC1, 0])  // RSV1 without an extension
         #expect(throws: BenchError.self) { try WebSocketFrameParser.next(from: &reserved) }
