@@ -209,14 +209,14 @@ public enum Bench {
         let cores = report.generatorCores
         let coreText = "\(cores) core\(cores == 1 ? "" : "s")"
         if report.generatorCPUPublishPercent >= threshold, summary != nil {
-            report.generatorSaturated = true
+            report.generatorPublishSaturated = true
             report.warnings.append(
                 "the load generator used \(BenchReport.format(report.generatorCPUPublishPercent, 0))% of its \(coreText) while publishing: "
                     + "deliveries/s, latency and CPU per delivery may measure the generator, not the server (give it more cores or --threads, or lower the load)"
             )
         }
         if report.generatorCPUConnectPercent >= threshold {
-            report.generatorSaturated = true
+            report.generatorConnectSaturated = true
             report.warnings.append(
                 "the load generator used \(BenchReport.format(report.generatorCPUConnectPercent, 0))% of its \(coreText) while connecting: "
                     + "the connect rate and handshake times may measure the generator (lower --connect-concurrency or give it more cores)"

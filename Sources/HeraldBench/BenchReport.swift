@@ -15,7 +15,8 @@ import Histogram
 /// - `deliveries`: `expected`, `received`, `missing`, `duplicates`, `perSecond`, `serverCpuSeconds`,
 ///   `serverCpuUsPerDelivery`, `closedEarly`, `closeCodes` {code: count}, `otherFrames`
 /// - `latencyMs`: `count`, `p50`, `p90`, `p99`, `p999`, `max` (publish → receive)
-/// - `generator`: `cores`, `connectCpuPercent`, `publishCpuPercent`, `saturated`, `behindSchedule`
+/// - `generator`: `cores`, `connectCpuPercent`, `publishCpuPercent`, `connectSaturated`, `publishSaturated`,
+///   `saturated` (either), `behindSchedule`
 /// - `bottleneck` (saturated or behind schedule), `warnings` [text]
 public struct BenchReport: Sendable {
     /// Percentiles of a latency histogram, in milliseconds.
@@ -87,9 +88,14 @@ public struct BenchReport: Sendable {
     public var generatorCores = 1
     public var generatorCPUConnectPercent = 0.0
     public var generatorCPUPublishPercent = 0.0
-    public var generatorSaturated = false
+    /// The generator used ≥ 85% of its cores while connecting: connect rate and handshake times may measure it.
+    public var generatorConnectSaturated = false
+    /// The generator used ≥ 85% of its cores while publishing: deliveries/s and latency may measure it.
+    public var generatorPublishSaturated = false
     public var behindSchedule = false
     public var warnings: [String] = []
+
+    public var generatorSaturated: Bool { generatorConnectSaturated || generatorPublishSaturated }
 
     /// The figures may measure the load generator rather than the server.
     public var bottleneck: Bool { generatorSaturated || behindSchedule }
@@ -199,6 +205,8 @@ public struct BenchReport: Sendable {
                     ("cores", .int(generatorCores)),
                     ("connectCpuPercent", .number(generatorCPUConnectPercent, decimals: 1)),
                     ("publishCpuPercent", .number(generatorCPUPublishPercent, decimals: 1)),
+                    ("connectSaturated", .bool(generatorConnectSaturated)),
+                    ("publishSaturated", .bool(generatorPublishSaturated)),
                     ("saturated", .bool(generatorSaturated)),
                     ("behindSchedule", .bool(behindSchedule)),
                 ])

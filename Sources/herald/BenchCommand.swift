@@ -29,7 +29,8 @@ struct BenchCommand: AsyncParsableCommand {
             skipped, timedOut, statuses, lagP99Ms, lagMaxMs}, deliveries{expected, received, missing, duplicates, \
             perSecond, serverCpuSeconds, serverCpuUsPerDelivery, closedEarly, closeCodes, otherFrames}, \
             latencyMs{count,p50,p90,p99,p999,max}, generator{cores, connectCpuPercent, publishCpuPercent, \
-            saturated, behindSchedule}, bottleneck, warnings. Values not measured are null.
+            connectSaturated, publishSaturated, saturated, behindSchedule}, bottleneck, warnings. Values not \
+            measured are null.
             """
     )
 

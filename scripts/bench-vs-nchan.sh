@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Herald vs Nginx + Nchan on the scenarios of issue 3, in one run on this machine:
+#   S1 fan-out   1 entity, 5,000 and 10,000 subscribers, closed loop   → server CPU µs per delivery
+#   S1 latency   5,000 subscribers, 20 publishes/s                      → publish → receive p50/p99
+#   S2 spread    10,000 connections over 1,000 entities, 2,000 pub/s    → CPU µs per delivery, p99
+#   S3 idle      19,000 subscribed connections                          → server RSS per connection
+#   S4 connect   5,000 connections as fast as possible (HS256 token)    → CPU µs per connection, rate
+# The server runs on core 0 (taskset -c 0; nginx: one worker, worker_cpu_affinity 1), the load
+# generator (`herald bench`) on core 1. Each scenario starts a fresh server, so figures don't mix.
+# Everything listens on 127.0.0.1. Prints a markdown table and keeps the raw JSON in --out.
+#
+# Usage: bash scripts/bench-vs-nchan.sh [--quick] [--out DIR] [--scenarios S1,S2,S3,S4]
+#   --quick      smaller connection counts and 5 s phases (a few minutes in all)
+#   --out DIR    where the JSON results, logs and summary.md go (default /tmp/herald-bench-DATE)
+#   --scenarios  run only these (S1 = fan-out CPU and latency)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0
+OUT=""
+SCENARIOS="S1,S2,S3,S4"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --out) OUT="${2:?--out needs a directory}"; shift ;;
+        --scenarios) SCENARIOS="${2:?--scenarios needs a list}"; shift ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+OUT="${OUT:-/tmp/herald-bench-$(date +%Y%m%d-%H%M%S)}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+WORK="$(mktemp -d /tmp/herald-bench-work.XXXXXX)"
+
+# Only the processes this script started are ever signalled, by pid.
+STARTED=()
+stop_pid() {
+    local pid="$1"
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 150); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${STARTED[@]+"${STARTED[@]}"}"; do stop_pid "$pid"; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+wants() { [[ ",$SCENARIOS," == *",$1,"* ]]; }
+
+# --- Nginx + Nchan -----------------------------------------------------------------------------
+NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
+if [[ ! -f "$NCHAN_MODULE" ]] || ! command -v nginx >/dev/null; then
+    log "installing nginx-light and libnginx-mod-nchan (apt)"
+    created_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        # Keep the package from starting a system-wide nginx on port 80.
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light libnginx-mod-nchan >"$OUT/apt.log" 2>&1
+    if [[ $created_policy == 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+# --- Herald --------------------------------------------------------------------------------------
+log "building herald (release)"
+swift build -c release --product herald >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log" >&2; exit 1; }
+HERALD="$(swift build -c release --product herald --show-bin-path)/herald"
+SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+PUBLISH_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+
+ulimit -n "$(ulimit -Hn)"
+log "open-file limit $(ulimit -n); results in $OUT"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Sets SERVER_PID (the process to measure), SERVER_MAIN (the one to stop) and URL.
+start_herald() {
+    local out="$WORK/herald.out"
+    : >"$out"
+    taskset -c 0 "$HERALD" serve --host 127.0.0.1 --port 0 --jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY" \
+        --log-level warning --drain-timeout 2s >"$out" 2>>"$OUT/herald-server.log" &
+    SERVER_MAIN=$!
+    STARTED+=("$SERVER_MAIN")
+    SERVER_PID=$SERVER_MAIN
+    local port=""
+    for _ in $(seq 1 300); do
+        port="$(sed -n 's|^listening on ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$out" | head -1)"
+        [[ -n "$port" ]] && break
+        kill -0 "$SERVER_MAIN" 2>/dev/null || { echo "herald exited on start" >&2; return 1; }
+        sleep 0.1
+    done
+    [[ -n "$port" ]] || { echo "herald did not start" >&2; return 1; }
+    URL="http://127.0.0.1:$port"
+}
+
+start_nchan() {
+    local port dir="$WORK/nginx"
+    port="$(free_port)"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+load_module $NCHAN_MODULE;
+worker_processes 1;
+worker_cpu_affinity 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    nchan_max_reserved_memory 256M;
+    server {
+        listen 127.0.0.1:$port;
+        location ~ ^/sub/([\w-]+)\$ {
+            nchan_subscriber websocket;
+            nchan_channel_id \$1;
+            nchan_subscriber_first_message newest;
+        }
+        location ~ ^/pub/([\w-]+)\$ {
+            nchan_publisher http;
+            nchan_channel_id \$1;
+            nchan_message_buffer_length 1;
+            nchan_message_timeout 60s;
+        }
+    }
+}
+EOF
+    taskset -c 0 nginx -c "$dir/nginx.conf" -p "$dir" >>"$OUT/nginx.log" 2>&1 &
+    SERVER_MAIN=$!
+    STARTED+=("$SERVER_MAIN")
+    SERVER_PID=""
+    for _ in $(seq 1 100); do
+        SERVER_PID="$(pgrep -P "$SERVER_MAIN" | head -1 || true)"
+        if [[ -n "$SERVER_PID" ]] && curl -s -o /dev/null "http://127.0.0.1:$port/pub/warmup" -d x; then break; fi
+        kill -0 "$SERVER_MAIN" 2>/dev/null || { echo "nginx exited on start: $(tail -3 "$dir/error.log")" >&2; return 1; }
+        SERVER_PID=""
+        sleep 0.1
+    done
+    [[ -n "$SERVER_PID" ]] || { echo "nginx did not start" >&2; return 1; }
+    URL="http://127.0.0.1:$port"
+}
+
+stop_server() {
+    stop_pid "$SERVER_MAIN"
+    local kept=() pid
+    for pid in "${STARTED[@]}"; do [[ "$pid" == "$SERVER_MAIN" ]] || kept+=("$pid"); done
+    STARTED=("${kept[@]+"${kept[@]}"}")
+}
+
+# run NAME TARGET bench-args… — fresh server, bench on core 1, JSON to $OUT/NAME-TARGET.json.
+run() {
+    local name="$1" target="$2"
+    shift 2
+    local credentials=()
+    if [[ "$target" == herald ]]; then
+        start_herald
+        credentials=(--jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY")
+    else
+        start_nchan
+    fi
+    log "$name on $target (pid $SERVER_PID): $*"
+    if ! timeout 600 taskset -c 1 "$HERALD" bench --target "$target" --url "$URL" "${credentials[@]+"${credentials[@]}"}" \
+        --server-pid "$SERVER_PID" --threads 1 --json "$@" >"$OUT/$name-$target.json" 2>"$OUT/$name-$target.log"; then
+        log "  bench exited non-zero: $(tail -1 "$OUT/$name-$target.log")"
+    fi
+    stop_server
+}
+
+if [[ $QUICK == 1 ]]; then
+    FAN_A=1000 FAN_B=2000 LAT=1000 SPREAD=2000 SPREAD_ENTITIES=200 SPREAD_RATE=1000 IDLE=4000 CONNECT=1000 SECONDS_=5s
+else
+    FAN_A=5000 FAN_B=10000 LAT=5000 SPREAD=10000 SPREAD_ENTITIES=1000 SPREAD_RATE=2000 IDLE=19000 CONNECT=5000 SECONDS_=12s
+fi
+
+for target in nchan herald; do
+    if wants S1; then
+        run "S1-fanout-$FAN_A" "$target" --connections "$FAN_A" --entities 1 --rate max --duration "$SECONDS_"
+        run "S1-fanout-$FAN_B" "$target" --connections "$FAN_B" --entities 1 --rate max --duration "$SECONDS_"
+        run "S1-latency-$LAT" "$target" --connections "$LAT" --entities 1 --rate 20 --duration "$SECONDS_"
+    fi
+    if wants S2; then
+        run "S2-spread-$SPREAD" "$target" --connections "$SPREAD" --entities "$SPREAD_ENTITIES" --rate "$SPREAD_RATE" --duration "$SECONDS_"
+    fi
+    if wants S3; then
+        # Past ~14,000 connections to one address:port, Linux's ephemeral-port search slows connect()
+        # down; binding the client sockets to several loopback addresses avoids it.
+        run "S3-idle-$IDLE" "$target" --connections "$IDLE" --entities 1000 --rate 0 --duration 5s --source-addresses 4
+    fi
+    if wants S4; then
+        run "S4-connect-$CONNECT" "$target" --connections "$CONNECT" --entities 100 --rate 0 --duration 1s --connect-concurrency 500
+    fi
+done
+
+python3 - "$OUT" <<'PY' | tee "$OUT/summary.md"
+import glob, json, os, sys
+
+out = sys.argv[1]
+results = {}
+for path in sorted(glob.glob(os.path.join(out, "*.json"))):
+    name, _, target = os.path.basename(path)[:-5].rpartition("-")
+    try:
+        with open(path) as handle:
+            results.setdefault(name, {})[target] = json.load(handle)
+    except (OSError, ValueError):
+        results.setdefault(name, {})[target] = None
+
+def get(data, *keys):
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+def kb(value):
+    return None if value is None else value / 1024
+
+# (label, JSON path, conversion, which generator flag can distort it: "publish", "connect" or None)
+PUBLISH = "publish"
+CONNECT = "connect"
+MEASURES = {
+    "S1-fanout": [("server CPU µs/delivery ↓", ("deliveries", "serverCpuUsPerDelivery"), None, PUBLISH),
+                  ("deliveries/s ↑", ("deliveries", "perSecond"), None, PUBLISH),
+                  ("p99 latency ms ↓", ("latencyMs", "p99"), None, PUBLISH)],
+    "S1-latency": [("p50 latency ms ↓", ("latencyMs", "p50"), None, PUBLISH),
+                   ("p99 latency ms ↓", ("latencyMs", "p99"), None, PUBLISH),
+                   ("server CPU µs/delivery ↓", ("deliveries", "serverCpuUsPerDelivery"), None, PUBLISH)],
+    "S2-spread": [("server CPU µs/delivery ↓", ("deliveries", "serverCpuUsPerDelivery"), None, PUBLISH),
+                  ("p99 latency ms ↓", ("latencyMs", "p99"), None, PUBLISH),
+                  ("deliveries/s ↑", ("deliveries", "perSecond"), None, PUBLISH)],
+    "S3-idle": [("server RSS KB/connection ↓", ("memory", "serverRssPerConnectionBytes"), kb, None)],
+    "S4-connect": [("server CPU µs/connection ↓", ("connect", "serverCpuUsPerConnection"), None, None),
+                   ("connections/s ↑", ("connect", "perSecond"), None, CONNECT),
+                   ("handshake p50 ms ↓", ("connect", "handshakeMs", "p50"), None, CONNECT),
+                   ("handshake p99 ms ↓", ("connect", "handshakeMs", "p99"), None, CONNECT)],
+}
+
+def distorted(data, phase):
+    if phase == PUBLISH:
+        return bool(get(data, "generator", "publishSaturated") or get(data, "generator", "behindSchedule"))
+    if phase == CONNECT:
+        return bool(get(data, "generator", "connectSaturated"))
+    return False
+
+def fmt(value):
+    if value is None:
+        return "–"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+def notes_for(name, target, data, phases):
+    if data is None:
+        return [f"{name} {target}: no result (see {name}-{target}.log)"]
+    notes = []
+    ready, wanted = get(data, "connect", "ready"), get(data, "config", "connections")
+    if ready != wanted:
+        notes.append(f"{name} {target}: {ready} of {wanted} connections ready {get(data, 'connect', 'failureReasons')}")
+    missing = get(data, "deliveries", "missing") or 0
+    if missing:
+        notes.append(f"{name} {target}: {missing} deliveries missing of {get(data, 'deliveries', 'expected')}")
+    closed = get(data, "deliveries", "closedEarly") or 0
+    if closed:
+        notes.append(f"{name} {target}: {closed} connections closed early {get(data, 'deliveries', 'closeCodes')}")
+    errors = (get(data, "publish", "failed") or 0) + (get(data, "publish", "errors") or 0)
+    if errors:
+        notes.append(f"{name} {target}: {errors} publishes failed {get(data, 'publish', 'statuses')}")
+    if PUBLISH in phases and distorted(data, PUBLISH):
+        notes.append(f"{name} {target}: generator at {get(data, 'generator', 'publishCpuPercent')}% CPU while publishing"
+                     + (" and behind schedule" if get(data, "generator", "behindSchedule") else ""))
+    if CONNECT in phases and distorted(data, CONNECT):
+        notes.append(f"{name} {target}: generator at {get(data, 'generator', 'connectCpuPercent')}% CPU while connecting")
+    return notes
+
+print("| scenario | measure | Nchan | Herald | Herald/Nchan |")
+print("|---|---|---:|---:|---:|")
+notes = []
+for name in sorted(results, key=lambda n: (n.split("-")[0], n)):
+    kind = "-".join(name.split("-")[:2])
+    pair = results[name]
+    measures = MEASURES.get(kind, [])
+    phases = {phase for *_, phase in measures}
+    for target in ("nchan", "herald"):
+        notes += notes_for(name, target, pair.get(target), phases) if target in pair else [f"{name} {target}: not run"]
+    for label, keys, convert, phase in measures:
+        cells = []
+        for target in ("nchan", "herald"):
+            data = pair.get(target)
+            value = get(data, *keys)
+            if value is not None and convert:
+                value = convert(value)
+            cells.append((value, " ⚠" if distorted(data, phase) else ""))
+        (nchan, nflag), (herald, hflag) = cells
+        ratio = f"{herald / nchan:.2f}" if nchan and herald is not None else "–"
+        print(f"| {name} | {label} | {fmt(nchan)}{nflag} | {fmt(herald)}{hflag} | {ratio} |")
+print()
+print("↓ lower is better, ↑ higher is better. ⚠ the load generator (one core) was at ≥ 85% CPU or behind")
+print("its publish schedule in that phase, so that figure may measure the generator rather than the server")
+print("(server CPU per delivery is still read from the server's /proc, but at less load than the server could take).")
+if notes:
+    print()
+    print("Notes:")
+    for note in notes:
+        print(f"- {note}")
+PY
+log "raw results: $OUT"
