@@ -118,7 +118,9 @@ worker_rlimit_nofile 20000;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 20000; }
+# Nchan needs more connection slots than sockets: at 20000, 19,000 subscribers make nginx "reuse
+# connections" (it drops some handshakes). Open files stay capped by worker_rlimit_nofile.
+events { worker_connections 30000; }
 http {
     access_log off;
     client_body_temp_path $dir/body;
@@ -180,6 +182,7 @@ run() {
         log "  bench exited non-zero: $(tail -1 "$OUT/$name-$target.log")"
     fi
     stop_server
+    if [[ "$target" == nchan && -s "$WORK/nginx/error.log" ]]; then cp "$WORK/nginx/error.log" "$OUT/$name-nginx-error.log"; fi
 }
 
 if [[ $QUICK == 1 ]]; then
