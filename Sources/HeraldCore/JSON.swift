@@ -8,7 +8,7 @@ import Foundation
 public enum JSON {
     /// Parses one JSON document; `nil` when the bytes are not JSON.
     public static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        JSONParser.parse(Array(bytes))
     }
 
     /// Parses one JSON document held in a string.
