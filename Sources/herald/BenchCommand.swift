@@ -14,7 +14,8 @@ struct BenchCommand: AsyncParsableCommand {
             fixed schedule (entities round-robin); with --rate max, a closed loop keeps --window publishes \
             outstanding and sends the next when one's deliveries have all arrived (or after 2 s); with --rate 0 \
             nothing is published and the connections are held for --duration (memory per connection). \
-            Each message carries its send time; receivers scan the frame for it, so latency is publish → receive.
+            Each message carries its send time; receivers scan the frame for it, so latency is publish → receive. \
+            Handshake time is TCP connect → ready: Herald's "subscribed" acknowledgement, Nchan's 101 response.
 
             With --server-pid (Herald's pid, or the nginx worker's), server CPU comes from /proc/PID/stat \
             (utime+stime) and memory from /proc/PID/status (VmRSS): CPU per connection over the connect phase, \
