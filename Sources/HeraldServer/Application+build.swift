@@ -47,7 +47,7 @@ public func buildApplication(
     let path = RouterPath(configuration.listen.path)
 
     let router = Router(context: BasicRequestContext.self)
-    router.get(path) { request, _ in await gate.rejectRoute(request) }
+    router.get(path) { request, _ in gate.rejectRoute(request) }
     HealthRoutes(lifecycle: lifecycle).add(to: router)
     PublishRoutes(broker: broker).add(to: router, keys: PublishKeys(configuration.publishKeys))
 

@@ -15,7 +15,7 @@ struct ConnectGate: Sendable {
     /// The WebSocket path; upgrades elsewhere are refused with 404.
     let path: String
 
-    func admit(_ request: Request, sourceIP: String?) async -> Result<Admission, ConnectRejection> {
+    func admit(_ request: Request, sourceIP: String?) -> Result<Admission, ConnectRejection> {
         guard request.uri.path == path else {
             return .failure(ConnectRejection(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
         }
@@ -29,7 +29,7 @@ struct ConnectGate: Sendable {
         case .failure(let rejection):
             return .failure(rejection)
         case .success(let credentials):
-            switch await verifier.verify(credentials.token) {
+            switch verifier.verify(credentials.token) {
             case .failure(let rejection):
                 return .failure(ConnectRejection(rejection))
             case .success(let identity):
@@ -40,8 +40,8 @@ struct ConnectGate: Sendable {
 
     /// For a request at the WebSocket path that is not an upgrade NIO accepts (no `Sec-WebSocket-Key`,
     /// a plain GET…): the credential problem if there is one, else `400 bad_upgrade`.
-    func rejectRoute(_ request: Request) async -> Response {
-        switch await admit(request, sourceIP: nil) {
+    func rejectRoute(_ request: Request) -> Response {
+        switch admit(request, sourceIP: nil) {
         case .failure(let rejection): rejection.response
         case .success: ConnectRejection.badUpgrade.response
         }

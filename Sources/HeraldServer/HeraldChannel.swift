@@ -41,26 +41,25 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 maxFrameSize: connection.limits.maxMessageBytes,
                 enableAutomaticErrorHandling: false,  // WebSocketConnection closes with the right code itself
                 shouldUpgrade: { channel, head in
-                    let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
-                    promise.completeWithTask {
+                    // Admission (token included) is decided right here on the event loop: no task, no hop.
+                    channel.eventLoop.makeCompletedFuture {
                         let decision: Result<Admission, ConnectRejection>
                         if let head = try? HTTPRequest(head, secure: false, splitCookie: false) {
-                            decision = await gate.admit(Request(head: head, body: .init(buffer: ByteBuffer())), sourceIP: channel.remoteAddress?.ipAddress)
+                            decision = gate.admit(Request(head: head, body: .init(buffer: ByteBuffer())), sourceIP: channel.remoteAddress?.ipAddress)
                         } else {
                             decision = .failure(.badUpgrade)
                         }
                         switch decision {
                         case .failure(let rejection):
-                            channel.eventLoop.execute { refusal.value = rejection }
+                            refusal.value = rejection
                             return nil
                         case .success(let admitted):
-                            channel.eventLoop.execute { admission.value = admitted }
+                            admission.value = admitted
                             var headers = HTTPHeaders()
                             if let subprotocol = admitted.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
                             return headers
                         }
                     }
-                    return promise.futureResult
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {

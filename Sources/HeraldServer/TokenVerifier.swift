@@ -32,9 +32,13 @@ public struct TokenRejection: Error, Equatable, Sendable {
     }
 }
 
-/// Verifies client tokens with jwt-kit: one key collection per allowed algorithm, chosen by the
-/// token's `alg` header only when that algorithm is configured, then the claim checks of SPEC §2
-/// (`exp` required, `nbf` and `iat` honoured, leeway) and the identity claim.
+/// Verifies client tokens: the signature with jwt-kit's algorithm for the token's `alg` (only
+/// when that algorithm is configured), then the claim checks of SPEC §2 (`exp` required, `nbf`
+/// and `iat` honoured, leeway) and the identity claim.
+///
+/// Verification is synchronous, so the connect path runs it on the event loop without a task:
+/// jwt-kit's key collection (an actor, whose verify also decodes the claims with `Codable`) is
+/// only asked, once at start-up, for each algorithm's key.
 public struct TokenVerifier: Sendable {
     /// The HMAC algorithms and their digests.
     static let hmacAlgorithms: [String: DigestAlgorithm] = ["HS256": .sha256, "HS384": .sha384, "HS512": .sha512]
@@ -44,41 +48,43 @@ public struct TokenVerifier: Sendable {
     /// The shortest accepted secret.
     public static let minimumSecretBytes = 32
 
-    private let keysByAlgorithm: [String: JWTKeyCollection]
+    private let algorithms: [String: any JWTAlgorithm]
     private let leewaySeconds: Double
     private let identityClaim: String?
 
     public init(configuration: HeraldConfiguration.Tokens) async {
-        var keys: [String: JWTKeyCollection] = [:]
+        var algorithms: [String: any JWTAlgorithm] = [:]
         if let secret = configuration.secret {
             // jwt-kit wants an HMAC key at least as long as the digest: an algorithm whose digest is
             // longer than the secret is not offered (its tokens are refused as not allowed).
-            for algorithm in configuration.algorithms {
-                guard let digest = Self.hmacAlgorithms[algorithm], secret.utf8.count >= Self.digestBytes[algorithm, default: 64]
+            for name in configuration.algorithms {
+                guard let digest = Self.hmacAlgorithms[name], secret.utf8.count >= Self.digestBytes[name, default: 64]
                 else { continue }
-                keys[algorithm] = await JWTKeyCollection(defaultJWTParser: DefaultJWTParser(jsonDecoder: ClaimsDecoder()))
-                    .add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
+                let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
+                algorithms[name] = try? await keys.getKey(alg: name)
             }
         }
-        keysByAlgorithm = keys
+        self.algorithms = algorithms
         leewaySeconds = Double(configuration.leeway.components.seconds)
             + Double(configuration.leeway.components.attoseconds) / 1e18
         identityClaim = configuration.identityClaim
     }
 
     /// Verifies `token` at time `now`.
-    public func verify(_ token: String, now: Date = Date()) async -> Result<Identity, TokenRejection> {
-        guard let algorithm = Self.algorithm(of: token) else {
+    public func verify(_ token: String, now: Date = Date()) -> Result<Identity, TokenRejection> {
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3, let header = Base64URL.decode(parts[0]), case .string(let name)? = JSON.parse(header)?["alg"] else {
             return .failure(TokenRejection(.invalid, "the token is not a well-formed JWT"))
         }
-        guard let keys = keysByAlgorithm[algorithm] else {
+        guard let algorithm = algorithms[name] else {
             return .failure(TokenRejection(.invalid, "the token's algorithm is not allowed"))
         }
-        let claims: JSONValue
-        do {
-            claims = try await keys.verify(token, as: Claims.self).json
-        } catch {
-            return .failure(TokenRejection(.invalid, "the token's signature or encoding is invalid"))
+        let signingInput = Array(token.utf8[..<parts[1].endIndex])
+        guard let signature = Base64URL.decode(parts[2]), (try? algorithm.verify(signature, signs: signingInput)) == true else {
+            return .failure(TokenRejection(.invalid, "the token's signature is invalid"))
+        }
+        guard let payload = Base64URL.decode(parts[1]), let claims = JSON.parse(payload) else {
+            return .failure(TokenRejection(.invalid, "the token's claims are not JSON"))
         }
         return check(claims, now: now.timeIntervalSince1970)
     }
@@ -121,45 +127,21 @@ public struct TokenVerifier: Sendable {
         default: nil
         }
     }
-
-    /// The `alg` of a compact JWT's header, without trusting anything else in it.
-    static func algorithm(of token: String) -> String? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let header = Base64URL.decode(parts[0]), case .string(let alg)? = JSON.parse(header)?["alg"]
-        else { return nil }
-        return alg
-    }
-}
-
-/// jwt-kit's JSON decoder, with `Claims` parsed by `JSON.parse` instead of `Codable`
-/// (several times cheaper; the connect path's largest cost otherwise).
-private struct ClaimsDecoder: JWTJSONDecoder {
-    private static let fallback: any JWTJSONDecoder = .defaultForJWT
-
-    func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        guard type == Claims.self else { return try Self.fallback.decode(type, from: data) }
-        guard let json = JSON.parse(data), let claims = Claims(json: json) as? T else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the claims are not JSON"))
-        }
-        return claims
-    }
-}
-
-/// Any claims set, kept as JSON; the checks are `TokenVerifier`'s, not the payload's.
-struct Claims: JWTPayload {
-    var json: JSONValue
-
-    init(json: JSONValue) { self.json = json }
-    init(from decoder: any Decoder) throws { json = try JSONValue(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try json.encode(to: encoder) }
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
 /// Base64url without padding, as JWTs use it.
 enum Base64URL {
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        var base64 = String(text).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+    static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+        var base64 = Data(capacity: text.count + 3)
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "-"): base64.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): base64.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return nil
+            default: base64.append(byte)
+            }
+        }
+        base64.append(contentsOf: repeatElement(UInt8(ascii: "="), count: (4 - text.count % 4) % 4))
         return Data(base64Encoded: base64).map(Array.init)
     }
 }

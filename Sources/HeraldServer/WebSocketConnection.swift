@@ -146,16 +146,8 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
 
     /// `refresh`: a valid token for the same user replaces the old one; anything else leaves it in place.
     private func verify(_ request: Session.RefreshRequest) {
-        let verifier = settings.verifier
-        Task {
-            let result = await verifier.verify(request.token)
-            eventLoop.execute { self.refreshed(result, request) }
-        }
-    }
-
-    private func refreshed(_ result: Result<Identity, TokenRejection>, _ request: Session.RefreshRequest) {
         guard let session else { return }
-        switch result {
+        switch settings.verifier.verify(request.token) {
         case .failure(let rejection):
             let code: ErrorCode = rejection.reason == .expired ? .tokenExpired : .tokenInvalid
             session.reply(ProtocolError(code, rejection.message, requestID: request.requestID))
