@@ -319,7 +319,8 @@ def notes_for(name, target, data, phases):
     try:
         with open(os.path.join(out, f"{name}-{target}.net")) as handle:
             drops, retransmits = (int(field) for field in handle.read().split())
-        if drops or retransmits:
+        traffic = (get(data, "deliveries", "received") or 0) + (get(data, "connect", "ready") or 0)
+        if drops or retransmits > 0.01 * traffic:
             notes.append(f"{name} {target}: {drops} loopback packets dropped, {retransmits} TCP segments retransmitted "
                          "(machine-wide, during the run): latency outliers may be retransmissions")
     except (OSError, ValueError):

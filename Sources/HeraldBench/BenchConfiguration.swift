@@ -74,8 +74,9 @@ public struct BenchConfiguration: Sendable {
     public var connectConcurrency = 200
     /// Event-loop threads of the generator (default: the cores this process may run on, at most 8).
     public var threads = BenchConfiguration.availableCores
-    /// Closed loop (`rate max`): publishes outstanding at once.
-    public var window = 2
+    /// Closed loop (`rate max`): publishes outstanding at once (a few, so one straggling delivery does
+    /// not idle the server).
+    public var window = 4
     /// Keep-alive HTTP connections used for publishing (one request in flight on each).
     public var publishConnections = 8
     /// Process whose CPU and memory are measured (the server; nginx's worker for Nchan).

@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Load generator: connect N WebSockets, publish at a rate, report latency, throughput and server CPU/memory.",
         discussion: """
             Connection i subscribes to entity bench-(i % K). With --rate R, R publishes per second go out on a \
-            fixed schedule (entities round-robin); with --rate max, a closed loop keeps --window publishes \
+            fixed schedule (entities round-robin); with --rate max, a closed loop keeps --window (4) publishes \
             outstanding and sends the next when one's deliveries have all arrived (or after 2 s); with --rate 0 \
             nothing is published and the connections are held for --duration (memory per connection). \
             Each message carries its send time; receivers scan the frame for it, so latency is publish → receive. \
@@ -47,7 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
     var sourceAddresses = 1
     @Option(name: .customLong("connect-concurrency"), help: "Handshakes in flight while connecting.") var connectConcurrency = 200
     @Option(help: "Generator event-loop threads (default: the cores it may run on).") var threads: Int?
-    @Option(help: "--rate max: publishes outstanding at once.") var window = 2
+    @Option(help: "--rate max: publishes outstanding at once.") var window = 4
     @Option(name: .customLong("publish-connections"), help: "Keep-alive HTTP connections for publishing.") var publishConnections = 8
     @Option(help: "Herald: distinct user tokens, reused round-robin (default: min(connections, 1000)).") var tokens: Int?
     @Flag(help: "Print one JSON object on stdout instead of the text report.") var json = false
