@@ -60,6 +60,7 @@ public func buildApplication(
         server: server,
         configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "Herald"),
         onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? configuration.listen.port) },
+        eventLoopGroupProvider: .shared(EventLoops.group),
         logger: logger
     )
     let drain = DrainService(lifecycle: lifecycle, hub: hub, timeout: configuration.drainTimeout, logger: logger)
