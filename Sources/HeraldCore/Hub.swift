@@ -4,9 +4,9 @@ import Synchronization
 /// Who receives what on this node: entity → subscribed outlets, user → that user's outlets.
 ///
 /// Sharded `Mutex`es keep publishers of different entities apart. Each key's outlets are kept
-/// grouped by event loop, so a delivery is one `execute` per event loop (not per subscriber),
-/// carrying a copy-on-write snapshot of that loop's outlets and the frame encoded once; the loop
-/// then writes the same bytes to each of its sockets. Delivery never waits.
+/// grouped by event loop, so a delivery is one batch per event loop (not per subscriber): the
+/// frame encoded once and a copy-on-write snapshot of that loop's outlets, queued on the loop's
+/// `DeliveryQueue`, which writes the same bytes to each socket. Delivery never waits.
 public final class Hub: Sendable {
     fileprivate final class Shard<Key: Hashable & Sendable>: Sendable {
         let registry = Mutex<[Key: Recipients]>([:])
@@ -16,6 +16,7 @@ public final class Hub: Sendable {
     fileprivate let userShards: [Shard<UserID>]
     private let subscriptionCount = Atomic<Int>(0)
     private let connectionCount = Atomic<Int>(0)
+    private let queues = Mutex<[ObjectIdentifier: DeliveryQueue]>([:])
 
     /// - Parameter shardCount: lock stripes per index; more means less contention between entities.
     public init(shardCount: Int = 64) {
@@ -27,7 +28,8 @@ public final class Hub: Sendable {
 
     /// Registers a connection of `user`, so that user notifications reach it.
     public func connect(_ outlet: any Outlet, user: UserID) {
-        Self.shard(for: user, in: userShards).registry.withLock { _ = $0[user, default: Recipients()].insert(outlet) }
+        let queue = queue(for: outlet.eventLoop)
+        Self.shard(for: user, in: userShards).registry.withLock { _ = $0[user, default: Recipients()].insert(outlet, queue: queue) }
         connectionCount.add(1, ordering: .relaxed)
     }
 
@@ -40,8 +42,9 @@ public final class Hub: Sendable {
 
     /// Adds `outlet` to the subscribers of `entity`.
     public func subscribe(_ outlet: any Outlet, to entity: EntityID) {
+        let queue = queue(for: outlet.eventLoop)
         let inserted = Self.shard(for: entity, in: entityShards).registry.withLock {
-            $0[entity, default: Recipients()].insert(outlet)
+            $0[entity, default: Recipients()].insert(outlet, queue: queue)
         }
         if inserted { subscriptionCount.add(1, ordering: .relaxed) }
     }
@@ -61,13 +64,13 @@ public final class Hub: Sendable {
     /// one entity reach every subscriber in the order they were made.
     @discardableResult
     public func deliver(_ frame: WireFrame, toSubscribersOf entity: EntityID) -> Int {
-        Self.shard(for: entity, in: entityShards).registry.withLock { $0[entity]?.forEach { $0.send(frame) } ?? 0 }
+        Self.shard(for: entity, in: entityShards).registry.withLock { $0[entity]?.deliver(frame) ?? 0 }
     }
 
     /// Sends one pre-encoded frame to every local connection of `user`; returns how many there were.
     @discardableResult
     public func deliver(_ frame: WireFrame, toUser user: UserID) -> Int {
-        Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.forEach { $0.send(frame) } ?? 0 }
+        Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.deliver(frame) ?? 0 }
     }
 
     /// Asks every connection to close with `reason` (used when draining).
@@ -90,6 +93,16 @@ public final class Hub: Sendable {
 
     // MARK: Helpers
 
+    /// The delivery queue of `eventLoop`, made on first use.
+    private func queue(for eventLoop: any EventLoop) -> DeliveryQueue {
+        queues.withLock { queues in
+            if let queue = queues[ObjectIdentifier(eventLoop)] { return queue }
+            let queue = DeliveryQueue(eventLoop: eventLoop)
+            queues[ObjectIdentifier(eventLoop)] = queue
+            return queue
+        }
+    }
+
     private static func shard<Key>(for key: Key, in shards: [Shard<Key>]) -> Shard<Key> {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
@@ -107,8 +120,9 @@ public final class Hub: Sendable {
 /// The outlets of one entity or user, grouped by the event loop that owns them.
 private struct Recipients {
     private struct Group {
-        let eventLoop: any EventLoop
+        let queue: DeliveryQueue
         var outlets: [ConnectionID: any Outlet]
+        var eventLoop: any EventLoop { queue.eventLoop }
     }
 
     private var groups: [Group] = []
@@ -116,11 +130,11 @@ private struct Recipients {
     var isEmpty: Bool { groups.isEmpty }
 
     /// Adds `outlet`; false when it was already there.
-    mutating func insert(_ outlet: any Outlet) -> Bool {
+    mutating func insert(_ outlet: any Outlet, queue: DeliveryQueue) -> Bool {
         if let index = groups.firstIndex(where: { $0.eventLoop === outlet.eventLoop }) {
             return groups[index].outlets.updateValue(outlet, forKey: outlet.connectionID) == nil
         }
-        groups.append(Group(eventLoop: outlet.eventLoop, outlets: [outlet.connectionID: outlet]))
+        groups.append(Group(queue: queue, outlets: [outlet.connectionID: outlet]))
         return true
     }
 
@@ -131,6 +145,16 @@ private struct Recipients {
         else { return false }
         if groups[index].outlets.isEmpty { groups.remove(at: index) }
         return true
+    }
+
+    /// Queues `frame` for every outlet: one batch per event loop. Returns the outlet count.
+    func deliver(_ frame: WireFrame) -> Int {
+        var count = 0
+        for group in groups {
+            count += group.outlets.count
+            group.queue.enqueue(frame, to: group.outlets)
+        }
+        return count
     }
 
     /// Runs `body` for each outlet on the outlet's event loop: one `execute` per loop, not per

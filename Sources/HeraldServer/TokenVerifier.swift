@@ -1,3 +1,4 @@
+import ExtrasBase64
 import Foundation
 public import HeraldCore
 import JWTKit
@@ -132,16 +133,6 @@ public struct TokenVerifier: Sendable {
 /// Base64url without padding, as JWTs use it.
 enum Base64URL {
     static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
-        var base64 = Data(capacity: text.count + 3)
-        for byte in text {
-            switch byte {
-            case UInt8(ascii: "-"): base64.append(UInt8(ascii: "+"))
-            case UInt8(ascii: "_"): base64.append(UInt8(ascii: "/"))
-            case UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return nil
-            default: base64.append(byte)
-            }
-        }
-        base64.append(contentsOf: repeatElement(UInt8(ascii: "="), count: (4 - text.count % 4) % 4))
-        return Data(base64Encoded: base64).map(Array.init)
+        try? Base64.decode(bytes: text, options: [.base64UrlAlphabet, .omitPaddingCharacter])
     }
 }

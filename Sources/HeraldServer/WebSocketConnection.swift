@@ -53,9 +53,13 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
 
     // MARK: Outlet (on the event loop)
 
-    func send(_ frame: WireFrame) {
+    func write(_ frame: WireFrame) {
         guard case .open = state else { return }
-        wire.writeAndFlush(frame.bytes)
+        wire.write(frame.bytes)
+    }
+
+    func flush() {
+        wire.flush()
     }
 
     func close(_ reason: CloseReason) {

@@ -19,6 +19,15 @@ final class WireWriter: ChannelOutboundHandler {
         self.context = nil
     }
 
+    /// Queues one frame's bytes (on the channel's event loop); `flush` sends them.
+    func write(_ bytes: ByteBuffer) {
+        context?.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
     /// Writes and flushes one frame's bytes (on the channel's event loop).
     func writeAndFlush(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
         guard let context else {

@@ -56,6 +56,19 @@ import Testing
         #expect(outlets[1].frames == frames)
     }
 
+    @Test func pushesQueuedOnALoopAreWrittenBeforeTheFlush() {
+        let loop = EmbeddedEventLoop()
+        let hub = Hub(shardCount: 4)
+        let outlet = RecordingOutlet(on: loop)
+        hub.connect(outlet, user: UserID("u")!)
+        hub.subscribe(outlet, to: EntityID("e")!)
+        for index in 1...3 { hub.deliver(WireFrame.text(ByteBuffer(string: "\(index)")), toSubscribersOf: EntityID("e")!) }
+        loop.run()
+        // One drain: all three frames queued, then flushed, so the socket sees one write.
+        #expect(outlet.calls.prefix(4) == ["write", "write", "write", "flush"])
+        #expect(outlet.texts == ["1", "2", "3"])
+    }
+
     @Test func disconnectRemovesEverySubscription() {
         let loop = EmbeddedEventLoop()
         let hub = Hub(shardCount: 4)

@@ -18,7 +18,7 @@ import Testing
 
     @Test func hugeIntegersBecomeDoubles() {
         #expect(JSON.parse("9223372036854775807") == .int(Int.max))
-        #expect(JSON.parse("92233720368547758070") == .double(92233720368547758070))
+        #expect(JSON.parse("100000000000000000000") == .double(1e20))
     }
 
     @Test(arguments: [
