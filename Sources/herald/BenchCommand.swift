@@ -43,7 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Publish (or idle) phase length, e.g. 10s, 2m (at most 10m).") var duration = "10s"
     @Option(name: .customLong("server-pid"), help: "Server process to measure (for Nchan: the nginx worker).") var serverPID: Int32?
     @Option(name: .customLong("message-bytes"), help: "Size of each published message.") var messageBytes = 64
-    @Option(name: .customLong("source-addresses"), help: "Bind client sockets round-robin to 127.0.0.1…127.0.0.N (past ~28k connections).")
+    @Option(name: .customLong("source-addresses"), help: "Bind client sockets round-robin to 127.0.0.1…127.0.0.N (Linux slows connect() past ~14k connections from one address).")
     var sourceAddresses = 1
     @Option(name: .customLong("connect-concurrency"), help: "Handshakes in flight while connecting.") var connectConcurrency = 200
     @Option(help: "Generator event-loop threads (default: the cores it may run on).") var threads: Int?
