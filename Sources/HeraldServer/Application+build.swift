@@ -58,7 +58,8 @@ public func buildApplication(
     let application = Application(
         router: router,
         server: server,
-        configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "Herald"),
+        // A push gateway takes reconnect storms: a deep accept queue instead of SYN retries (1 s each).
+        configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "Herald", backlog: 4096),
         onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? configuration.listen.port) },
         eventLoopGroupProvider: .shared(EventLoops.group),
         logger: logger
