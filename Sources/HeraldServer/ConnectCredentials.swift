@@ -33,6 +33,9 @@ struct ConnectCredentials: Equatable {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
+        var credentials = parts[1]
+        while credentials.first?.isWhitespace == true { credentials.removeFirst() }
+        while credentials.last?.isWhitespace == true { credentials.removeLast() }
+        return String(credentials)
     }
 }
