@@ -7,7 +7,8 @@ import NIOWebSocket
 ///
 /// Client frames (decoded and reassembled by NIOWebSocket) go to the `Session`; frames for the
 /// client — replies and fan-out pushes, each already a `WireFrame` — go to the socket through
-/// the `WireWriter`, one write and flush each. The bound on what may queue for a client is the
+/// the `WireWriter` (pushes written by the loop's `DeliveryQueue`, which flushes once per drain;
+/// replies written and flushed at once). The bound on what may queue for a client is the
 /// channel's write-buffer high-water mark: crossing it makes the client a slow consumer (1013).
 /// It also answers pings, pings a quiet client, and runs the closing handshake.
 final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Sendable {
