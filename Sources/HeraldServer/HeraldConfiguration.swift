@@ -34,6 +34,9 @@ public struct HeraldConfiguration: Sendable {
         public var pingInterval: Duration = .seconds(30)
         /// A client that sends nothing (not even a pong) for this long is closed (1001).
         public var idleTimeout: Duration = .seconds(90)
+        /// How long a closing handshake the server started may take before the socket is closed anyway
+        /// (this is also how long a slow consumer's queued bytes are kept after its 1013).
+        public var closeTimeout: Duration = .seconds(5)
         public init() {}
     }
 

@@ -42,8 +42,6 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     private var quietPeriods = 0
 
     private static let ping = WireFrame(.ping, payload: ByteBuffer())
-    /// How long a closing handshake may take before the socket is closed anyway.
-    static let closeTimeout = TimeAmount.seconds(5)
 
     init(identity: Identity, wire: WireWriter, eventLoop: any EventLoop, settings: Settings) {
         self.identity = identity
@@ -66,7 +64,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     func close(_ reason: CloseReason) {
         guard case .open = state, let context else { return }
         wire.writeAndFlush(WireFrame.close(reason).bytes)
-        let timeout = eventLoop.assumeIsolated().scheduleTask(in: Self.closeTimeout) { context.close(promise: nil) }
+        let timeout = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(settings.limits.closeTimeout)) { context.close(promise: nil) }
         state = .closing(timeout)
         log("Closing", reason: reason)
     }
