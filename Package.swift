@@ -73,6 +73,7 @@ let package = Package(
         .target(
             name: "HeraldBench",
             dependencies: [
+                "HeraldCore",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

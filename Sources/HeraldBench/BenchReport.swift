@@ -1,3 +1,4 @@
+import HeraldCore
 import Histogram
 
 /// The figures of one run. `json` renders them as one object with stable keys (below), `text` as a
@@ -114,12 +115,12 @@ public struct BenchReport: Sendable {
     /// One JSON object (see the type's documentation for the keys).
     public var json: String {
         let configuration = configuration
-        let object: JSONText = .object([
+        let object: JSONValue = .members([
             ("target", .string(configuration.target.rawValue)),
             ("url", .string(url)),
             (
                 "config",
-                .object([
+                .members([
                     ("connections", .int(configuration.connections)),
                     ("entities", .int(configuration.entities)),
                     ("rate", .string(configuration.rate.description)),
@@ -135,7 +136,7 @@ public struct BenchReport: Sendable {
             ),
             (
                 "connect",
-                .object([
+                .members([
                     ("ready", .int(connectionsReady)),
                     ("failed", .int(connectionsFailed)),
                     ("failureReasons", .counts(failureReasons)),
@@ -143,7 +144,7 @@ public struct BenchReport: Sendable {
                     ("perSecond", .number(connectsPerSecond, decimals: 1)),
                     (
                         "handshakeMs",
-                        .object([
+                        .members([
                             ("p50", .number(handshake.p50)), ("p90", .number(handshake.p90)),
                             ("p99", .number(handshake.p99)), ("max", .number(handshake.max)),
                         ])
@@ -154,7 +155,7 @@ public struct BenchReport: Sendable {
             ),
             (
                 "memory",
-                .object([
+                .members([
                     ("serverRssBaselineBytes", .number(serverRSSBaselineBytes)),
                     ("serverRssAfterConnectBytes", .number(serverRSSAfterConnectBytes)),
                     ("serverRssEndBytes", .number(serverRSSEndBytes)),
@@ -163,7 +164,7 @@ public struct BenchReport: Sendable {
             ),
             (
                 "publish",
-                .object([
+                .members([
                     ("seconds", .number(publishSeconds)),
                     ("scheduled", .int(publishesScheduled)),
                     ("sent", .int(publishesSent)),
@@ -178,7 +179,7 @@ public struct BenchReport: Sendable {
             ),
             (
                 "deliveries",
-                .object([
+                .members([
                     ("expected", .int(deliveriesExpected)),
                     ("received", .int(deliveriesReceived)),
                     ("missing", .int(deliveriesMissing)),
@@ -193,7 +194,7 @@ public struct BenchReport: Sendable {
             ),
             (
                 "latencyMs",
-                .object([
+                .members([
                     ("count", .int(Int(latency.count))),
                     ("p50", .number(latency.p50)), ("p90", .number(latency.p90)), ("p99", .number(latency.p99)),
                     ("p999", .number(latency.p999)), ("max", .number(latency.max)),
@@ -201,7 +202,7 @@ public struct BenchReport: Sendable {
             ),
             (
                 "generator",
-                .object([
+                .members([
                     ("cores", .int(generatorCores)),
                     ("connectCpuPercent", .number(generatorCPUConnectPercent, decimals: 1)),
                     ("publishCpuPercent", .number(generatorCPUPublishPercent, decimals: 1)),
@@ -212,9 +213,9 @@ public struct BenchReport: Sendable {
                 ])
             ),
             ("bottleneck", .bool(bottleneck)),
-            ("warnings", .array(warnings.map(JSONText.string))),
+            ("warnings", .array(warnings.map(JSONValue.string))),
         ])
-        return object.rendered
+        return String(decoding: JSON.encode(object), as: UTF8.self)
     }
 
     /// A short report for people.
