@@ -1,11 +1,25 @@
-/// Accepts published events and gets them to every node's hub (SPEC §5, §8).
+/// Accepts published events, keeps each entity's history, and gets events to every node's hub
+/// (SPEC §4, §5, §8).
 ///
 /// The in-memory broker delivers to its own hub; a cluster broker appends to shared storage
 /// and each node delivers to its local subscribers. Callers see the same contract either way:
-/// `publish` returns once the event is accepted, and events of one entity reach each
-/// subscriber in `seq` order.
+/// `publish` returns once the event is accepted and in the history, events of one entity reach
+/// each subscriber in `seq` order, and `subscribe` joins a subscriber to the live stream with
+/// exactly the events it missed before it: no gap, no duplicate.
 public protocol Broker: Sendable {
+    /// Identifies this run of the entity streams: `seq`s of different epochs are unrelated
+    /// (the in-memory broker starts a new epoch with every process).
+    var epoch: String { get }
+
     /// Accepts one event and returns its id (and `seq` for entity updates).
     /// Throws `HeraldError` with code `.brokerUnavailable` when nothing could be accepted.
     func publish(_ event: Event) async throws -> PublishReceipt
+
+    /// Adds `outlet` to the subscribers of `entity` and returns what it missed after `since`
+    /// (`nil`: a plain subscribe, nothing to replay).
+    ///
+    /// Called on the outlet's event loop, which writes the replay before anything else runs on it.
+    /// Atomic with respect to this entity's deliveries: every event after the replayed ones is
+    /// delivered live, none of the replayed ones is.
+    func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?) -> Replay
 }

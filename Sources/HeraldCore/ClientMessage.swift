@@ -2,7 +2,8 @@
 public struct ClientMessage: Equatable, Sendable {
     /// What the client asked for.
     public enum Action: Equatable, Sendable {
-        case subscribe([EntityID], since: Int?)
+        /// `since`: the last `seq` the client saw; `epoch`: the stream epoch it saw it in (from an earlier ack).
+        case subscribe([EntityID], since: Int?, epoch: String? = nil)
         case unsubscribe([EntityID])
         case refresh(token: String)
         case ping
@@ -43,7 +44,7 @@ public struct ClientMessage: Equatable, Sendable {
         }
         switch name {
         case "subscribe":
-            return .subscribe(try entityIDs(from: fields), since: try since(from: fields))
+            return .subscribe(try entityIDs(from: fields), since: try since(from: fields), epoch: try epoch(from: fields))
         case "unsubscribe":
             return .unsubscribe(try entityIDs(from: fields))
         case "refresh":
@@ -93,6 +94,14 @@ public struct ClientMessage: Equatable, Sendable {
         case nil, .null?: return nil
         case .int(let value)? where value >= 0: return value
         default: throw ProtocolError(.invalidMessage, "\"since\" must be a non-negative integer")
+        }
+    }
+
+    private static func epoch(from fields: [String: JSONValue]) throws(ProtocolError) -> String? {
+        switch fields["epoch"] {
+        case nil, .null?: return nil
+        case .string(let value)?: return value
+        default: throw ProtocolError(.invalidMessage, "\"epoch\" must be a string (the epoch of an earlier subscribed ack)")
         }
     }
 }

@@ -16,6 +16,7 @@ public final class Hub: Sendable {
     fileprivate let userShards: [Shard<UserID>]
     private let subscriptionCount = Atomic<Int>(0)
     private let connectionCount = Atomic<Int>(0)
+    private let slowConsumerCount = Atomic<Int>(0)
     private let queues = Mutex<[ObjectIdentifier: DeliveryQueue]>([:])
 
     /// - Parameter shardCount: lock stripes per index; more means less contention between entities.
@@ -82,7 +83,15 @@ public final class Hub: Sendable {
         }
     }
 
+    /// Counts a connection closed because it did not read its pushes fast enough (1013).
+    public func slowConsumerDisconnected() {
+        slowConsumerCount.add(1, ordering: .relaxed)
+    }
+
     // MARK: Figures
+
+    /// Connections closed as slow consumers since start.
+    public var slowConsumerDisconnects: Int { slowConsumerCount.load(ordering: .relaxed) }
 
     /// Open connections registered with the hub.
     public var connections: Int { connectionCount.load(ordering: .relaxed) }

@@ -31,12 +31,13 @@ public enum Push {
         return .text(object.finish())
     }
 
-    /// `{"type":"subscribed","entityId","recovered","requestId"}`.
-    public static func subscribed(_ entity: EntityID, recovered: Bool, requestID: JSONValue?) -> WireFrame {
-        var object = JSONObjectWriter(capacity: 64 + entity.rawValue.utf8.count)
+    /// `{"type":"subscribed","entityId","recovered","epoch","requestId"}`.
+    public static func subscribed(_ entity: EntityID, recovered: Bool, epoch: String, requestID: JSONValue?) -> WireFrame {
+        var object = JSONObjectWriter(capacity: 80 + entity.rawValue.utf8.count)
         object.add("type", "subscribed")
         object.add("entityId", entity.rawValue)
         object.add("recovered", recovered)
+        object.add("epoch", epoch)
         object.add("requestId", ifPresent: requestID)
         return .text(object.finish())
     }

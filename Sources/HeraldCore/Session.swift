@@ -20,13 +20,15 @@ public final class Session: Sendable {
     /// The connection's socket; it owns this session, hence `unowned`.
     public unowned let outlet: any Outlet
     private let hub: Hub
+    private let broker: any Broker
     private let machine: Mutex<SessionStateMachine>
 
     /// Creates the session and registers its outlet with the hub under `userID`.
-    public init(userID: UserID, outlet: any Outlet, hub: Hub, maxSubscriptions: Int) {
+    public init(userID: UserID, outlet: any Outlet, hub: Hub, broker: any Broker, maxSubscriptions: Int) {
         self.userID = userID
         self.outlet = outlet
         self.hub = hub
+        self.broker = broker
         machine = Mutex(SessionStateMachine(maxSubscriptions: maxSubscriptions))
         hub.connect(outlet, user: userID)
     }
@@ -43,9 +45,10 @@ public final class Session: Sendable {
             reply(error)
         case .success(let message):
             switch message.action {
-            case .subscribe(let entities, let since):
-                // Without history nothing missed can be replayed: a resume is acknowledged as not recovered.
-                for entity in entities { subscribe(entity, recovered: since == nil, requestID: message.requestID) }
+            case .subscribe(let entities, let since, let epoch):
+                // `seq`s the client saw in another epoch say nothing about this one's: nothing can be recovered.
+                let resume = since.map { Resume(since: $0, sameEpoch: epoch == nil || epoch == broker.epoch) }
+                for entity in entities { subscribe(entity, resume: resume, requestID: message.requestID) }
             case .unsubscribe(let entities):
                 for entity in entities { unsubscribe(entity, requestID: message.requestID) }
             case .ping:
@@ -72,14 +75,24 @@ public final class Session: Sendable {
         hub.disconnect(outlet, user: userID, subscriptions: subscriptions)
     }
 
-    private func subscribe(_ entity: EntityID, recovered: Bool, requestID: JSONValue?) {
+    /// A `subscribe` with `since`.
+    private struct Resume {
+        var since: Int
+        var sameEpoch: Bool
+    }
+
+    private func subscribe(_ entity: EntityID, resume: Resume?, requestID: JSONValue?) {
         switch machine.withLock({ $0.subscribeRequested(entity) }) {
         case .subscribe:
-            // The ack goes first, so that no push for this entity can overtake it.
-            outlet.send(Push.subscribed(entity, recovered: recovered, requestID: requestID))
-            hub.subscribe(outlet, to: entity)
+            let replay = broker.subscribe(outlet, to: entity, since: resume.flatMap { $0.sameEpoch ? $0.since : nil })
+            let recovered = replay.recovered && resume?.sameEpoch != false
+            // Ack, then the missed events, all before any live push (those wait for this turn of the event loop).
+            outlet.write(Push.subscribed(entity, recovered: recovered, epoch: broker.epoch, requestID: requestID))
+            for frame in replay.frames { outlet.write(frame) }
+            outlet.flush()
         case .acknowledge:
-            outlet.send(Push.subscribed(entity, recovered: recovered, requestID: requestID))
+            // Already live on this connection: nothing was missed since it subscribed.
+            outlet.send(Push.subscribed(entity, recovered: true, epoch: broker.epoch, requestID: requestID))
         case .refuse(let code):
             reply(ProtocolError(code, refusal(code, entity: entity), requestID: requestID))
         }

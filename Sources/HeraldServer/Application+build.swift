@@ -10,10 +10,13 @@ public import ServiceLifecycle
 public struct HeraldApplication: Service {
     /// The hub of this node (tests read its figures).
     public let hub: Hub
+    /// The epoch of this node's entity streams (sent in every `subscribed` ack).
+    public let epoch: String
     private let group: ServiceGroup
 
-    init(hub: Hub, group: ServiceGroup) {
+    init(hub: Hub, epoch: String, group: ServiceGroup) {
         self.hub = hub
+        self.epoch = epoch
         self.group = group
     }
 
@@ -39,11 +42,13 @@ public func buildApplication(
         throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEYS), or run with --dev")
     }
     let hub = Hub()
-    let broker = MemoryBroker(hub: hub)
+    let broker = MemoryBroker(hub: hub, history: configuration.history)
     let lifecycle = Lifecycle()
     let verifier = await TokenVerifier(configuration: configuration.tokens)
     let gate = ConnectGate(verifier: verifier, lifecycle: lifecycle, path: configuration.listen.path)
-    let connection = WebSocketConnection.Settings(hub: hub, verifier: verifier, limits: configuration.limits, logger: logger)
+    let connection = WebSocketConnection.Settings(
+        hub: hub, broker: broker, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits, logger: logger
+    )
     let path = RouterPath(configuration.listen.path)
 
     let router = Router(context: BasicRequestContext.self)
@@ -66,6 +71,7 @@ public func buildApplication(
     )
     let drain = DrainService(lifecycle: lifecycle, hub: hub, timeout: configuration.drainTimeout, logger: logger)
     // Graceful shutdown runs in reverse order: the drain finishes before the server stops.
-    let group = ServiceGroup(configuration: .init(services: [application, drain], logger: logger))
-    return HeraldApplication(hub: hub, group: group)
+    let sweep = HistorySweep(broker: broker, interval: configuration.history.ttl / 10)
+    let group = ServiceGroup(configuration: .init(services: [application, drain, sweep], logger: logger))
+    return HeraldApplication(hub: hub, epoch: broker.epoch, group: group)
 }

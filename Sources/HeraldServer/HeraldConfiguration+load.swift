@@ -43,7 +43,13 @@ extension HeraldConfiguration {
         limits.maxMessageBytes = try settings.size("max-message-bytes", atLeast: 1) ?? limits.maxMessageBytes
         limits.maxSubscriptions = try settings.integer("max-subscriptions", in: 1...1_000_000) ?? limits.maxSubscriptions
         limits.outboundBufferBytes = try settings.size("outbound-buffer-bytes", atLeast: 1) ?? limits.outboundBufferBytes
-        limits.pingInterval = try settings.duration("ping-interval") ?? limits.pingInterval
+        limits.pingInterval = try settings.duration("ping-interval", atLeast: .milliseconds(1)) ?? limits.pingInterval
+        // Checked once per ping interval: at least two intervals, so a quiet client is pinged before it is closed.
+        limits.idleTimeout = try settings.duration("idle-timeout", atLeast: limits.pingInterval * 2)
+            ?? max(limits.idleTimeout, limits.pingInterval * 2)
+        limits.maxConnectionLifetime = try settings.duration("max-connection-lifetime") ?? limits.maxConnectionLifetime
+        history.size = try settings.integer("history-size", in: 0...1_000_000) ?? history.size
+        history.ttl = try settings.duration("history-ttl") ?? history.ttl
         drainTimeout = try settings.duration("drain-timeout") ?? drainTimeout
     }
 }
@@ -78,10 +84,11 @@ private struct Settings {
         return value
     }
 
-    func duration(_ name: String) throws(HeraldError) -> Duration? {
+    func duration(_ name: String, atLeast minimum: Duration = .zero) throws(HeraldError) -> Duration? {
         guard let text = string(name) else { return nil }
-        guard let value = HeraldCore.ConfigValue.duration(text) else {
-            throw Self.invalid(name, "a duration such as 500ms, 30s, 10m, 24h or plain seconds")
+        guard let value = HeraldCore.ConfigValue.duration(text), value >= minimum else {
+            let floor = minimum > .zero ? " of at least \(minimum)" : ""
+            throw Self.invalid(name, "a duration\(floor) such as 500ms, 30s, 10m, 24h or plain seconds")
         }
         return value
     }

@@ -1,3 +1,5 @@
+public import HeraldCore
+
 /// Everything `serve` can be told (SPEC §6), with the spec's defaults.
 public struct HeraldConfiguration: Sendable {
     /// Where the server listens.
@@ -37,12 +39,16 @@ public struct HeraldConfiguration: Sendable {
         /// How long a closing handshake the server started may take before the socket is closed anyway
         /// (this is also how long a slow consumer's queued bytes are kept after its 1013).
         public var closeTimeout: Duration = .seconds(5)
+        /// A connection open this long is closed with 4002 (the seed's 24 h TTL); zero means no limit.
+        public var maxConnectionLifetime: Duration = .seconds(24 * 3600)
         public init() {}
     }
 
     public var listen = Listen()
     public var tokens = Tokens()
     public var limits = Limits()
+    /// What each entity keeps for `subscribe` with `since`.
+    public var history = EntityHistory.Limits()
     /// Keys accepted on the publish and admin API.
     public var publishKeys: [String] = []
     /// How long a SIGTERM waits for clients to go after they were sent 1001.

@@ -1,3 +1,4 @@
+import Foundation
 import HeraldCore
 import Logging
 import NIOCore
@@ -10,7 +11,8 @@ import NIOWebSocket
 /// the `WireWriter` (pushes written by the loop's `DeliveryQueue`, which flushes once per drain;
 /// replies written and flushed at once). The bound on what may queue for a client is the
 /// channel's write-buffer high-water mark: crossing it makes the client a slow consumer (1013).
-/// It also answers pings, pings a quiet client, and runs the closing handshake.
+/// It also answers pings, pings a quiet client, closes it when its token expires (4001) or its
+/// lifetime is up (4002), and runs the closing handshake.
 final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Sendable {
     // @unchecked: every mutable member is touched on `eventLoop` only (Outlet's contract).
     typealias InboundIn = WebSocketFrame
@@ -18,7 +20,10 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     /// What every connection shares.
     struct Settings: Sendable {
         let hub: Hub
+        let broker: any Broker
         let verifier: TokenVerifier
+        /// Clock skew allowed on `exp`: a connection is closed at `exp` + leeway.
+        let tokenLeeway: Duration
         let limits: HeraldConfiguration.Limits
         let logger: Logger
     }
@@ -40,6 +45,10 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     private var state = State.open
     /// Read-idle periods (of one ping interval each) since the client last sent anything.
     private var quietPeriods = 0
+    /// Closes the connection when its token expires (moved by each `refresh`).
+    private var expiry: Scheduled<Void>?
+    /// Closes the connection when its maximum lifetime is reached.
+    private var lifetime: Scheduled<Void>?
 
     private static let ping = WireFrame(.ping, payload: ByteBuffer())
 
@@ -73,13 +82,24 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        session = Session(userID: identity.userID, outlet: self, hub: settings.hub, maxSubscriptions: settings.limits.maxSubscriptions)
+        session = Session(
+            userID: identity.userID, outlet: self, hub: settings.hub, broker: settings.broker,
+            maxSubscriptions: settings.limits.maxSubscriptions
+        )
+        scheduleExpiry()
+        if settings.limits.maxConnectionLifetime > .zero {
+            lifetime = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(settings.limits.maxConnectionLifetime)) { [self] in
+                close(.lifetimeReached)
+            }
+        }
         settings.logger.debug("Connection opened", metadata: ["herald.connection.id": "\(connectionID)"])
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .closing(let timeout) = state { timeout?.cancel() }
         state = .closed
+        expiry?.cancel()
+        lifetime?.cancel()
         session?.end()
         session = nil
         self.context = nil
@@ -106,7 +126,10 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // More than the outbound buffer is queued for a client that does not read fast enough.
-        if !context.channel.isWritable { close(.slowConsumer) }
+        if !context.channel.isWritable, case .open = state {
+            settings.hub.slowConsumerDisconnected()
+            close(.slowConsumer)
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -158,7 +181,19 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
             session.reply(ProtocolError(.forbidden, "the new token belongs to another user", requestID: request.requestID))
         case .success(let refreshed):
             identity = refreshed
+            scheduleExpiry()
             send(Push.refreshed(expiresAt: refreshed.expiresAt, requestID: request.requestID))
+        }
+    }
+
+    /// Closes the connection with 4001 at its token's `exp` + leeway (replacing an earlier deadline).
+    private func scheduleExpiry() {
+        expiry?.cancel()
+        let (seconds, attoseconds) = settings.tokenLeeway.components
+        let deadline = TimeInterval(identity.expiresAt) + TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+        let remaining = max(0, deadline - Date().timeIntervalSince1970)
+        expiry = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(min(remaining, 1e9) * 1e9))) { [self] in
+            close(.tokenExpired)
         }
     }
 

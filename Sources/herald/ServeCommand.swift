@@ -30,6 +30,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("outbound-buffer-bytes"), help: "Queued bytes before a slow consumer is closed (default 1MiB).")
     var outboundBufferBytes: String?
     @Option(name: .customLong("ping-interval"), help: "Server WebSocket ping interval (default 30s).") var pingInterval: String?
+    @Option(name: .customLong("idle-timeout"), help: "Close a client that answers nothing for this long (default 90s).")
+    var idleTimeout: String?
+    @Option(name: .customLong("max-connection-lifetime"), help: "Then close 4002; 0 = no limit (default 24h).")
+    var maxConnectionLifetime: String?
+    @Option(name: .customLong("history-size"), help: "Events kept per entity for resume; 0 disables (default 100).")
+    var historySize: String?
+    @Option(name: .customLong("history-ttl"), help: "Age limit of kept events (default 10m).") var historyTTL: String?
     @Option(name: .customLong("drain-timeout"), help: "How long SIGTERM waits for clients (default 10s).") var drainTimeout: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
@@ -76,7 +83,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("host", host), ("port", port), ("path", path), ("jwt-secret", jwtSecret), ("jwt-algorithms", jwtAlgorithms),
             ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),
-            ("ping-interval", pingInterval), ("drain-timeout", drainTimeout), ("log-level", logLevel),
+            ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
+            ("history-size", historySize), ("history-ttl", historyTTL), ("drain-timeout", drainTimeout), ("log-level", logLevel),
         ]
         for case (let name, let value?) in strings { values[name] = .string(value) }
         if !publishKeys.isEmpty { values["publish-keys"] = .stringArray(publishKeys) }

@@ -6,9 +6,10 @@ import Testing
 @Suite struct SessionTests {
     private let loop = EmbeddedEventLoop()
 
-    private func session(hub: Hub = Hub(shardCount: 2), maxSubscriptions: Int = 5) -> (Session, RecordingOutlet) {
+    private func session(hub: Hub = Hub(shardCount: 2), broker: MemoryBroker? = nil, maxSubscriptions: Int = 5) -> (Session, RecordingOutlet) {
         let outlet = RecordingOutlet(on: loop)
-        return (Session(userID: UserID("u")!, outlet: outlet, hub: hub, maxSubscriptions: maxSubscriptions), outlet)
+        let broker = broker ?? MemoryBroker(hub: hub)
+        return (Session(userID: UserID("u")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: maxSubscriptions), outlet)
     }
 
     @Test func hundredAndFirstSubscriptionIsRefused() {
@@ -24,10 +25,11 @@ import Testing
 
     @Test func subscribeIsAcknowledgedPerEntityInOrder() {
         let hub = Hub(shardCount: 2)
-        let (session, outlet) = session(hub: hub, maxSubscriptions: 1)
+        let broker = MemoryBroker(hub: hub)
+        let (session, outlet) = session(hub: hub, broker: broker, maxSubscriptions: 1)
         #expect(session.receive(text: Array(#"{"action":"subscribe","entityIds":["a","b"],"requestId":1}"#.utf8)) == nil)
         #expect(outlet.texts == [
-            #"{"type":"subscribed","entityId":"a","recovered":true,"requestId":1}"#,
+            #"{"type":"subscribed","entityId":"a","recovered":true,"epoch":"\#(broker.epoch)","requestId":1}"#,
             #"{"type":"error","code":"subscription_limit","message":"limit of 1 subscriptions reached; unsubscribe from something first","requestId":1}"#,
         ])
         #expect(hub.subscriptions == 1)

@@ -8,8 +8,8 @@ import Testing
         let server = try await TestServer.start()
         let socket = try await server.connect()
         socket.send(#"{"action":"subscribe","entityIds":["a","b"],"requestId":"r1"}"#)
-        #expect(try await socket.json() == .object(["type": "subscribed", "entityId": "a", "recovered": .bool(true), "requestId": "r1"]))
-        #expect(try await socket.json() == .object(["type": "subscribed", "entityId": "b", "recovered": .bool(true), "requestId": "r1"]))
+        #expect(try await socket.json() == .object(["type": "subscribed", "entityId": "a", "recovered": .bool(true), "epoch": .string(server.application.epoch), "requestId": "r1"]))
+        #expect(try await socket.json() == .object(["type": "subscribed", "entityId": "b", "recovered": .bool(true), "epoch": .string(server.application.epoch), "requestId": "r1"]))
         socket.send(#"{"action":"subscribe","entityId":"a","requestId":2}"#)  // idempotent: acked again
         #expect(try await socket.json()["requestId"] == .int(2))
         socket.send(#"{"action":"unsubscribe","entityId":"never-subscribed"}"#)

@@ -1,0 +1,73 @@
+import Foundation
+import HeraldCore
+import NIOCore
+import Testing
+
+@Suite struct EntityHistoryTests {
+    private let start = Date(timeIntervalSince1970: 1_795_000_000)
+
+    private func history(size: Int, ttl: Duration = .seconds(600), appending count: Int, every step: TimeInterval = 1) -> EntityHistory {
+        var history = EntityHistory(limits: EntityHistory.Limits(size: size, ttl: ttl))
+        for index in 0..<count {
+            _ = history.append(at: start + step * TimeInterval(index)) { seq in .text(ByteBuffer(string: "\(seq)")) }
+        }
+        return history
+    }
+
+    private func seqs(_ replay: Replay) -> [String] {
+        replay.frames.map { String(buffer: $0.payload) }
+    }
+
+    @Test func numbersEventsFromOneAndKeepsTheNewestBySize() {
+        let history = history(size: 3, appending: 5)
+        #expect(history.latestSeq == 5)
+        #expect(history.count == 3)
+        let now = start + 10
+        #expect(seqs(history.replay(after: 2, now: now)) == ["3", "4", "5"])
+        #expect(history.replay(after: 2, now: now).recovered)
+        #expect(seqs(history.replay(after: 4, now: now)) == ["5"])
+    }
+
+    @Test func tooFarBehindReplaysTheKeptTailUnrecovered() {
+        let history = history(size: 3, appending: 5)
+        let replay = history.replay(after: 1, now: start + 10)
+        #expect(seqs(replay) == ["3", "4", "5"])
+        #expect(!replay.recovered)
+    }
+
+    @Test func upToDateIsRecoveredWithNothingToReplay() {
+        let replay = history(size: 3, appending: 5).replay(after: 5, now: start + 10)
+        #expect(replay == Replay(frames: [], recovered: true))
+        #expect(history(size: 3, appending: 0).replay(after: 0, now: start) == .none)
+    }
+
+    @Test func sinceBeyondTheLatestSeqIsAResetStream() {
+        // After a restart the entity starts again from 1: a client at 40 cannot be caught up.
+        let replay = history(size: 100, appending: 2).replay(after: 40, now: start + 10)
+        #expect(replay == Replay(frames: [], recovered: false))
+    }
+
+    @Test func eventsOlderThanTheTTLAreNotReplayed() {
+        // Events at start+0, +30, +60, +90; at +100 with a 60 s TTL only +60 and +90 are kept.
+        var history = history(size: 100, ttl: .seconds(60), appending: 4, every: 30)
+        let now = start + 100
+        #expect(seqs(history.replay(after: 0, now: now)) == ["3", "4"])
+        #expect(!history.replay(after: 0, now: now).recovered)
+        #expect(history.replay(after: 2, now: now).recovered)
+        #expect(history.count == 3)  // +0 went when +90 was appended; the rest goes on eviction
+        let emptyAfterFirstSweep = history.evictExpired(now: now)
+        #expect(!emptyAfterFirstSweep)
+        #expect(history.count == 2)
+        let emptyAfterSecondSweep = history.evictExpired(now: start + 200)
+        #expect(emptyAfterSecondSweep)
+        #expect(history.count == 0)
+        #expect(history.latestSeq == 4)
+    }
+
+    @Test func sizeZeroKeepsNothingButStillNumbers() {
+        let history = history(size: 0, appending: 3)
+        #expect(history.latestSeq == 3 && history.count == 0)
+        #expect(history.replay(after: 3, now: start).recovered)
+        #expect(history.replay(after: 2, now: start) == Replay(frames: [], recovered: false))
+    }
+}
