@@ -6,6 +6,8 @@ import NIOCore
 import NIOPosix
 import Testing
 
+@testable import HeraldBench
+
 @Suite struct SlowConsumerTests {
     /// A client that subscribes and then never reads is closed once more than the outbound buffer
     /// waits for it; a reading subscriber of the same entity gets every push, in order.
@@ -34,6 +36,7 @@ import Testing
 
         try await waitUntil("the stalled client closed") { server.application.hub.connections == 1 }
         #expect(server.application.hub.subscriptions == 1)
+        #expect(server.application.hub.slowConsumerDisconnects == 1)
         for seq in 1...publishes {
             let push = try await reader.json()
             #expect(push["seq"] == .int(seq))
@@ -43,39 +46,28 @@ import Testing
         try await server.stop()
     }
 
-    /// Polls `condition` every 20 ms for at most 10 s.
-    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw TestFailure("not within 10 s: \(what)") }
-            try await Task.sleep(for: .milliseconds(20))
+    /// 64 distinct 1 MiB pushes for a client that never reads: the server keeps no more than its
+    /// buffers (the outbound bound plus the kernel's), closes it, and releases what was queued.
+    /// Were they kept, this process would grow by 64 MiB.
+    @Test func aStalledClientsPushesAreReleased() async throws {
+        let server = try await TestServer.start {
+            $0.limits.outboundBufferBytes = 256 * 1024
+            $0.limits.closeTimeout = .milliseconds(200)
         }
-    }
-}
-
-/// A raw TCP client that upgrades, subscribes and then never reads a byte (auto-read off, small
-/// receive buffer): the slowest consumer there is.
-private struct StalledClient {
-    let channel: any Channel
-
-    static func connect(port: Int, token: String, subscribeTo entity: String) async throws -> StalledClient {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.socketOption(.so_rcvbuf), value: 4096)
-            .connect(host: "127.0.0.1", port: port)
-            .get()
-        var bytes = ByteBuffer(string: [
-            "GET /?access_token=\(token) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "", "",
-        ].joined(separator: "\r\n"))
-        // An unmasked text frame is enough for Herald; the subscribe follows the request at once.
-        let subscribe = Array(#"{"action":"subscribe","entityId":"\#(entity)"}"#.utf8)
-        bytes.writeBytes([0x81, UInt8(subscribe.count)] + subscribe)
-        try await channel.writeAndFlush(bytes).get()
-        return StalledClient(channel: channel)
-    }
-
-    func close() async throws {
-        try? await channel.close().get()
+        let hub = server.application.hub
+        let stalled = try await StalledClient.connect(port: server.port, token: try await server.token(user: "stalled"), subscribeTo: "big")
+        try await waitUntil("subscribed") { hub.subscriptions == 1 }
+        let before = try #require(ProcessSample.read(pid: getpid())).rssBytes
+        for index in 0..<64 {
+            var payload = ByteBuffer(repeating: UInt8(ascii: "a") + UInt8(index % 26), count: 1 << 20)
+            payload.setString("\(index)", at: 0)
+            hub.deliver(.text(payload), toSubscribersOf: EntityID("big")!)
+        }
+        try await waitUntil("the stalled client closed") { hub.connections == 0 }
+        #expect(hub.slowConsumerDisconnects == 1)
+        let growth = try #require(ProcessSample.read(pid: getpid())).rssBytes - before
+        #expect(growth < 24 << 20, "RSS grew by \(growth >> 20) MiB")
+        try await stalled.close()
+        try await server.stop()
     }
 }

@@ -135,3 +135,12 @@ extension HeraldSocket {
         #expect(next == .object(["type": "pong", "requestId": "probe"]), "unexpected frame \(next)")
     }
 }
+
+/// Polls `condition` every 20 ms for at most 10 s.
+func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw TestFailure("not within 10 s: \(what)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
