@@ -54,7 +54,9 @@ public func buildApplication(
     let router = Router(context: BasicRequestContext.self)
     router.get(path) { request, _ in gate.rejectRoute(request) }
     HealthRoutes(lifecycle: lifecycle).add(to: router)
-    PublishRoutes(broker: broker).add(to: router, keys: PublishKeys(configuration.publishKeys))
+    let keys = PublishKeys(configuration.publishKeys)
+    PublishRoutes(broker: broker).add(to: router, keys: keys)
+    AdminRoutes(hub: hub).add(to: router, keys: keys)
 
     let server = HTTPServerBuilder { responder in
         HeraldChannel(responder: responder, gate: gate, connection: connection)

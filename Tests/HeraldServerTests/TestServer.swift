@@ -88,6 +88,15 @@ final class TestServer: Sendable {
         return try #require(JSON.parse(answer.body))
     }
 
+    /// `GET path` with the publish key (or `key`); returns status and JSON body.
+    func get(_ path: String, key: String? = publishKey) async throws -> (Int, JSONValue?) {
+        var request = HTTPClientRequest(url: httpURL + path)
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), JSON.parse(body.readableBytesView))
+    }
+
     /// A GET to the WebSocket path with upgrade headers, as a WebSocket client sends it; returns status and body.
     func upgradeAttempt(query: String = "", headers: [String: String] = [:], key: Bool = true) async throws -> (Int, JSONValue?) {
         var request = HTTPClientRequest(url: httpURL + "/" + query)
