@@ -21,7 +21,7 @@ public struct CloseReason: Equatable, Sendable, CustomStringConvertible {
     /// 1007: a text message that is not UTF-8.
     public static let invalidText = CloseReason(code: 1007, text: "text message is not valid UTF-8")
     /// 1008: persistent abuse.
-    public static let policyViolation = CloseReason(code: 1008, text: "policy violation")
+    public static let policyViolation = CloseReason(code: 1008, text: "policy violation: too many messages")
     /// 1009: an inbound message over the size limit.
     public static let messageTooBig = CloseReason(code: 1009, text: "message too big")
     /// 1013: the outbound buffer overflowed; reconnect and resume with `since`.

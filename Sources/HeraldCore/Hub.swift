@@ -95,6 +95,10 @@ public final class Hub: Sendable {
 
     /// Open connections registered with the hub.
     public var connections: Int { connectionCount.load(ordering: .relaxed) }
+    /// Open connections of `user` on this node.
+    public func connections(of user: UserID) -> Int {
+        Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.count ?? 0 }
+    }
     /// Subscriptions across all connections.
     public var subscriptions: Int { subscriptionCount.load(ordering: .relaxed) }
     /// Entities with at least one subscriber.
@@ -137,6 +141,7 @@ private struct Recipients {
     private var groups: [Group] = []
 
     var isEmpty: Bool { groups.isEmpty }
+    var count: Int { groups.reduce(0) { $0 + $1.outlets.count } }
 
     /// Adds `outlet`; false when it was already there.
     mutating func insert(_ outlet: any Outlet, queue: DeliveryQueue) -> Bool {

@@ -32,10 +32,14 @@ public func buildApplication(
     logger: Logger,
     onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
 ) async throws -> HeraldApplication {
-    guard configuration.tokens.secret?.isEmpty == false else {
-        throw HeraldError(.invalidConfiguration, "no token key: set --jwt-secret (HERALD_JWT_SECRET), or run with --dev")
+    let tokens = configuration.tokens
+    guard tokens.secret?.isEmpty == false || tokens.publicKeyFile != nil else {
+        throw HeraldError(
+            .invalidConfiguration,
+            "no token key: set --jwt-secret (HERALD_JWT_SECRET) or --jwt-public-key (HERALD_JWT_PUBLIC_KEY), or run with --dev"
+        )
     }
-    guard configuration.tokens.secret!.utf8.count >= TokenVerifier.minimumSecretBytes else {
+    if let secret = tokens.secret, secret.utf8.count < TokenVerifier.minimumSecretBytes {
         throw HeraldError(.invalidConfiguration, "--jwt-secret must be at least \(TokenVerifier.minimumSecretBytes) bytes")
     }
     guard !configuration.publishKeys.isEmpty else {
@@ -44,8 +48,11 @@ public func buildApplication(
     let hub = Hub()
     let broker = MemoryBroker(hub: hub, history: configuration.history)
     let lifecycle = Lifecycle()
-    let verifier = await TokenVerifier(configuration: configuration.tokens)
-    let gate = ConnectGate(verifier: verifier, lifecycle: lifecycle, path: configuration.listen.path)
+    let verifier = try await TokenVerifier(configuration: tokens)
+    let gate = ConnectGate(
+        verifier: verifier, lifecycle: lifecycle, hub: hub, path: configuration.listen.path,
+        allowedOrigins: configuration.allowedOrigins, limits: configuration.limits
+    )
     let connection = WebSocketConnection.Settings(
         hub: hub, broker: broker, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits, logger: logger
     )

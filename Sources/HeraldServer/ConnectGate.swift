@@ -1,4 +1,5 @@
 import Foundation
+import HeraldCore
 import Hummingbird
 
 /// What an allowed upgrade carries into the session.
@@ -8,18 +9,51 @@ struct Admission: Sendable {
     var sourceIP: String
 }
 
-/// Decides, before the upgrade, whether a client may connect (SPEC §2).
+/// Decides, before the upgrade, whether a client may connect (SPEC §2, §6): path, draining,
+/// handshakes per source address, browser origin, node capacity, token, then the user's own
+/// connection limit.
+///
+/// The capacity checks read the hub's counts, so connects racing on different event loops
+/// may pass a limit by the number of upgrades in flight at that instant.
 struct ConnectGate: Sendable {
     let verifier: TokenVerifier
     let lifecycle: Lifecycle
+    let hub: Hub
     /// The WebSocket path; upgrades elsewhere are refused with 404.
     let path: String
+    /// Allowed `Origin` values, lowercased; empty allows any.
+    let allowedOrigins: Set<String>
+    let maxConnections: Int
+    let maxConnectionsPerUser: Int
+    let handshakes: HandshakeRateLimit
+
+    init(
+        verifier: TokenVerifier, lifecycle: Lifecycle, hub: Hub, path: String,
+        allowedOrigins: [String], limits: HeraldConfiguration.Limits
+    ) {
+        self.verifier = verifier
+        self.lifecycle = lifecycle
+        self.hub = hub
+        self.path = path
+        self.allowedOrigins = Set(allowedOrigins.map { $0.lowercased() })
+        maxConnections = limits.maxConnections
+        maxConnectionsPerUser = limits.maxConnectionsPerUser
+        handshakes = HandshakeRateLimit(perSecond: limits.maxHandshakesPerSecond)
+    }
 
     func admit(_ request: Request, sourceIP: String?) -> Result<Admission, ConnectRejection> {
         guard request.uri.path == path else {
             return .failure(ConnectRejection(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
         }
         if lifecycle.isDraining { return .failure(.draining) }
+        if let sourceIP, !handshakes.admit(sourceIP) { return .failure(.tooManyHandshakes) }
+        // A browser always sends Origin; other clients may not, and are not refused for it.
+        if !allowedOrigins.isEmpty, let origin = request.headers[.origin], !allowedOrigins.contains(origin.lowercased()) {
+            return .failure(.originNotAllowed)
+        }
+        if maxConnections > 0, hub.connections >= maxConnections {
+            return .failure(.overCapacity("this node is at its connection limit; try again later or another node"))
+        }
         let credentials = ConnectCredentials.extract(
             query: { request.uri.queryParameters[$0[...]].map(String.init) },
             subprotocolHeader: request.headers[values: .secWebSocketProtocol].joined(separator: ", ").nilIfEmpty,
@@ -33,6 +67,9 @@ struct ConnectGate: Sendable {
             case .failure(let rejection):
                 return .failure(ConnectRejection(rejection))
             case .success(let identity):
+                if maxConnectionsPerUser > 0, hub.connections(of: identity.userID) >= maxConnectionsPerUser {
+                    return .failure(.overCapacity("this user has the most connections allowed; close one first"))
+                }
                 return .success(Admission(identity: identity, subprotocol: credentials.subprotocol, sourceIP: sourceIP ?? "unknown"))
             }
         }

@@ -25,6 +25,15 @@ public struct ConnectRejection: Error, Equatable, Sendable {
     static let badUpgrade = ConnectRejection(
         .badRequest, reason: "bad_upgrade", message: "not a valid WebSocket upgrade request"
     )
+    static let originNotAllowed = ConnectRejection(
+        .forbidden, reason: "origin_not_allowed", message: "this Origin may not connect"
+    )
+    static func overCapacity(_ message: String) -> ConnectRejection {
+        ConnectRejection(.serviceUnavailable, reason: "over_capacity", message: message)
+    }
+    static let tooManyHandshakes = ConnectRejection(
+        .tooManyRequests, reason: "rate_limited", message: "too many connection attempts from this address; retry in a second"
+    )
     static let draining = ConnectRejection(
         .serviceUnavailable, reason: "draining", message: "the server is shutting down; connect to another node"
     )

@@ -30,16 +30,27 @@ extension HeraldConfiguration {
         if let secret = tokens.secret, secret.utf8.count < TokenVerifier.minimumSecretBytes {
             throw Settings.invalid("jwt-secret", "a secret of at least \(TokenVerifier.minimumSecretBytes) bytes (64 for HS512)")
         }
+        tokens.publicKeyFile = settings.string("jwt-public-key")
         if let algorithms = settings.list("jwt-algorithms") {
-            guard !algorithms.isEmpty, algorithms.allSatisfy(TokenVerifier.hmacAlgorithms.keys.contains) else {
-                throw Settings.invalid("jwt-algorithms", "a comma-separated list of HS256, HS384, HS512")
+            guard !algorithms.isEmpty, algorithms.allSatisfy(TokenVerifier.supportedAlgorithms.contains) else {
+                throw Settings.invalid("jwt-algorithms", "a comma-separated list of \(TokenVerifier.supportedAlgorithms.joined(separator: ", "))")
             }
             tokens.algorithms = algorithms
+        } else if tokens.publicKeyFile != nil {
+            tokens.algorithms = (tokens.secret == nil ? [] : tokens.algorithms) + TokenVerifier.publicKeyDefaults
         }
+        tokens.maxBytes = try settings.size("max-token-bytes", atLeast: 64) ?? tokens.maxBytes
+        tokens.issuer = settings.string("jwt-issuer")
+        tokens.audience = settings.string("jwt-audience")
         tokens.leeway = try settings.duration("token-leeway") ?? tokens.leeway
         tokens.identityClaim = settings.string("identity-claim")
 
         publishKeys = settings.list("publish-keys") ?? []
+        allowedOrigins = settings.list("allowed-origins") ?? []
+        limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
+        limits.maxHandshakesPerSecond = try settings.integer("max-handshakes-per-second", in: 0...1_000_000) ?? limits.maxHandshakesPerSecond
+        limits.maxConnections = try settings.integer("max-connections", in: 0...10_000_000) ?? limits.maxConnections
+        limits.maxConnectionsPerUser = try settings.integer("max-connections-per-user", in: 0...10_000_000) ?? limits.maxConnectionsPerUser
         limits.maxMessageBytes = try settings.size("max-message-bytes", atLeast: 1) ?? limits.maxMessageBytes
         limits.maxSubscriptions = try settings.integer("max-subscriptions", in: 1...1_000_000) ?? limits.maxSubscriptions
         limits.outboundBufferBytes = try settings.size("outbound-buffer-bytes", atLeast: 1) ?? limits.outboundBufferBytes

@@ -15,6 +15,14 @@ public struct HeraldConfiguration: Sendable {
     public struct Tokens: Sendable {
         /// The HMAC secret (HS256/384/512).
         public var secret: String?
+        /// Path of a PEM file with an RSA, P-256, P-384 or Ed25519 public key (RS*/ES*/EdDSA).
+        public var publicKeyFile: String?
+        /// Longest token accepted (connect and `refresh`); longer ones are `token_invalid` before any parsing.
+        public var maxBytes = 16_384
+        /// The required `iss`, when set (`claim_mismatch` otherwise).
+        public var issuer: String?
+        /// The audience `aud` must name, when set (`claim_mismatch` otherwise).
+        public var audience: String?
         /// The only algorithms accepted; a token's own `alg` never widens this.
         public var algorithms = ["HS256", "HS384", "HS512"]
         /// Clock skew allowed on `exp`, `nbf` and `iat`.
@@ -39,6 +47,14 @@ public struct HeraldConfiguration: Sendable {
         /// How long a closing handshake the server started may take before the socket is closed anyway
         /// (this is also how long a slow consumer's queued bytes are kept after its 1013).
         public var closeTimeout: Duration = .seconds(5)
+        /// Inbound messages per second per connection: more get `rate_limited`, a second's worth in a row closes with 1008 (0 = unlimited).
+        public var maxMessagesPerSecond = 50
+        /// WebSocket upgrade attempts per second per source IP; more get `429 rate_limited` (0 = unlimited).
+        public var maxHandshakesPerSecond = 0
+        /// Open connections per node; more get `503 over_capacity` (0 = unlimited).
+        public var maxConnections = 0
+        /// Open connections per user; more get `503 over_capacity` (0 = unlimited).
+        public var maxConnectionsPerUser = 0
         /// A connection open this long is closed with 4002 (the seed's 24 h TTL); zero means no limit.
         public var maxConnectionLifetime: Duration = .seconds(24 * 3600)
         public init() {}
@@ -49,6 +65,8 @@ public struct HeraldConfiguration: Sendable {
     public var limits = Limits()
     /// What each entity keeps for `subscribe` with `since`.
     public var history = EntityHistory.Limits()
+    /// Browser origins allowed to connect (`Origin` header); empty allows any. Others get `403 origin_not_allowed`.
+    public var allowedOrigins: [String] = []
     /// Keys accepted on the publish and admin API.
     public var publishKeys: [String] = []
     /// How long a SIGTERM waits for clients to go after they were sent 1001.

@@ -22,6 +22,7 @@ public struct TokenRejection: Error, Equatable, Sendable {
         case invalid = "token_invalid"
         case expired = "token_expired"
         case notYetValid = "token_not_yet_valid"
+        case claimMismatch = "claim_mismatch"
     }
 
     public var reason: Reason
@@ -34,8 +35,8 @@ public struct TokenRejection: Error, Equatable, Sendable {
 }
 
 /// Verifies client tokens: the signature with jwt-kit's algorithm for the token's `alg` (only
-/// when that algorithm is configured), then the claim checks of SPEC §2 (`exp` required, `nbf`
-/// and `iat` honoured, leeway) and the identity claim.
+/// when that algorithm is configured and has a key), then the claim checks of SPEC §2 (`exp`
+/// required, `nbf` and `iat` honoured, leeway, `iss` and `aud` when configured) and the identity claim.
 ///
 /// Verification is synchronous, so the connect path runs it on the event loop without a task:
 /// jwt-kit's key collection (an actor, whose verify also decodes the claims with `Codable`) is
@@ -43,6 +44,12 @@ public struct TokenRejection: Error, Equatable, Sendable {
 public struct TokenVerifier: Sendable {
     /// The HMAC algorithms and their digests.
     static let hmacAlgorithms: [String: DigestAlgorithm] = ["HS256": .sha256, "HS384": .sha384, "HS512": .sha512]
+    /// The RSA (PKCS #1 v1.5) algorithms and their digests.
+    static let rsaAlgorithms: [String: DigestAlgorithm] = ["RS256": .sha256, "RS384": .sha384, "RS512": .sha512]
+    /// Every algorithm `--jwt-algorithms` may name; `none` is never one.
+    public static let supportedAlgorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"]
+    /// The default list for a public key (SPEC §6).
+    public static let publicKeyDefaults = ["RS256", "ES256", "EdDSA"]
 
     /// Digest sizes, the shortest secret each HMAC algorithm accepts.
     static let digestBytes = ["HS256": 32, "HS384": 48, "HS512": 64]
@@ -52,27 +59,71 @@ public struct TokenVerifier: Sendable {
     private let algorithms: [String: any JWTAlgorithm]
     private let leewaySeconds: Double
     private let identityClaim: String?
+    private let issuer: String?
+    private let audience: String?
+    private let maxTokenBytes: Int
 
-    public init(configuration: HeraldConfiguration.Tokens) async {
+    /// Builds a verifier from the configured secret and public key; a public key that none of the
+    /// configured algorithms can use is a configuration error.
+    public init(configuration: HeraldConfiguration.Tokens) async throws(HeraldError) {
+        let publicKey = try configuration.publicKeyFile.map(Self.readPEM)
         var algorithms: [String: any JWTAlgorithm] = [:]
-        if let secret = configuration.secret {
-            // jwt-kit wants an HMAC key at least as long as the digest: an algorithm whose digest is
-            // longer than the secret is not offered (its tokens are refused as not allowed).
-            for name in configuration.algorithms {
-                guard let digest = Self.hmacAlgorithms[name], secret.utf8.count >= Self.digestBytes[name, default: 64]
-                else { continue }
-                let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
-                algorithms[name] = try? await keys.getKey(alg: name)
-            }
+        for name in configuration.algorithms {
+            algorithms[name] = await Self.algorithm(name, secret: configuration.secret, publicKeyPEM: publicKey)
+        }
+        if publicKey != nil, !algorithms.keys.contains(where: { Self.hmacAlgorithms[$0] == nil }) {
+            throw HeraldError(
+                .invalidConfiguration,
+                "--jwt-public-key holds no RSA (2048 bits or more), P-256, P-384 or Ed25519 public key usable by --jwt-algorithms \(configuration.algorithms.joined(separator: ","))"
+            )
         }
         self.algorithms = algorithms
         leewaySeconds = Double(configuration.leeway.components.seconds)
             + Double(configuration.leeway.components.attoseconds) / 1e18
         identityClaim = configuration.identityClaim
+        issuer = configuration.issuer
+        audience = configuration.audience
+        maxTokenBytes = configuration.maxBytes
+    }
+
+    /// jwt-kit's algorithm `name` keyed with the secret or the public key, or nil when neither fits it.
+    private static func algorithm(_ name: String, secret: String?, publicKeyPEM pem: String?) async -> (any JWTAlgorithm)? {
+        let keys = JWTKeyCollection()
+        if let digest = hmacAlgorithms[name] {
+            // jwt-kit wants an HMAC key at least as long as the digest: an algorithm whose digest is
+            // longer than the secret is not offered (its tokens are refused as not allowed).
+            guard let secret, secret.utf8.count >= digestBytes[name, default: 64] else { return nil }
+            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
+        } else if let digest = rsaAlgorithms[name] {
+            guard let pem, let key = try? Insecure.RSA.PublicKey(pem: pem) else { return nil }
+            await keys.add(rsa: key, digestAlgorithm: digest)
+        } else if name == "ES256" {
+            guard let pem, let key = try? ES256PublicKey(pem: pem) else { return nil }
+            await keys.add(ecdsa: key)
+        } else if name == "ES384" {
+            guard let pem, let key = try? ES384PublicKey(pem: pem) else { return nil }
+            await keys.add(ecdsa: key)
+        } else if name == "EdDSA" {
+            guard let pem, let key = try? EdDSA.PublicKey(pem: pem) else { return nil }
+            await keys.add(eddsa: key)
+        }
+        // The key decides the algorithm (a P-256 key is ES256 whatever was asked): keep exact matches only.
+        guard let algorithm = try? await keys.getKey(alg: name), algorithm.name == name else { return nil }
+        return algorithm
+    }
+
+    private static func readPEM(_ path: String) throws(HeraldError) -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw HeraldError(.invalidConfiguration, "--jwt-public-key: cannot read a PEM file at \(path)")
+        }
+        return text
     }
 
     /// Verifies `token` at time `now`.
     public func verify(_ token: String, now: Date = Date()) -> Result<Identity, TokenRejection> {
+        guard token.utf8.count <= maxTokenBytes else {
+            return .failure(TokenRejection(.invalid, "the token is longer than \(maxTokenBytes) bytes"))
+        }
         let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3, let header = Base64URL.decode(parts[0]), case .string(let name)? = JSON.parse(header)?["alg"] else {
             return .failure(TokenRejection(.invalid, "the token is not a well-formed JWT"))
@@ -107,6 +158,12 @@ public struct TokenVerifier: Sendable {
                 return .failure(TokenRejection(.notYetValid, "the token is not valid yet"))
             }
         }
+        if let issuer, claims["iss"]?.stringValue != issuer {
+            return .failure(TokenRejection(.claimMismatch, "the token's \"iss\" claim is not the accepted issuer"))
+        }
+        if let audience, !Self.audience(claims["aud"], contains: audience) {
+            return .failure(TokenRejection(.claimMismatch, "the token's \"aud\" claim does not name the accepted audience"))
+        }
         guard let userID = identity(in: claims) else {
             return .failure(TokenRejection(.invalid, "the token names no user (data.userId or sub)"))
         }
@@ -119,6 +176,15 @@ public struct TokenVerifier: Sendable {
             if let raw = claims.value(atPath: path)?.stringValue, let userID = UserID(raw) { return userID }
         }
         return nil
+    }
+
+    /// `aud` is one string or an array of strings (RFC 7519 §4.1.3).
+    private static func audience(_ claim: JSONValue?, contains audience: String) -> Bool {
+        switch claim {
+        case .string(let value)?: value == audience
+        case .array(let values)?: values.contains(.string(audience))
+        default: false
+        }
     }
 
     private static func number(_ value: JSONValue?) -> Double? {

@@ -49,6 +49,8 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     private var expiry: Scheduled<Void>?
     /// Closes the connection when its maximum lifetime is reached.
     private var lifetime: Scheduled<Void>?
+    /// Inbound messages per second (text and binary).
+    private var rateLimit: RateLimit
 
     private static let ping = WireFrame(.ping, payload: ByteBuffer())
 
@@ -57,6 +59,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         self.wire = wire
         self.eventLoop = eventLoop
         self.settings = settings
+        rateLimit = RateLimit(perSecond: settings.limits.maxMessagesPerSecond, now: NIODeadline.now().uptimeNanoseconds)
     }
 
     // MARK: Outlet (on the event loop)
@@ -112,9 +115,9 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         quietPeriods = 0
         switch frame.opcode {
         case .text:
-            receive(text: frame.unmaskedData)
+            if admitMessage() { receive(text: frame.unmaskedData) }
         case .binary:
-            if case .open = state { session?.receiveBinary() }
+            if case .open = state, admitMessage() { session?.receiveBinary() }
         case .ping:
             if case .open = state { wire.writeAndFlush(WireFrame(.pong, payload: frame.unmaskedData).bytes) }
         case .connectionClose:
@@ -168,6 +171,23 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
             return fail(.invalidText)
         }
         if let refresh = session.receive(text: text.utf8) { verify(refresh) }
+    }
+
+    /// Applies the inbound rate limit: true to handle the message; otherwise it was answered
+    /// `rate_limited`, or the connection is closing with 1008 because the flood went on.
+    private func admitMessage() -> Bool {
+        guard case .open = state else { return false }
+        switch rateLimit.eventOccurred(now: NIODeadline.now().uptimeNanoseconds) {
+        case .handle:
+            return true
+        case .refuse:
+            let limit = settings.limits.maxMessagesPerSecond
+            session?.reply(ProtocolError(.rateLimited, "more than \(limit) messages per second; this one was dropped"))
+            return false
+        case .close:
+            fail(.policyViolation)
+            return false
+        }
     }
 
     /// `refresh`: a valid token for the same user replaces the old one; anything else leaves it in place.

@@ -19,12 +19,29 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Listen port; 0 picks a free one (default 8080).") var port: String?
     @Option(help: "WebSocket path (default /).") var path: String?
     @Option(name: .customLong("jwt-secret"), help: "HMAC token secret.") var jwtSecret: String?
-    @Option(name: .customLong("jwt-algorithms"), help: "Accepted algorithms (default HS256,HS384,HS512).") var jwtAlgorithms: String?
+    @Option(name: .customLong("jwt-public-key"), help: "PEM file with an RSA, P-256, P-384 or Ed25519 public key.")
+    var jwtPublicKey: String?
+    @Option(
+        name: .customLong("jwt-algorithms"),
+        help: "Accepted algorithms (default HS256,HS384,HS512 with a secret; RS256,ES256,EdDSA with a public key)."
+    ) var jwtAlgorithms: String?
+    @Option(name: .customLong("max-token-bytes"), help: "Longest token accepted (default 16KiB).") var maxTokenBytes: String?
+    @Option(name: .customLong("jwt-issuer"), help: "Required iss claim.") var jwtIssuer: String?
+    @Option(name: .customLong("jwt-audience"), help: "Audience the aud claim must name.") var jwtAudience: String?
     @Option(name: .customLong("token-leeway"), help: "Clock skew allowed on exp/nbf/iat (default 30s).") var tokenLeeway: String?
     @Option(name: .customLong("identity-claim"), help: "Dotted path of the user id claim (default data.userId, then sub).")
     var identityClaim: String?
     @Option(name: .customLong("publish-key"), help: "Publish key; repeat for several (HERALD_PUBLISH_KEYS, comma-separated).")
     var publishKeys: [String] = []
+    @Option(name: .customLong("allowed-origin"), help: "Browser Origin allowed to connect; repeat for several (HERALD_ALLOWED_ORIGINS).")
+    var allowedOrigins: [String] = []
+    @Option(name: .customLong("max-connections"), help: "Connections per node, 0 = unlimited (default 0).") var maxConnections: String?
+    @Option(name: .customLong("max-connections-per-user"), help: "Connections per user, 0 = unlimited (default 0).")
+    var maxConnectionsPerUser: String?
+    @Option(name: .customLong("max-messages-per-second"), help: "Inbound per connection, then rate_limited and 1008; 0 = unlimited (default 50).")
+    var maxMessagesPerSecond: String?
+    @Option(name: .customLong("max-handshakes-per-second"), help: "Upgrade attempts per second per source IP; 0 = unlimited (default 0).")
+    var maxHandshakesPerSecond: String?
     @Option(name: .customLong("max-message-bytes"), help: "Inbound message limit (default 32768).") var maxMessageBytes: String?
     @Option(name: .customLong("max-subscriptions"), help: "Subscriptions per connection (default 100).") var maxSubscriptions: String?
     @Option(name: .customLong("outbound-buffer-bytes"), help: "Queued bytes before a slow consumer is closed (default 1MiB).")
@@ -81,13 +98,17 @@ struct ServeCommand: AsyncParsableCommand {
         var values: [String: ConfigContent] = [:]
         let strings: [(String, String?)] = [
             ("host", host), ("port", port), ("path", path), ("jwt-secret", jwtSecret), ("jwt-algorithms", jwtAlgorithms),
-            ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
+            ("jwt-public-key", jwtPublicKey), ("jwt-issuer", jwtIssuer), ("jwt-audience", jwtAudience),
+            ("max-token-bytes", maxTokenBytes),
+            ("max-connections", maxConnections), ("max-messages-per-second", maxMessagesPerSecond),
+            ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),
             ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
             ("history-size", historySize), ("history-ttl", historyTTL), ("drain-timeout", drainTimeout), ("log-level", logLevel),
         ]
         for case (let name, let value?) in strings { values[name] = .string(value) }
         if !publishKeys.isEmpty { values["publish-keys"] = .stringArray(publishKeys) }
+        if !allowedOrigins.isEmpty { values["allowed-origins"] = .stringArray(allowedOrigins) }
         return values
     }
 

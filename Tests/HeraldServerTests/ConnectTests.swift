@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func claimChecks() async throws {
-        let verifier = await TokenVerifier(configuration: {
+        let verifier = try await TokenVerifier(configuration: {
             var tokens = HeraldConfiguration.Tokens()
             tokens.secret = TestServer.secret
             return tokens
