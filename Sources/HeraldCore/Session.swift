@@ -24,12 +24,16 @@ public final class Session: Sendable {
     private let machine: Mutex<SessionStateMachine>
 
     /// Creates the session and registers its outlet with the hub under `userID`.
-    public init(userID: UserID, outlet: any Outlet, hub: Hub, broker: any Broker, maxSubscriptions: Int) {
+    /// - Parameter allowedEntities: what the token allows when subscription authorisation is on (nil: off).
+    public init(
+        userID: UserID, outlet: any Outlet, hub: Hub, broker: any Broker, maxSubscriptions: Int,
+        allowedEntities: EntityPatterns? = nil
+    ) {
         self.userID = userID
         self.outlet = outlet
         self.hub = hub
         self.broker = broker
-        machine = Mutex(SessionStateMachine(maxSubscriptions: maxSubscriptions))
+        machine = Mutex(SessionStateMachine(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities))
         hub.connect(outlet, user: userID)
     }
 
@@ -63,6 +67,11 @@ public final class Session: Sendable {
     /// Handles a binary frame: not part of the protocol, answered with `unsupported_frame`.
     public func receiveBinary() {
         reply(ProtocolError(.unsupportedFrame, "binary frames are not supported; send JSON text frames"))
+    }
+
+    /// A `refresh` was accepted: later subscriptions are checked against the new token's entities.
+    public func tokenRefreshed(allowedEntities: EntityPatterns?) {
+        machine.withLock { $0.tokenRefreshed(allowedEntities: allowedEntities) }
     }
 
     /// Sends an error frame.
@@ -109,6 +118,8 @@ public final class Session: Sendable {
         switch code {
         case .subscriptionLimit:
             "limit of \(machine.withLock { $0.maxSubscriptions }) subscriptions reached; unsubscribe from something first"
+        case .forbidden:
+            "this token does not allow subscribing to \(entity)"
         default:
             "subscription to \(entity) refused"
         }

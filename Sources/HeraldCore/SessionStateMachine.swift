@@ -12,14 +12,23 @@ public struct SessionStateMachine: Sendable {
 
     public private(set) var subscriptions: Set<EntityID> = []
     public let maxSubscriptions: Int
+    /// What the token allows when subscription authorisation is on; nil when it is off.
+    public private(set) var allowedEntities: EntityPatterns?
 
-    public init(maxSubscriptions: Int) {
+    public init(maxSubscriptions: Int, allowedEntities: EntityPatterns? = nil) {
         self.maxSubscriptions = maxSubscriptions
+        self.allowedEntities = allowedEntities
+    }
+
+    /// A refreshed token replaced the allowed entities; they apply to later subscriptions.
+    public mutating func tokenRefreshed(allowedEntities: EntityPatterns?) {
+        self.allowedEntities = allowedEntities
     }
 
     /// The client asked to subscribe to `entity`.
     public mutating func subscribeRequested(_ entity: EntityID) -> SubscribeAction {
         if subscriptions.contains(entity) { return .acknowledge }
+        if let allowedEntities, !allowedEntities.allows(entity) { return .refuse(.forbidden) }
         guard subscriptions.count < maxSubscriptions else { return .refuse(.subscriptionLimit) }
         subscriptions.insert(entity)
         return .subscribe

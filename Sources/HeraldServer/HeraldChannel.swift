@@ -91,9 +91,12 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
             )
             var pipeline = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: configuration)
             pipeline.enablePipelining = false
-            pipeline.enableErrorHandling = false
+            // A request NIO cannot parse gets `400 Bad Request` and the socket is closed (otherwise it would stay open).
+            pipeline.enableErrorHandling = true
             pipeline.enableResponseHeaderValidation = false
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
+            try channel.pipeline.syncOperations.addHandler(UpgradeProtocolFilter(), position: .before(upgradeHandler))
             return Value(upgradeResult: result, channel: channel)
         }
     }

@@ -39,6 +39,11 @@ extension HeraldConfiguration {
         } else if tokens.publicKeyFile != nil {
             tokens.algorithms = (tokens.secret == nil ? [] : tokens.algorithms) + TokenVerifier.publicKeyDefaults
         }
+        switch settings.string("subscription-auth")?.lowercased() ?? "off" {
+        case "off": tokens.entitiesClaim = nil
+        case "claims": tokens.entitiesClaim = settings.string("entities-claim") ?? "entities"
+        default: throw Settings.invalid("subscription-auth", "off or claims (the authorisation hook is not built yet)")
+        }
         tokens.maxBytes = try settings.size("max-token-bytes", atLeast: 64) ?? tokens.maxBytes
         tokens.issuer = settings.string("jwt-issuer")
         tokens.audience = settings.string("jwt-audience")

@@ -17,6 +17,9 @@ public struct HeraldConfiguration: Sendable {
         public var secret: String?
         /// Path of a PEM file with an RSA, P-256, P-384 or Ed25519 public key (RS*/ES*/EdDSA).
         public var publicKeyFile: String?
+        /// Dotted path of the claim listing the entities a token may subscribe to; nil turns
+        /// subscription authorisation off (`--subscription-auth off`, the seed's behaviour).
+        public var entitiesClaim: String?
         /// Longest token accepted (connect and `refresh`); longer ones are `token_invalid` before any parsing.
         public var maxBytes = 16_384
         /// The required `iss`, when set (`claim_mismatch` otherwise).

@@ -14,6 +14,8 @@ public struct TokenIssuer: Sendable {
         public var ttl: Duration = .seconds(3600)
         /// An optional `nbf`; the seed's tokens have none.
         public var notBefore: Date?
+        /// An optional `entities` claim (ids and `*` patterns) for subscription authorisation.
+        public var entities: [String]?
         public init() {}
     }
 
@@ -34,7 +36,8 @@ public struct TokenIssuer: Sendable {
         let payload = SeedPayload(
             exp: Int(now.timeIntervalSince1970) + Int(claims.ttl.components.seconds),
             nbf: claims.notBefore.map { Int($0.timeIntervalSince1970) },
-            data: .init(userId: claims.userID, firstName: claims.firstName, lastName: claims.lastName, sub: claims.sub)
+            data: .init(userId: claims.userID, firstName: claims.firstName, lastName: claims.lastName, sub: claims.sub),
+            entities: claims.entities
         )
         return try await keys.sign(payload)
     }
@@ -52,6 +55,7 @@ private struct SeedPayload: JWTPayload {
     var exp: Int
     var nbf: Int?
     var data: Data
+    var entities: [String]?
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

@@ -8,10 +8,13 @@ public struct Identity: Equatable, Sendable {
     public var userID: UserID
     /// The token's `exp`, in epoch seconds.
     public var expiresAt: Int
+    /// The entities the token allows when subscription authorisation is on; nil when it is off.
+    public var allowedEntities: EntityPatterns?
 
-    public init(userID: UserID, expiresAt: Int) {
+    public init(userID: UserID, expiresAt: Int, allowedEntities: EntityPatterns? = nil) {
         self.userID = userID
         self.expiresAt = expiresAt
+        self.allowedEntities = allowedEntities
     }
 }
 
@@ -62,6 +65,7 @@ public struct TokenVerifier: Sendable {
     private let issuer: String?
     private let audience: String?
     private let maxTokenBytes: Int
+    private let entitiesClaim: String?
 
     /// Builds a verifier from the configured secret and public key; a public key that none of the
     /// configured algorithms can use is a configuration error.
@@ -84,6 +88,7 @@ public struct TokenVerifier: Sendable {
         issuer = configuration.issuer
         audience = configuration.audience
         maxTokenBytes = configuration.maxBytes
+        entitiesClaim = configuration.entitiesClaim
     }
 
     /// jwt-kit's algorithm `name` keyed with the secret or the public key, or nil when neither fits it.
@@ -167,7 +172,7 @@ public struct TokenVerifier: Sendable {
         guard let userID = identity(in: claims) else {
             return .failure(TokenRejection(.invalid, "the token names no user (data.userId or sub)"))
         }
-        return .success(Identity(userID: userID, expiresAt: Int(exp)))
+        return .success(Identity(userID: userID, expiresAt: Int(exp), allowedEntities: entitiesClaim.map { allowedEntities(in: claims, at: $0) }))
     }
 
     private func identity(in claims: JSONValue) -> UserID? {
@@ -176,6 +181,15 @@ public struct TokenVerifier: Sendable {
             if let raw = claims.value(atPath: path)?.stringValue, let userID = UserID(raw) { return userID }
         }
         return nil
+    }
+
+    /// The entities claim: an array of ids and patterns, or one string. Missing or malformed allows nothing.
+    private func allowedEntities(in claims: JSONValue, at path: String) -> EntityPatterns {
+        switch claims.value(atPath: path) {
+        case .string(let pattern)?: EntityPatterns([pattern])
+        case .array(let values)?: EntityPatterns(values.compactMap(\.stringValue))
+        default: EntityPatterns([])
+        }
     }
 
     /// `aud` is one string or an array of strings (RFC 7519 §4.1.3).

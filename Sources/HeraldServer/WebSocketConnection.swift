@@ -87,7 +87,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         self.context = context
         session = Session(
             userID: identity.userID, outlet: self, hub: settings.hub, broker: settings.broker,
-            maxSubscriptions: settings.limits.maxSubscriptions
+            maxSubscriptions: settings.limits.maxSubscriptions, allowedEntities: identity.allowedEntities
         )
         scheduleExpiry()
         if settings.limits.maxConnectionLifetime > .zero {
@@ -147,6 +147,9 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
             }
         case is ChannelShouldQuiesceEvent:
             close(.goingAway)
+        case ChannelEvent.inputClosed:
+            // The client shut down its side (half-close): it can send nothing more, not even a close frame.
+            context.close(promise: nil)
         default:
             context.fireUserInboundEventTriggered(event)
         }
@@ -201,6 +204,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
             session.reply(ProtocolError(.forbidden, "the new token belongs to another user", requestID: request.requestID))
         case .success(let refreshed):
             identity = refreshed
+            session.tokenRefreshed(allowedEntities: refreshed.allowedEntities)
             scheduleExpiry()
             send(Push.refreshed(expiresAt: refreshed.expiresAt, requestID: request.requestID))
         }

@@ -33,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
     var identityClaim: String?
     @Option(name: .customLong("publish-key"), help: "Publish key; repeat for several (HERALD_PUBLISH_KEYS, comma-separated).")
     var publishKeys: [String] = []
+    @Option(name: .customLong("subscription-auth"), help: "off (default) or claims: the token's entities claim lists what it may subscribe to.")
+    var subscriptionAuth: String?
+    @Option(name: .customLong("entities-claim"), help: "Dotted path of the entities claim (default entities).") var entitiesClaim: String?
     @Option(name: .customLong("allowed-origin"), help: "Browser Origin allowed to connect; repeat for several (HERALD_ALLOWED_ORIGINS).")
     var allowedOrigins: [String] = []
     @Option(name: .customLong("max-connections"), help: "Connections per node, 0 = unlimited (default 0).") var maxConnections: String?
@@ -99,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
         let strings: [(String, String?)] = [
             ("host", host), ("port", port), ("path", path), ("jwt-secret", jwtSecret), ("jwt-algorithms", jwtAlgorithms),
             ("jwt-public-key", jwtPublicKey), ("jwt-issuer", jwtIssuer), ("jwt-audience", jwtAudience),
-            ("max-token-bytes", maxTokenBytes),
+            ("max-token-bytes", maxTokenBytes), ("subscription-auth", subscriptionAuth), ("entities-claim", entitiesClaim),
             ("max-connections", maxConnections), ("max-messages-per-second", maxMessagesPerSecond),
             ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),

@@ -15,6 +15,7 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(name: .customLong("last-name")) var lastName = "User"
     @Option var sub = "examplesub"
     @Option(help: "Lifetime, e.g. 1h, 30m, 3600.") var ttl = "1h"
+    @Option(help: "Comma-separated entity ids or patterns (order-*) for --subscription-auth claims.") var entities: String?
 
     func run() async throws {
         guard let lifetime = ConfigValue.duration(ttl) else {
@@ -26,6 +27,7 @@ struct TokenCommand: AsyncParsableCommand {
         claims.lastName = lastName
         claims.sub = sub
         claims.ttl = lifetime
+        claims.entities = entities.map { $0.split(separator: ",").map { String($0) } }
         let token = try await TokenIssuer(secret: client.resolvedSecret()).token(for: claims)
         Output.line(String(decoding: JSON.encode(["authToken": token]), as: UTF8.self))
     }

@@ -67,6 +67,17 @@ import Testing
         try await server.stop()
     }
 
+    /// curl --http2 asks for `Upgrade: h2c`: Herald answers over HTTP/1.1 (RFC 9110 §7.8), and a
+    /// request NIO cannot parse gets 400 and a closed socket (not a connection left hanging).
+    @Test func unknownUpgradesAreServedAsHTTP1AndGarbageGets400() async throws {
+        let server = try await TestServer.start()
+        let h2c = try await RawHTTP.exchange(port: server.port, request: "GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+        #expect(h2c.hasPrefix("HTTP/1.1 200 OK"))
+        let garbage = try await RawHTTP.exchange(port: server.port, request: "GET / HTTP/1.1\r\nHost: x\r\nBad\u{0}Header: 1\r\n\r\n")
+        #expect(garbage.hasPrefix("HTTP/1.1 400"))
+        try await server.stop()
+    }
+
     @Test func claimChecks() async throws {
         let verifier = try await TokenVerifier(configuration: {
             var tokens = HeraldConfiguration.Tokens()

@@ -55,10 +55,11 @@ final class TestServer: Sendable {
     var httpURL: String { "http://127.0.0.1:\(port)" }
     var wsURL: String { "ws://127.0.0.1:\(port)/" }
 
-    func token(user: String = "myuserid", ttl: Duration = .seconds(3600)) async throws -> String {
+    func token(user: String = "myuserid", ttl: Duration = .seconds(3600), entities: [String]? = nil) async throws -> String {
         var claims = TokenIssuer.Claims()
         claims.userID = user
         claims.ttl = ttl
+        claims.entities = entities
         return try await TokenIssuer(secret: Self.secret).token(for: claims)
     }
 

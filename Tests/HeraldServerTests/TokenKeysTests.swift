@@ -31,7 +31,7 @@ import Testing
                 let key = try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
                 let digest: DigestAlgorithm = algorithm == "RS256" ? .sha256 : algorithm == "RS384" ? .sha384 : .sha512
                 await keys.add(rsa: key, digestAlgorithm: digest)
-                return SigningKey(keys: keys, publicKeyPEM: try key.publicKey.pemRepresentation)
+                return SigningKey(keys: keys, publicKeyPEM: key.publicKey.pemRepresentation)
             case "ES256":
                 let key = ES256PrivateKey()
                 await keys.add(ecdsa: key)
