@@ -33,10 +33,10 @@ public func buildApplication(
     onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
 ) async throws -> HeraldApplication {
     let tokens = configuration.tokens
-    guard tokens.secret?.isEmpty == false || tokens.publicKeyFile != nil else {
+    guard tokens.secret?.isEmpty == false || tokens.publicKeyFile != nil || tokens.jwksFile != nil || tokens.jwksURL != nil else {
         throw HeraldError(
             .invalidConfiguration,
-            "no token key: set --jwt-secret (HERALD_JWT_SECRET) or --jwt-public-key (HERALD_JWT_PUBLIC_KEY), or run with --dev"
+            "no token key: set --jwt-secret (HERALD_JWT_SECRET), --jwt-public-key, --jwks-file or --jwks-url, or run with --dev"
         )
     }
     if let secret = tokens.secret, secret.utf8.count < TokenVerifier.minimumSecretBytes {
@@ -48,9 +48,16 @@ public func buildApplication(
     let hub = Hub()
     let broker = MemoryBroker(hub: hub, history: configuration.history)
     let lifecycle = Lifecycle()
-    let verifier = try await TokenVerifier(configuration: tokens)
+    let tokenKeys = try await VerificationKeys(configuration: tokens)
+    let keySet = (tokens.jwksURL.map(KeySetRefresher.Source.url) ?? tokens.jwksFile.map(KeySetRefresher.Source.file)).map {
+        KeySetRefresher(
+            source: $0, keys: tokenKeys, interval: tokens.jwksRefreshInterval, minimumGap: tokens.jwksMinimumRefreshGap, logger: logger
+        )
+    }
+    try await keySet?.load()
+    let verifier = TokenVerifier(configuration: tokens, keys: tokenKeys)
     let gate = ConnectGate(
-        verifier: verifier, lifecycle: lifecycle, hub: hub, path: configuration.listen.path,
+        verifier: verifier, keySet: keySet, lifecycle: lifecycle, hub: hub, path: configuration.listen.path,
         allowedOrigins: configuration.allowedOrigins, limits: configuration.limits
     )
     let connection = WebSocketConnection.Settings(
@@ -61,9 +68,9 @@ public func buildApplication(
     let router = Router(context: BasicRequestContext.self)
     router.get(path) { request, _ in gate.rejectRoute(request) }
     HealthRoutes(lifecycle: lifecycle).add(to: router)
-    let keys = PublishKeys(configuration.publishKeys)
-    PublishRoutes(broker: broker).add(to: router, keys: keys)
-    AdminRoutes(hub: hub).add(to: router, keys: keys)
+    let publishKeys = PublishKeys(configuration.publishKeys)
+    PublishRoutes(broker: broker).add(to: router, keys: publishKeys)
+    AdminRoutes(hub: hub).add(to: router, keys: publishKeys)
 
     let server = HTTPServerBuilder { responder in
         HeraldChannel(responder: responder, gate: gate, connection: connection)
@@ -81,6 +88,7 @@ public func buildApplication(
     let drain = DrainService(lifecycle: lifecycle, hub: hub, timeout: configuration.drainTimeout, logger: logger)
     // Graceful shutdown runs in reverse order: the drain finishes before the server stops.
     let sweep = HistorySweep(broker: broker, interval: configuration.history.ttl / 10)
-    let group = ServiceGroup(configuration: .init(services: [application, drain, sweep], logger: logger))
+    let services: [any Service] = [application, drain, sweep] + (keySet.map { [$0] } ?? [])
+    let group = ServiceGroup(configuration: .init(services: services, logger: logger))
     return HeraldApplication(hub: hub, epoch: broker.epoch, group: group)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldCore
 import Hummingbird
+import NIOCore
 
 /// What an allowed upgrade carries into the session.
 struct Admission: Sendable {
@@ -17,6 +18,8 @@ struct Admission: Sendable {
 /// may pass a limit by the number of upgrades in flight at that instant.
 struct ConnectGate: Sendable {
     let verifier: TokenVerifier
+    /// The JWKS refresher, when a JWKS is configured.
+    let keySet: KeySetRefresher?
     let lifecycle: Lifecycle
     let hub: Hub
     /// The WebSocket path; upgrades elsewhere are refused with 404.
@@ -28,10 +31,11 @@ struct ConnectGate: Sendable {
     let handshakes: HandshakeRateLimit
 
     init(
-        verifier: TokenVerifier, lifecycle: Lifecycle, hub: Hub, path: String,
+        verifier: TokenVerifier, keySet: KeySetRefresher?, lifecycle: Lifecycle, hub: Hub, path: String,
         allowedOrigins: [String], limits: HeraldConfiguration.Limits
     ) {
         self.verifier = verifier
+        self.keySet = keySet
         self.lifecycle = lifecycle
         self.hub = hub
         self.path = path
@@ -41,12 +45,25 @@ struct ConnectGate: Sendable {
         handshakes = HandshakeRateLimit(perSecond: limits.maxHandshakesPerSecond)
     }
 
-    func admit(_ request: Request, sourceIP: String?) -> Result<Admission, ConnectRejection> {
+    /// Decides on `eventLoop`, at once — unless the token names a key id the JWKS lacks: then
+    /// after one refresh of the key set (shared with other connects, rate-limited), it decides again.
+    func admit(_ request: Request, sourceIP: String?, on eventLoop: any EventLoop) -> EventLoopFuture<Result<Admission, ConnectRejection>> {
+        let decision = admit(request, sourceIP: sourceIP)
+        guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh, let refresh = keySet?.refreshForUnknownKeyID() else {
+            return eventLoop.makeSucceededFuture(decision)
+        }
+        let refreshed = eventLoop.makePromise(of: Void.self)
+        refreshed.completeWithTask { await refresh.value }
+        // The second decision does not count the handshake against the address again.
+        return refreshed.futureResult.map { admit(request, sourceIP: sourceIP, countingHandshake: false) }
+    }
+
+    func admit(_ request: Request, sourceIP: String?, countingHandshake: Bool = true) -> Result<Admission, ConnectRejection> {
         guard request.uri.path == path else {
             return .failure(ConnectRejection(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
         }
         if lifecycle.isDraining { return .failure(.draining) }
-        if let sourceIP, !handshakes.admit(sourceIP) { return .failure(.tooManyHandshakes) }
+        if countingHandshake, let sourceIP, !handshakes.admit(sourceIP) { return .failure(.tooManyHandshakes) }
         // A browser always sends Origin; other clients may not, and are not refused for it.
         if !allowedOrigins.isEmpty, let origin = request.headers[.origin], !allowedOrigins.contains(origin.lowercased()) {
             return .failure(.originNotAllowed)

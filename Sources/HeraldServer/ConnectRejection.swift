@@ -8,6 +8,8 @@ public struct ConnectRejection: Error, Equatable, Sendable {
     public var status: HTTPResponse.Status
     public var reason: String
     public var message: String
+    /// The token names a key id the JWKS lacks: the decision may change once the key set is refreshed.
+    var awaitsKeyRefresh = false
 
     public init(_ status: HTTPResponse.Status, reason: String, message: String) {
         self.status = status
@@ -17,6 +19,7 @@ public struct ConnectRejection: Error, Equatable, Sendable {
 
     init(_ rejection: TokenRejection) {
         self.init(.unauthorized, reason: rejection.reason.rawValue, message: rejection.message)
+        awaitsKeyRefresh = rejection.unknownKeyID
     }
 
     static let badSubprotocol = ConnectRejection(

@@ -41,14 +41,16 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 maxFrameSize: connection.limits.maxMessageBytes,
                 enableAutomaticErrorHandling: false,  // WebSocketConnection closes with the right code itself
                 shouldUpgrade: { channel, head in
-                    // Admission (token included) is decided right here on the event loop: no task, no hop.
-                    channel.eventLoop.makeCompletedFuture {
-                        let decision: Result<Admission, ConnectRejection>
-                        if let head = try? HTTPRequest(head, secure: false, splitCookie: false) {
-                            decision = gate.admit(Request(head: head, body: .init(buffer: ByteBuffer())), sourceIP: channel.remoteAddress?.ipAddress)
-                        } else {
-                            decision = .failure(.badUpgrade)
-                        }
+                    // Admission (token included) is decided right here on the event loop: no task, no hop
+                    // (only a token naming a key id the JWKS lacks waits, for one refresh of the key set).
+                    let decided: EventLoopFuture<Result<Admission, ConnectRejection>>
+                    if let head = try? HTTPRequest(head, secure: false, splitCookie: false) {
+                        let request = Request(head: head, body: .init(buffer: ByteBuffer()))
+                        decided = gate.admit(request, sourceIP: channel.remoteAddress?.ipAddress, on: channel.eventLoop)
+                    } else {
+                        decided = channel.eventLoop.makeSucceededFuture(.failure(.badUpgrade))
+                    }
+                    return decided.assumeIsolated().map { decision -> HTTPHeaders? in
                         switch decision {
                         case .failure(let rejection):
                             refusal.value = rejection
@@ -59,7 +61,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                             if let subprotocol = admitted.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
                             return headers
                         }
-                    }
+                    }.nonisolated()
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {

@@ -31,12 +31,19 @@ extension HeraldConfiguration {
             throw Settings.invalid("jwt-secret", "a secret of at least \(TokenVerifier.minimumSecretBytes) bytes (64 for HS512)")
         }
         tokens.publicKeyFile = settings.string("jwt-public-key")
+        tokens.jwksFile = settings.string("jwks-file")
+        tokens.jwksURL = settings.string("jwks-url")
+        if let url = tokens.jwksURL, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+            throw Settings.invalid("jwks-url", "an https:// URL of a JWKS document")
+        }
+        tokens.jwksRefreshInterval = try settings.duration("jwks-refresh-interval", atLeast: .seconds(1)) ?? tokens.jwksRefreshInterval
+        tokens.jwksMinimumRefreshGap = try settings.duration("jwks-min-refresh-interval") ?? tokens.jwksMinimumRefreshGap
         if let algorithms = settings.list("jwt-algorithms") {
             guard !algorithms.isEmpty, algorithms.allSatisfy(TokenVerifier.supportedAlgorithms.contains) else {
                 throw Settings.invalid("jwt-algorithms", "a comma-separated list of \(TokenVerifier.supportedAlgorithms.joined(separator: ", "))")
             }
             tokens.algorithms = algorithms
-        } else if tokens.publicKeyFile != nil {
+        } else if tokens.publicKeyFile != nil || tokens.jwksFile != nil || tokens.jwksURL != nil {
             tokens.algorithms = (tokens.secret == nil ? [] : tokens.algorithms) + TokenVerifier.publicKeyDefaults
         }
         switch settings.string("subscription-auth")?.lowercased() ?? "off" {

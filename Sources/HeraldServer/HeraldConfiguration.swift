@@ -22,6 +22,14 @@ public struct HeraldConfiguration: Sendable {
         public var entitiesClaim: String?
         /// Longest token accepted (connect and `refresh`); longer ones are `token_invalid` before any parsing.
         public var maxBytes = 16_384
+        /// A JWKS document in a file, for RS*/ES*/EdDSA keys by `kid`.
+        public var jwksFile: String?
+        /// A JWKS document at an HTTPS URL (the identity provider's `jwks_uri`).
+        public var jwksURL: String?
+        /// How often the JWKS is read again.
+        public var jwksRefreshInterval: Duration = .seconds(600)
+        /// At most one refresh per this long when tokens name unknown key ids.
+        public var jwksMinimumRefreshGap: Duration = .seconds(30)
         /// The required `iss`, when set (`claim_mismatch` otherwise).
         public var issuer: String?
         /// The audience `aud` must name, when set (`claim_mismatch` otherwise).

@@ -30,10 +30,13 @@ public struct TokenRejection: Error, Equatable, Sendable {
 
     public var reason: Reason
     public var message: String
+    /// The token names a key id the JWKS lacks: a refreshed key set might verify it.
+    public var unknownKeyID: Bool
 
-    public init(_ reason: Reason, _ message: String) {
+    public init(_ reason: Reason, _ message: String, unknownKeyID: Bool = false) {
         self.reason = reason
         self.message = message
+        self.unknownKeyID = unknownKeyID
     }
 }
 
@@ -46,9 +49,7 @@ public struct TokenRejection: Error, Equatable, Sendable {
 /// only asked, once at start-up, for each algorithm's key.
 public struct TokenVerifier: Sendable {
     /// The HMAC algorithms and their digests.
-    static let hmacAlgorithms: [String: DigestAlgorithm] = ["HS256": .sha256, "HS384": .sha384, "HS512": .sha512]
-    /// The RSA (PKCS #1 v1.5) algorithms and their digests.
-    static let rsaAlgorithms: [String: DigestAlgorithm] = ["RS256": .sha256, "RS384": .sha384, "RS512": .sha512]
+    static var hmacAlgorithms: [String: DigestAlgorithm] { VerificationKeys.hmacAlgorithms }
     /// Every algorithm `--jwt-algorithms` may name; `none` is never one.
     public static let supportedAlgorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"]
     /// The default list for a public key (SPEC §6).
@@ -59,7 +60,7 @@ public struct TokenVerifier: Sendable {
     /// The shortest accepted secret.
     public static let minimumSecretBytes = 32
 
-    private let algorithms: [String: any JWTAlgorithm]
+    private let keys: VerificationKeys
     private let leewaySeconds: Double
     private let identityClaim: String?
     private let issuer: String?
@@ -67,21 +68,9 @@ public struct TokenVerifier: Sendable {
     private let maxTokenBytes: Int
     private let entitiesClaim: String?
 
-    /// Builds a verifier from the configured secret and public key; a public key that none of the
-    /// configured algorithms can use is a configuration error.
-    public init(configuration: HeraldConfiguration.Tokens) async throws(HeraldError) {
-        let publicKey = try configuration.publicKeyFile.map(Self.readPEM)
-        var algorithms: [String: any JWTAlgorithm] = [:]
-        for name in configuration.algorithms {
-            algorithms[name] = await Self.algorithm(name, secret: configuration.secret, publicKeyPEM: publicKey)
-        }
-        if publicKey != nil, !algorithms.keys.contains(where: { Self.hmacAlgorithms[$0] == nil }) {
-            throw HeraldError(
-                .invalidConfiguration,
-                "--jwt-public-key holds no RSA (2048 bits or more), P-256, P-384 or Ed25519 public key usable by --jwt-algorithms \(configuration.algorithms.joined(separator: ","))"
-            )
-        }
-        self.algorithms = algorithms
+    /// - Parameter keys: the keys of the secret, the public key and the JWKS (shared with its refresher).
+    init(configuration: HeraldConfiguration.Tokens, keys: VerificationKeys) {
+        self.keys = keys
         leewaySeconds = Double(configuration.leeway.components.seconds)
             + Double(configuration.leeway.components.attoseconds) / 1e18
         identityClaim = configuration.identityClaim
@@ -91,37 +80,9 @@ public struct TokenVerifier: Sendable {
         entitiesClaim = configuration.entitiesClaim
     }
 
-    /// jwt-kit's algorithm `name` keyed with the secret or the public key, or nil when neither fits it.
-    private static func algorithm(_ name: String, secret: String?, publicKeyPEM pem: String?) async -> (any JWTAlgorithm)? {
-        let keys = JWTKeyCollection()
-        if let digest = hmacAlgorithms[name] {
-            // jwt-kit wants an HMAC key at least as long as the digest: an algorithm whose digest is
-            // longer than the secret is not offered (its tokens are refused as not allowed).
-            guard let secret, secret.utf8.count >= digestBytes[name, default: 64] else { return nil }
-            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
-        } else if let digest = rsaAlgorithms[name] {
-            guard let pem, let key = try? Insecure.RSA.PublicKey(pem: pem) else { return nil }
-            await keys.add(rsa: key, digestAlgorithm: digest)
-        } else if name == "ES256" {
-            guard let pem, let key = try? ES256PublicKey(pem: pem) else { return nil }
-            await keys.add(ecdsa: key)
-        } else if name == "ES384" {
-            guard let pem, let key = try? ES384PublicKey(pem: pem) else { return nil }
-            await keys.add(ecdsa: key)
-        } else if name == "EdDSA" {
-            guard let pem, let key = try? EdDSA.PublicKey(pem: pem) else { return nil }
-            await keys.add(eddsa: key)
-        }
-        // The key decides the algorithm (a P-256 key is ES256 whatever was asked): keep exact matches only.
-        guard let algorithm = try? await keys.getKey(alg: name), algorithm.name == name else { return nil }
-        return algorithm
-    }
-
-    private static func readPEM(_ path: String) throws(HeraldError) -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw HeraldError(.invalidConfiguration, "--jwt-public-key: cannot read a PEM file at \(path)")
-        }
-        return text
+    /// A verifier with the secret's and public key's keys (and a JWKS, once its keys are loaded).
+    public init(configuration: HeraldConfiguration.Tokens) async throws(HeraldError) {
+        self.init(configuration: configuration, keys: try await VerificationKeys(configuration: configuration))
     }
 
     /// Verifies `token` at time `now`.
@@ -130,14 +91,22 @@ public struct TokenVerifier: Sendable {
             return .failure(TokenRejection(.invalid, "the token is longer than \(maxTokenBytes) bytes"))
         }
         let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, let header = Base64URL.decode(parts[0]), case .string(let name)? = JSON.parse(header)?["alg"] else {
+        guard parts.count == 3, let header = Base64URL.decode(parts[0]).flatMap({ JSON.parse($0) }), case .string(let name)? = header["alg"] else {
             return .failure(TokenRejection(.invalid, "the token is not a well-formed JWT"))
         }
-        guard let algorithm = algorithms[name] else {
+        let candidates: [any JWTAlgorithm]
+        switch keys.lookup(alg: name, kid: header["kid"]?.stringValue) {
+        case .keys(let found):
+            candidates = found
+        case .notAllowed:
             return .failure(TokenRejection(.invalid, "the token's algorithm is not allowed"))
+        case .unknownKeyID:
+            return .failure(TokenRejection(.invalid, "the token's key id is not in the key set", unknownKeyID: true))
         }
         let signingInput = Array(token.utf8[..<parts[1].endIndex])
-        guard let signature = Base64URL.decode(parts[2]), (try? algorithm.verify(signature, signs: signingInput)) == true else {
+        guard let signature = Base64URL.decode(parts[2]),
+            candidates.contains(where: { (try? $0.verify(signature, signs: signingInput)) == true })
+        else {
             return .failure(TokenRejection(.invalid, "the token's signature is invalid"))
         }
         guard let payload = Base64URL.decode(parts[1]), let claims = JSON.parse(payload) else {

@@ -25,6 +25,12 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("jwt-algorithms"),
         help: "Accepted algorithms (default HS256,HS384,HS512 with a secret; RS256,ES256,EdDSA with a public key)."
     ) var jwtAlgorithms: String?
+    @Option(name: .customLong("jwks-file"), help: "JWKS document file (keys by kid).") var jwksFile: String?
+    @Option(name: .customLong("jwks-url"), help: "JWKS document URL, e.g. the identity provider's jwks_uri.") var jwksURL: String?
+    @Option(name: .customLong("jwks-refresh-interval"), help: "How often the JWKS is read again (default 10m).")
+    var jwksRefreshInterval: String?
+    @Option(name: .customLong("jwks-min-refresh-interval"), help: "At most one refresh per this, for unknown kids (default 30s).")
+    var jwksMinRefreshInterval: String?
     @Option(name: .customLong("max-token-bytes"), help: "Longest token accepted (default 16KiB).") var maxTokenBytes: String?
     @Option(name: .customLong("jwt-issuer"), help: "Required iss claim.") var jwtIssuer: String?
     @Option(name: .customLong("jwt-audience"), help: "Audience the aud claim must name.") var jwtAudience: String?
@@ -102,7 +108,8 @@ struct ServeCommand: AsyncParsableCommand {
         let strings: [(String, String?)] = [
             ("host", host), ("port", port), ("path", path), ("jwt-secret", jwtSecret), ("jwt-algorithms", jwtAlgorithms),
             ("jwt-public-key", jwtPublicKey), ("jwt-issuer", jwtIssuer), ("jwt-audience", jwtAudience),
-            ("max-token-bytes", maxTokenBytes), ("subscription-auth", subscriptionAuth), ("entities-claim", entitiesClaim),
+            ("max-token-bytes", maxTokenBytes), ("jwks-file", jwksFile), ("jwks-url", jwksURL),
+            ("jwks-refresh-interval", jwksRefreshInterval), ("jwks-min-refresh-interval", jwksMinRefreshInterval), ("subscription-auth", subscriptionAuth), ("entities-claim", entitiesClaim),
             ("max-connections", maxConnections), ("max-messages-per-second", maxMessagesPerSecond),
             ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),

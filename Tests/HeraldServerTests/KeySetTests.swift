@@ -1,0 +1,163 @@
+import Foundation
+import HeraldClient
+import HeraldCore
+import HeraldServer
+import Hummingbird
+import JWTKit
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// Tokens verified against a JWKS document (SPEC §2): by `kid`, refreshed once for a new key id
+/// however many connections bring it, and never more often than the minimum gap for made-up ones.
+@Suite struct KeySetTests {
+    private struct Claims: JWTPayload {
+        var exp = Int(Date().timeIntervalSince1970) + 3600
+        var sub = "u1"
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    /// An ES256 signing key published under `kid`.
+    private struct PublishedKey {
+        let kid: String
+        let signer = JWTKeyCollection()
+        let jwk: JWK
+
+        init(kid: String) async {
+            self.kid = kid
+            let key = ES256PrivateKey()
+            let (x, y) = key.publicKey.parameters!
+            jwk = .ecdsa(.es256, identifier: JWKIdentifier(string: kid), x: x, y: y, curve: .p256)
+            await signer.add(ecdsa: key, kid: JWKIdentifier(string: kid))
+        }
+
+        func token() async throws -> String { try await signer.sign(Claims(), kid: JWKIdentifier(string: kid)) }
+    }
+
+    private static func document(_ keys: [PublishedKey]) throws -> String {
+        String(decoding: try JSONEncoder().encode(JWKS(keys: keys.map(\.jwk))), as: UTF8.self)
+    }
+
+    @Test func aNewKeyIDIsFetchedOnceForManyConnections() async throws {
+        let (first, rotated) = (await PublishedKey(kid: "k1"), await PublishedKey(kid: "k2"))
+        let provider = try await KeySetServer.start(document: try Self.document([first]))
+        let server = try await TestServer.start {
+            $0.tokens.secret = nil
+            $0.tokens.jwksURL = provider.url
+            $0.tokens.algorithms = ["ES256"]
+            $0.tokens.jwksMinimumRefreshGap = .zero
+        }
+        #expect(provider.requests == 1)  // loaded at start
+        try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + first.token()).expectNothingPending()
+        #expect(provider.requests == 1)
+
+        // The provider rotates to k2; twenty clients arrive at once with k2 tokens.
+        provider.publish(try Self.document([first, rotated]))
+        let token = try await rotated.token()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + token).expectNothingPending() }
+            }
+            try await group.waitForAll()
+        }
+        #expect(provider.requests == 2)
+        try await server.stop()
+        try await provider.stop()
+    }
+
+    @Test func madeUpKeyIDsCannotHammerTheProvider() async throws {
+        let known = await PublishedKey(kid: "k1")
+        let provider = try await KeySetServer.start(document: try Self.document([known]))
+        let server = try await TestServer.start {
+            $0.tokens.secret = nil
+            $0.tokens.jwksURL = provider.url
+            $0.tokens.algorithms = ["ES256"]
+            $0.tokens.jwksMinimumRefreshGap = .seconds(3600)
+        }
+        for index in 0..<30 {
+            let stranger = await PublishedKey(kid: "bogus-\(index)")
+            let (status, body) = try await server.upgradeAttempt(query: "?access_token=\(try await stranger.token())")
+            #expect(status == 401 && body?["reason"] == "token_invalid")
+        }
+        #expect(provider.requests == 1)
+        try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + known.token()).expectNothingPending()
+        try await server.stop()
+        try await provider.stop()
+    }
+
+    @Test func aKeySetFromAFileAndOneThatCannotBeLoaded() async throws {
+        let key = await PublishedKey(kid: "file-key")
+        let path = try TokenKeysTests.pemFile(try Self.document([key]))
+        let server = try await TestServer.start {
+            $0.tokens.secret = nil
+            $0.tokens.jwksFile = path
+            $0.tokens.algorithms = ["ES256"]
+        }
+        try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + key.token()).expectNothingPending()
+        try await server.stop()
+        await #expect(throws: HeraldError.self) {
+            _ = try await TestServer.start {
+                $0.tokens.secret = nil
+                $0.tokens.jwksFile = "/nonexistent/jwks.json"
+                $0.tokens.algorithms = ["ES256"]
+            }
+        }
+    }
+}
+
+/// An identity provider's JWKS endpoint on 127.0.0.1: serves the current document, counts requests.
+final class KeySetServer: Sendable {
+    private final class State: Sendable {
+        let document: Mutex<String>
+        let requests = Atomic<Int>(0)
+        init(document: String) { self.document = Mutex(document) }
+    }
+
+    private let state: State
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
+    let url: String
+
+    private init(state: State, group: ServiceGroup, running: Task<Void, any Error>, port: Int) {
+        self.state = state
+        self.group = group
+        self.running = running
+        url = "http://127.0.0.1:\(port)/jwks.json"
+    }
+
+    static func start(document: String) async throws -> KeySetServer {
+        let state = State(document: document)
+        let router = Router()
+        router.get("jwks.json") { _, _ in
+            state.requests.add(1, ordering: .relaxed)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: state.document.withLock { $0 }))
+            )
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let logger = Logger(label: "jwks.test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let running = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("the JWKS server did not start") }
+        return KeySetServer(state: state, group: group, running: running, port: port)
+    }
+
+    var requests: Int { state.requests.load(ordering: .relaxed) }
+
+    func publish(_ document: String) { state.document.withLock { $0 = document } }
+
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
