@@ -96,6 +96,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
             // A request NIO cannot parse gets `400 Bad Request` and the socket is closed (otherwise it would stay open).
             pipeline.enableErrorHandling = true
             pipeline.enableResponseHeaderValidation = false
+            pipeline.decoderConfiguration.maxHeaderListSize = connection.limits.maxHeaderBytes
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
             try channel.pipeline.syncOperations.addHandler(UpgradeProtocolFilter(), position: .before(upgradeHandler))

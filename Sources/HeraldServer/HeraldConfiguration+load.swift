@@ -60,6 +60,7 @@ extension HeraldConfiguration {
         publishKeys = settings.list("publish-keys") ?? []
         allowedOrigins = settings.list("allowed-origins") ?? []
         limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
+        limits.maxHeaderBytes = try settings.size("max-header-bytes", atLeast: 1_024) ?? limits.maxHeaderBytes
         limits.maxHandshakesPerSecond = try settings.integer("max-handshakes-per-second", in: 0...1_000_000) ?? limits.maxHandshakesPerSecond
         limits.maxConnections = try settings.integer("max-connections", in: 0...10_000_000) ?? limits.maxConnections
         limits.maxConnectionsPerUser = try settings.integer("max-connections-per-user", in: 0...10_000_000) ?? limits.maxConnectionsPerUser

@@ -60,6 +60,8 @@ public struct HeraldConfiguration: Sendable {
         public var closeTimeout: Duration = .seconds(5)
         /// Inbound messages per second per connection: more get `rate_limited`, a second's worth in a row closes with 1008 (0 = unlimited).
         public var maxMessagesPerSecond = 50
+        /// Total size of a request's header fields; larger requests get `400` and a closed socket.
+        public var maxHeaderBytes = 32_768
         /// WebSocket upgrade attempts per second per source IP; more get `429 rate_limited` (0 = unlimited).
         public var maxHandshakesPerSecond = 0
         /// Open connections per node; more get `503 over_capacity` (0 = unlimited).

@@ -49,6 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnectionsPerUser: String?
     @Option(name: .customLong("max-messages-per-second"), help: "Inbound per connection, then rate_limited and 1008; 0 = unlimited (default 50).")
     var maxMessagesPerSecond: String?
+    @Option(name: .customLong("max-header-bytes"), help: "Total request header size, then 400 (default 32KiB).") var maxHeaderBytes: String?
     @Option(name: .customLong("max-handshakes-per-second"), help: "Upgrade attempts per second per source IP; 0 = unlimited (default 0).")
     var maxHandshakesPerSecond: String?
     @Option(name: .customLong("max-message-bytes"), help: "Inbound message limit (default 32768).") var maxMessageBytes: String?
@@ -111,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("max-token-bytes", maxTokenBytes), ("jwks-file", jwksFile), ("jwks-url", jwksURL),
             ("jwks-refresh-interval", jwksRefreshInterval), ("jwks-min-refresh-interval", jwksMinRefreshInterval), ("subscription-auth", subscriptionAuth), ("entities-claim", entitiesClaim),
             ("max-connections", maxConnections), ("max-messages-per-second", maxMessagesPerSecond),
-            ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
+            ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-header-bytes", maxHeaderBytes), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),
             ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
             ("history-size", historySize), ("history-ttl", historyTTL), ("drain-timeout", drainTimeout), ("log-level", logLevel),

@@ -75,6 +75,11 @@ import Testing
         #expect(h2c.hasPrefix("HTTP/1.1 200 OK"))
         let garbage = try await RawHTTP.exchange(port: server.port, request: "GET / HTTP/1.1\r\nHost: x\r\nBad\u{0}Header: 1\r\n\r\n")
         #expect(garbage.hasPrefix("HTTP/1.1 400"))
+        // Header fields over --max-header-bytes (32 KiB) in all: 400 as well; just under it is fine.
+        let big = "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "p", count: 33_000))\r\n\r\n"
+        #expect(try await RawHTTP.exchange(port: server.port, request: big).hasPrefix("HTTP/1.1 400"))
+        let fits = "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "p", count: 30_000))\r\n\r\n"
+        #expect(try await RawHTTP.exchange(port: server.port, request: fits).hasPrefix("HTTP/1.1 200"))
         try await server.stop()
     }
 
