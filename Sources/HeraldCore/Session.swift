@@ -5,17 +5,6 @@ import Synchronization
 /// and the outlet its frames go through. The transport feeds it client frames on the
 /// outlet's event loop; everything between a frame in and the frames out happens here.
 public final class Session: Sendable {
-    /// A `refresh` the transport must verify (token checks live outside the core).
-    public struct RefreshRequest: Equatable, Sendable {
-        public var token: String
-        public var requestID: JSONValue?
-
-        public init(token: String, requestID: JSONValue?) {
-            self.token = token
-            self.requestID = requestID
-        }
-    }
-
     public let userID: UserID
     /// The connection's socket; it owns this session, hence `unowned`.
     public unowned let outlet: any Outlet
@@ -24,16 +13,18 @@ public final class Session: Sendable {
     private let machine: Mutex<SessionStateMachine>
 
     /// Creates the session and registers its outlet with the hub under `userID`.
-    /// - Parameter allowedEntities: what the token allows when subscription authorisation is on (nil: off).
+    /// - Parameters:
+    ///   - allowedEntities: what the token's claim allows when claim authorisation is on (nil: off).
+    ///   - asksHook: whether the application's authorisation hook decides what the claim does not allow.
     public init(
         userID: UserID, outlet: any Outlet, hub: Hub, broker: any Broker, maxSubscriptions: Int,
-        allowedEntities: EntityPatterns? = nil
+        allowedEntities: EntityPatterns? = nil, asksHook: Bool = false
     ) {
         self.userID = userID
         self.outlet = outlet
         self.hub = hub
         self.broker = broker
-        machine = Mutex(SessionStateMachine(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities))
+        machine = Mutex(SessionStateMachine(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook))
         hub.connect(outlet, user: userID)
     }
 
@@ -42,8 +33,9 @@ public final class Session: Sendable {
     /// The entities this connection is subscribed to.
     public var subscriptions: Set<EntityID> { machine.withLock { $0.subscriptions } }
 
-    /// Handles one text frame (on the outlet's event loop); replies go to the outlet. Returns a refresh for the transport to verify.
-    public func receive(text bytes: some Collection<UInt8>) -> RefreshRequest? {
+    /// Handles one text frame (on the outlet's event loop); replies go to the outlet. Returns what
+    /// the transport must do first when the message needs it (verify a token, ask the hook).
+    public func receive(text bytes: some Collection<UInt8>) -> Followup? {
         switch ClientMessage.decode(bytes) {
         case .failure(let error):
             reply(error)
@@ -51,14 +43,20 @@ public final class Session: Sendable {
             switch message.action {
             case .subscribe(let entities, let since, let epoch):
                 // `seq`s the client saw in another epoch say nothing about this one's: nothing can be recovered.
-                let resume = since.map { Resume(since: $0, sameEpoch: epoch == nil || epoch == broker.epoch) }
-                for entity in entities { subscribe(entity, resume: resume, requestID: message.requestID) }
+                let resume = since.map { SubscribeRequest.Resume(since: $0, sameEpoch: epoch == nil || epoch == broker.epoch) }
+                var request = SubscribeRequest(entities: entities, resume: resume, requestID: message.requestID)
+                request.askHook = machine.withLock { machine in
+                    var seen = Set<EntityID>()
+                    return entities.filter { machine.needsHook($0) && seen.insert($0).inserted }
+                }
+                if !request.askHook.isEmpty { return .authorise(request) }
+                subscribe(request, approved: [])
             case .unsubscribe(let entities):
                 for entity in entities { unsubscribe(entity, requestID: message.requestID) }
             case .ping:
                 outlet.send(Push.pong(requestID: message.requestID))
             case .refresh(let token):
-                return RefreshRequest(token: token, requestID: message.requestID)
+                return .refresh(RefreshRequest(token: token, requestID: message.requestID))
             }
         }
         return nil
@@ -84,14 +82,16 @@ public final class Session: Sendable {
         hub.disconnect(outlet, user: userID, subscriptions: subscriptions)
     }
 
-    /// A `subscribe` with `since`.
-    private struct Resume {
-        var since: Int
-        var sameEpoch: Bool
+    /// Subscribes to each entity of `request` in order, answering each; `approved` holds the
+    /// entities the authorisation hook allowed (those it was asked about and refused are forbidden).
+    public func subscribe(_ request: SubscribeRequest, approved: Set<EntityID>) {
+        for entity in request.entities {
+            subscribe(entity, resume: request.resume, requestID: request.requestID, approvedByHook: approved.contains(entity))
+        }
     }
 
-    private func subscribe(_ entity: EntityID, resume: Resume?, requestID: JSONValue?) {
-        switch machine.withLock({ $0.subscribeRequested(entity) }) {
+    private func subscribe(_ entity: EntityID, resume: SubscribeRequest.Resume?, requestID: JSONValue?, approvedByHook: Bool) {
+        switch machine.withLock({ $0.subscribeRequested(entity, approvedByHook: approvedByHook) }) {
         case .subscribe:
             let replay = broker.subscribe(outlet, to: entity, since: resume.flatMap { $0.sameEpoch ? $0.since : nil })
             let recovered = replay.recovered && resume?.sameEpoch != false

@@ -61,7 +61,9 @@ public func buildApplication(
         allowedOrigins: configuration.allowedOrigins, limits: configuration.limits
     )
     let connection = WebSocketConnection.Settings(
-        hub: hub, broker: broker, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits, logger: logger
+        hub: hub, broker: broker, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits,
+        hook: configuration.subscriptionHook.map { AuthorisationHook(url: $0.url, timeout: $0.timeout, cacheTTL: $0.cacheTTL, logger: logger) },
+        logger: logger
     )
     let path = RouterPath(configuration.listen.path)
 

@@ -46,10 +46,19 @@ extension HeraldConfiguration {
         } else if tokens.publicKeyFile != nil || tokens.jwksFile != nil || tokens.jwksURL != nil {
             tokens.algorithms = (tokens.secret == nil ? [] : tokens.algorithms) + TokenVerifier.publicKeyDefaults
         }
-        switch settings.string("subscription-auth")?.lowercased() ?? "off" {
-        case "off": tokens.entitiesClaim = nil
-        case "claims": tokens.entitiesClaim = settings.string("entities-claim") ?? "entities"
-        default: throw Settings.invalid("subscription-auth", "off or claims (the authorisation hook is not built yet)")
+        let mode = settings.string("subscription-auth")?.lowercased() ?? "off"
+        guard ["off", "claims", "hook", "claims+hook"].contains(mode) else {
+            throw Settings.invalid("subscription-auth", "off, claims, hook or claims+hook")
+        }
+        if mode.hasPrefix("claims") { tokens.entitiesClaim = settings.string("entities-claim") ?? "entities" }
+        if mode.hasSuffix("hook") {
+            guard let url = settings.string("auth-hook-url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw Settings.invalid("auth-hook-url", "an http(s):// URL, required by --subscription-auth \(mode)")
+            }
+            var hook = SubscriptionHook(url: url)
+            hook.timeout = try settings.duration("auth-hook-timeout", atLeast: .milliseconds(1)) ?? hook.timeout
+            hook.cacheTTL = try settings.duration("auth-hook-cache-ttl") ?? hook.cacheTTL
+            subscriptionHook = hook
         }
         tokens.maxBytes = try settings.size("max-token-bytes", atLeast: 64) ?? tokens.maxBytes
         tokens.issuer = settings.string("jwt-issuer")

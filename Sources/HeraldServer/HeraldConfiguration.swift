@@ -78,6 +78,19 @@ public struct HeraldConfiguration: Sendable {
     public var limits = Limits()
     /// What each entity keeps for `subscribe` with `since`.
     public var history = EntityHistory.Limits()
+    /// The application's subscription authorisation hook (`--subscription-auth hook` or `claims+hook`).
+    public struct SubscriptionHook: Sendable {
+        /// Where `POST {"userId","entityId","connectionId"}` goes; `200 {"allow":true}` allows.
+        public var url: String
+        /// How long one answer may take; no answer in time is a refusal.
+        public var timeout: Duration = .seconds(2)
+        /// How long a connection remembers an answer.
+        public var cacheTTL: Duration = .seconds(60)
+        public init(url: String) { self.url = url }
+    }
+
+    /// Set when the hook decides subscriptions the token's claim does not allow.
+    public var subscriptionHook: SubscriptionHook?
     /// Browser origins allowed to connect (`Origin` header); empty allows any. Others get `403 origin_not_allowed`.
     public var allowedOrigins: [String] = []
     /// Keys accepted on the publish and admin API.

@@ -25,6 +25,8 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         /// Clock skew allowed on `exp`: a connection is closed at `exp` + leeway.
         let tokenLeeway: Duration
         let limits: HeraldConfiguration.Limits
+        /// The application's authorisation hook, with `--subscription-auth hook` or `claims+hook`.
+        let hook: AuthorisationHook?
         let logger: Logger
     }
 
@@ -51,6 +53,11 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     private var lifetime: Scheduled<Void>?
     /// Inbound messages per second (text and binary).
     private var rateLimit: RateLimit
+    /// The hook's answers for this connection, each kept for the hook's cache TTL.
+    private var hookAnswers: [EntityID: (allowed: Bool, until: NIODeadline)] = [:]
+    /// A subscribe waits for the hook: later messages are held (and reading paused) so they keep their order.
+    private var waitingForHook = false
+    private var held: [WebSocketFrame] = []
 
     private static let ping = WireFrame(.ping, payload: ByteBuffer())
 
@@ -87,7 +94,8 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         self.context = context
         session = Session(
             userID: identity.userID, outlet: self, hub: settings.hub, broker: settings.broker,
-            maxSubscriptions: settings.limits.maxSubscriptions, allowedEntities: identity.allowedEntities
+            maxSubscriptions: settings.limits.maxSubscriptions, allowedEntities: identity.allowedEntities,
+            asksHook: settings.hook != nil
         )
         scheduleExpiry()
         if settings.limits.maxConnectionLifetime > .zero {
@@ -114,10 +122,9 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         let frame = unwrapInboundIn(data)
         quietPeriods = 0
         switch frame.opcode {
-        case .text:
-            if admitMessage() { receive(text: frame.unmaskedData) }
-        case .binary:
-            if case .open = state, admitMessage() { session?.receiveBinary() }
+        case .text, .binary:
+            guard admitMessage() else { break }
+            if waitingForHook { hold(frame) } else { handle(frame) }
         case .ping:
             if case .open = state { wire.writeAndFlush(WireFrame(.pong, payload: frame.unmaskedData).bytes) }
         case .connectionClose:
@@ -173,7 +180,70 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
             return fail(.invalidText)
         }
-        if let refresh = session.receive(text: text.utf8) { verify(refresh) }
+        switch session.receive(text: text.utf8) {
+        case .refresh(let request)?: verify(request)
+        case .authorise(let request)?: authorise(request)
+        case nil: break
+        }
+    }
+
+    /// A data frame, in arrival order.
+    private func handle(_ frame: WebSocketFrame) {
+        if frame.opcode == .text {
+            receive(text: frame.unmaskedData)
+        } else if case .open = state {
+            session?.receiveBinary()
+        }
+    }
+
+    /// Holds a data frame that arrived while a subscribe waits for the hook (reading is paused, so few do).
+    private func hold(_ frame: WebSocketFrame) {
+        guard held.count < 1_024 else { return fail(.policyViolation) }
+        held.append(frame)
+    }
+
+    /// Asks the hook about the entities only it can allow (unless this connection has a fresh answer),
+    /// then subscribes; meanwhile the connection's later messages wait.
+    private func authorise(_ request: Session.SubscribeRequest) {
+        guard let hook = settings.hook, let session else { return }
+        let now = NIODeadline.now()
+        var approved = Set<EntityID>()
+        var unanswered: [EntityID] = []
+        for entity in request.askHook {
+            if let answer = hookAnswers[entity], answer.until > now {
+                if answer.allowed { approved.insert(entity) }
+            } else {
+                unanswered.append(entity)
+            }
+        }
+        if unanswered.isEmpty { return session.subscribe(request, approved: approved) }
+        waitingForHook = true
+        try? context?.channel.syncOptions?.setOption(.autoRead, value: false)
+        let (user, connection, cached) = (identity.userID, connectionID, approved)
+        Task {
+            let answers = await withTaskGroup(of: (EntityID, Bool).self) { group in
+                for entity in unanswered { group.addTask { (entity, await hook.allows(user: user, entity: entity, connection: connection)) } }
+                return await group.reduce(into: [(EntityID, Bool)]()) { $0.append($1) }
+            }
+            self.eventLoop.execute { self.hookAnswered(request, answers: answers, approved: cached) }
+        }
+    }
+
+    private func hookAnswered(_ request: Session.SubscribeRequest, answers: [(EntityID, Bool)], approved: Set<EntityID>) {
+        guard let hook = settings.hook else { return }
+        let now = NIODeadline.now()
+        if hookAnswers.count > 4 * settings.limits.maxSubscriptions { hookAnswers = hookAnswers.filter { $0.value.until > now } }
+        var approved = approved
+        for (entity, allowed) in answers {
+            hookAnswers[entity] = (allowed, now + TimeAmount(hook.cacheTTL))
+            if allowed { approved.insert(entity) }
+        }
+        waitingForHook = false
+        guard case .open = state, let session else { return }
+        session.subscribe(request, approved: approved)
+        try? context?.channel.syncOptions?.setOption(.autoRead, value: true)
+        // What arrived meanwhile, in order, until a message waits for the hook again.
+        while !waitingForHook, !held.isEmpty { handle(held.removeFirst()) }
     }
 
     /// Applies the inbound rate limit: true to handle the message; otherwise it was answered

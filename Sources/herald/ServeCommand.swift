@@ -39,8 +39,14 @@ struct ServeCommand: AsyncParsableCommand {
     var identityClaim: String?
     @Option(name: .customLong("publish-key"), help: "Publish key; repeat for several (HERALD_PUBLISH_KEYS, comma-separated).")
     var publishKeys: [String] = []
-    @Option(name: .customLong("subscription-auth"), help: "off (default) or claims: the token's entities claim lists what it may subscribe to.")
-    var subscriptionAuth: String?
+    @Option(
+        name: .customLong("subscription-auth"),
+        help: "off (default), claims (the token's entities claim), hook (ask --auth-hook-url) or claims+hook."
+    ) var subscriptionAuth: String?
+    @Option(name: .customLong("auth-hook-url"), help: "Application URL asked to allow a subscription.") var authHookURL: String?
+    @Option(name: .customLong("auth-hook-timeout"), help: "No answer in this long is a refusal (default 2s).") var authHookTimeout: String?
+    @Option(name: .customLong("auth-hook-cache-ttl"), help: "How long a connection keeps an answer (default 60s).")
+    var authHookCacheTTL: String?
     @Option(name: .customLong("entities-claim"), help: "Dotted path of the entities claim (default entities).") var entitiesClaim: String?
     @Option(name: .customLong("allowed-origin"), help: "Browser Origin allowed to connect; repeat for several (HERALD_ALLOWED_ORIGINS).")
     var allowedOrigins: [String] = []
@@ -111,6 +117,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("jwt-public-key", jwtPublicKey), ("jwt-issuer", jwtIssuer), ("jwt-audience", jwtAudience),
             ("max-token-bytes", maxTokenBytes), ("jwks-file", jwksFile), ("jwks-url", jwksURL),
             ("jwks-refresh-interval", jwksRefreshInterval), ("jwks-min-refresh-interval", jwksMinRefreshInterval), ("subscription-auth", subscriptionAuth), ("entities-claim", entitiesClaim),
+            ("auth-hook-url", authHookURL), ("auth-hook-timeout", authHookTimeout), ("auth-hook-cache-ttl", authHookCacheTTL),
             ("max-connections", maxConnections), ("max-messages-per-second", maxMessagesPerSecond),
             ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-header-bytes", maxHeaderBytes), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),

@@ -41,7 +41,29 @@ import Testing
     @Test func refreshIsHandedToTheTransport() {
         let (session, _) = session()
         let refresh = session.receive(text: Array(#"{"action":"refresh","token":"t","requestId":"r"}"#.utf8))
-        #expect(refresh == Session.RefreshRequest(token: "t", requestID: "r"))
+        #expect(refresh == .refresh(Session.RefreshRequest(token: "t", requestID: "r")))
+    }
+
+    @Test func entitiesOnlyTheHookCanAllowWaitForItInOrder() {
+        let hub = Hub(shardCount: 2)
+        let outlet = RecordingOutlet(on: loop)
+        let session = Session(
+            userID: UserID("u")!, outlet: outlet, hub: hub, broker: MemoryBroker(hub: hub), maxSubscriptions: 10,
+            allowedEntities: EntityPatterns(["order-*"]), asksHook: true
+        )
+        let followup = session.receive(text: Array(#"{"action":"subscribe","entityIds":["order-1","x","y","x"],"requestId":7}"#.utf8))
+        guard case .authorise(let request)? = followup else {
+            Issue.record("expected the hook to be asked, got \(String(describing: followup))")
+            return
+        }
+        #expect(request.askHook == [EntityID("x")!, EntityID("y")!])  // the claim allows order-1; x once
+        #expect(outlet.texts.isEmpty)  // nothing answered before the hook has
+        session.subscribe(request, approved: [EntityID("x")!])
+        let answers = outlet.texts.map { JSON.parse($0)?["type"]?.stringValue == "subscribed" ? "ok" : JSON.parse($0)?["code"]?.stringValue ?? "?" }
+        #expect(answers == ["ok", "ok", "forbidden", "ok"])
+        #expect(session.subscriptions == [EntityID("order-1")!, EntityID("x")!])
+        // Already subscribed: no question for the hook.
+        #expect(session.receive(text: Array(#"{"action":"subscribe","entityId":"x"}"#.utf8)) == nil)
     }
 
     @Test func binaryFramesAndGarbageGetErrorFrames() {

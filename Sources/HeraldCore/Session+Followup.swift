@@ -1,0 +1,37 @@
+extension Session {
+    /// What the transport must do before a message is done with (it owns tokens and HTTP).
+    public enum Followup: Equatable, Sendable {
+        /// Verify the token of a `refresh`.
+        case refresh(RefreshRequest)
+        /// Ask the authorisation hook about `request.askHook`, then call `subscribe(_:approved:)`.
+        case authorise(SubscribeRequest)
+    }
+
+    /// A `refresh` the transport must verify (token checks live outside the core).
+    public struct RefreshRequest: Equatable, Sendable {
+        public var token: String
+        public var requestID: JSONValue?
+
+        public init(token: String, requestID: JSONValue?) {
+            self.token = token
+            self.requestID = requestID
+        }
+    }
+
+    /// A `subscribe` that waits for the authorisation hook.
+    public struct SubscribeRequest: Equatable, Sendable {
+        /// A `subscribe` with `since`.
+        public struct Resume: Equatable, Sendable {
+            public var since: Int
+            /// False when the client's `epoch` is not the broker's: nothing can be recovered.
+            public var sameEpoch: Bool
+        }
+
+        /// Every entity of the message, in order.
+        public var entities: [EntityID]
+        public var resume: Resume?
+        public var requestID: JSONValue?
+        /// The entities only the hook can allow (each once).
+        public var askHook: [EntityID] = []
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import HeraldClient
+import HeraldCore
+import HeraldServer
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// `--subscription-auth hook`: the application decides, fails closed, is asked once per entity
+/// per connection while its answer is fresh, and the connection's messages keep their order.
+@Suite struct AuthorisationHookTests {
+    private func answers(_ socket: HeraldSocket, count: Int) async throws -> [String] {
+        var answers: [String] = []
+        for _ in 0..<count {
+            let reply = try await socket.json()
+            answers.append(reply["type"] == "subscribed" ? "ok" : reply["code"]?.stringValue ?? reply["type"]?.stringValue ?? "?")
+        }
+        return answers
+    }
+
+    @Test func theHookDecidesAndNoAnswerIsARefusal() async throws {
+        let application = try await HookServer.start()
+        let server = try await TestServer.start {
+            var hook = HeraldConfiguration.SubscriptionHook(url: application.url)
+            hook.timeout = .milliseconds(500)
+            $0.subscriptionHook = hook
+        }
+        let socket = try await server.connect(user: "alice")
+        socket.send(#"{"action":"subscribe","entityIds":["ok-1","no-1","slow-1","err-1"]}"#)
+        socket.send(#"{"action":"ping"}"#)  // sent at once, answered after the subscribe
+        #expect(try await answers(socket, count: 5) == ["ok", "forbidden", "forbidden", "forbidden", "pong"])
+        #expect(application.questions.contains { $0.hasPrefix(#"{"userId":"alice","entityId":"ok-1","connectionId":"#) })
+        _ = try await server.publishEntity("ok-1", message: "allowed")
+        _ = try await server.publishEntity("no-1", message: "refused")
+        #expect(try await socket.json()["message"] == "allowed")
+        try await socket.expectNothingPending()
+
+        // Asked once per entity while the answer is fresh.
+        socket.send(#"{"action":"unsubscribe","entityId":"ok-1"}"#)
+        socket.send(#"{"action":"subscribe","entityIds":["ok-1","no-1"]}"#)
+        #expect(try await answers(socket, count: 3) == ["unsubscribed", "ok", "forbidden"])
+        #expect(application.count(of: "ok-1") == 1 && application.count(of: "no-1") == 1)
+        try await server.stop()
+        try await application.stop()
+    }
+
+    @Test func claimsFirstThenTheHook() async throws {
+        let application = try await HookServer.start()
+        let server = try await TestServer.start {
+            $0.tokens.entitiesClaim = "entities"
+            $0.subscriptionHook = HeraldConfiguration.SubscriptionHook(url: application.url)
+        }
+        let token = try await server.token(user: "bob", entities: ["order-*"])
+        let socket = try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + token)
+        socket.send(#"{"action":"subscribe","entityIds":["order-1","ok-2","no-2"]}"#)
+        #expect(try await answers(socket, count: 3) == ["ok", "ok", "forbidden"])
+        #expect(application.count(of: "order-1") == 0)
+        try await server.stop()
+        try await application.stop()
+    }
+}
+
+/// The application's authorisation hook on 127.0.0.1: allows `ok-*`, refuses `no-*`, answers
+/// `slow-*` after 1.5 s and `err-*` with 500; remembers each question.
+final class HookServer: Sendable {
+    private let asked = Mutex<[String]>([])
+    private let group: Mutex<ServiceGroup?> = Mutex(nil)
+    private let running: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let port = Mutex(0)
+
+    var url: String { "http://127.0.0.1:\(port.withLock { $0 })/authorise" }
+    var questions: [String] { asked.withLock { $0 } }
+    func count(of entity: String) -> Int { questions.count { $0.contains(#""entityId":"\#(entity)""#) } }
+
+    static func start() async throws -> HookServer {
+        let server = HookServer()
+        let router = Router()
+        router.post("authorise") { request, _ in
+            let body = try await request.body.collect(upTo: 4_096)
+            let question = String(buffer: body)
+            server.asked.withLock { $0.append(question) }
+            let entity = JSON.parse(body.readableBytesView)?["entityId"]?.stringValue ?? ""
+            if entity.hasPrefix("slow-") { try await Task.sleep(for: .milliseconds(1_500)) }
+            if entity.hasPrefix("err-") { return Response(status: .internalServerError) }
+            let allow = entity.hasPrefix("ok-") || entity.hasPrefix("slow-")
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"allow":\#(allow)}"#)))
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let logger = Logger(label: "hook.test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        server.group.withLock { $0 = group }
+        server.running.withLock { $0 = Task { try await group.run() } }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("the hook server did not start") }
+        server.port.withLock { $0 = port }
+        return server
+    }
+
+    func stop() async throws {
+        await group.withLock { $0 }?.triggerGracefulShutdown()
+        try await running.withLock { $0 }?.value
+    }
+}
