@@ -48,6 +48,7 @@ public func buildApplication(
     let hub = Hub()
     let broker = MemoryBroker(hub: hub, history: configuration.history)
     let lifecycle = Lifecycle()
+    let refusals = Refusals()
     let tokenKeys = try await VerificationKeys(configuration: tokens)
     let keySet = (tokens.jwksURL.map(KeySetRefresher.Source.url) ?? tokens.jwksFile.map(KeySetRefresher.Source.file)).map {
         KeySetRefresher(
@@ -57,11 +58,11 @@ public func buildApplication(
     try await keySet?.load()
     let verifier = TokenVerifier(configuration: tokens, keys: tokenKeys)
     let gate = ConnectGate(
-        verifier: verifier, keySet: keySet, lifecycle: lifecycle, hub: hub, path: configuration.listen.path,
+        verifier: verifier, keySet: keySet, lifecycle: lifecycle, hub: hub, refusals: refusals, path: configuration.listen.path,
         allowedOrigins: configuration.allowedOrigins, limits: configuration.limits
     )
     let connection = WebSocketConnection.Settings(
-        hub: hub, broker: broker, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits,
+        hub: hub, broker: broker, refusals: refusals, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits,
         hook: configuration.subscriptionHook.map { AuthorisationHook(url: $0.url, timeout: $0.timeout, cacheTTL: $0.cacheTTL, logger: logger) },
         logger: logger
     )
@@ -72,7 +73,7 @@ public func buildApplication(
     HealthRoutes(lifecycle: lifecycle).add(to: router)
     let publishKeys = PublishKeys(configuration.publishKeys)
     PublishRoutes(broker: broker).add(to: router, keys: publishKeys)
-    AdminRoutes(hub: hub).add(to: router, keys: publishKeys)
+    AdminRoutes(hub: hub, refusals: refusals).add(to: router, keys: publishKeys)
 
     let server = HTTPServerBuilder { responder in
         HeraldChannel(responder: responder, gate: gate, connection: connection)

@@ -22,6 +22,8 @@ struct ConnectGate: Sendable {
     let keySet: KeySetRefresher?
     let lifecycle: Lifecycle
     let hub: Hub
+    /// Where refused connects are counted, as `connect.<reason>`.
+    let refusals: Refusals
     /// The WebSocket path; upgrades elsewhere are refused with 404.
     let path: String
     /// Allowed `Origin` values, lowercased; empty allows any.
@@ -31,13 +33,14 @@ struct ConnectGate: Sendable {
     let handshakes: HandshakeRateLimit
 
     init(
-        verifier: TokenVerifier, keySet: KeySetRefresher?, lifecycle: Lifecycle, hub: Hub, path: String,
+        verifier: TokenVerifier, keySet: KeySetRefresher?, lifecycle: Lifecycle, hub: Hub, refusals: Refusals, path: String,
         allowedOrigins: [String], limits: HeraldConfiguration.Limits
     ) {
         self.verifier = verifier
         self.keySet = keySet
         self.lifecycle = lifecycle
         self.hub = hub
+        self.refusals = refusals
         self.path = path
         self.allowedOrigins = Set(allowedOrigins.map { $0.lowercased() })
         maxConnections = limits.maxConnections
@@ -50,12 +53,17 @@ struct ConnectGate: Sendable {
     func admit(_ request: Request, sourceIP: String?, on eventLoop: any EventLoop) -> EventLoopFuture<Result<Admission, ConnectRejection>> {
         let decision = admit(request, sourceIP: sourceIP)
         guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh, let refresh = keySet?.refreshForUnknownKeyID() else {
-            return eventLoop.makeSucceededFuture(decision)
+            return eventLoop.makeSucceededFuture(counted(decision))
         }
         let refreshed = eventLoop.makePromise(of: Void.self)
         refreshed.completeWithTask { await refresh.value }
         // The second decision does not count the handshake against the address again.
-        return refreshed.futureResult.map { admit(request, sourceIP: sourceIP, countingHandshake: false) }
+        return refreshed.futureResult.map { counted(admit(request, sourceIP: sourceIP, countingHandshake: false)) }
+    }
+
+    private func counted(_ decision: Result<Admission, ConnectRejection>) -> Result<Admission, ConnectRejection> {
+        if case .failure(let rejection) = decision { refusals.count("connect.\(rejection.reason)") }
+        return decision
     }
 
     func admit(_ request: Request, sourceIP: String?, countingHandshake: Bool = true) -> Result<Admission, ConnectRejection> {
@@ -95,7 +103,7 @@ struct ConnectGate: Sendable {
     /// For a request at the WebSocket path that is not an upgrade NIO accepts (no `Sec-WebSocket-Key`,
     /// a plain GET…): the credential problem if there is one, else `400 bad_upgrade`.
     func rejectRoute(_ request: Request) -> Response {
-        switch admit(request, sourceIP: nil) {
+        switch counted(admit(request, sourceIP: nil)) {
         case .failure(let rejection): rejection.response
         case .success: ConnectRejection.badUpgrade.response
         }

@@ -11,6 +11,7 @@ struct JSONObjectWriterBody {
     mutating func add(_ key: StaticString, _ value: Int) { writer.add(key, value) }
     mutating func add(_ key: StaticString, _ value: Bool) { writer.add(key, value) }
     mutating func add(_ key: StaticString, ifPresent value: Int?) { if let value { writer.add(key, value) } }
+    mutating func add(_ key: StaticString, _ value: JSONValue) { writer.add(key, ifPresent: value) }
 
     consuming func response(status: HTTPResponse.Status) -> Response {
         JSONResponse.make(status: status, body: writer.finish())

@@ -21,6 +21,8 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     struct Settings: Sendable {
         let hub: Hub
         let broker: any Broker
+        /// Where refused messages (`message.rate_limited`) and abuse closes (`close.1008`) are counted.
+        let refusals: Refusals
         let verifier: TokenVerifier
         /// Clock skew allowed on `exp`: a connection is closed at `exp` + leeway.
         let tokenLeeway: Duration
@@ -254,10 +256,12 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         case .handle:
             return true
         case .refuse:
+            settings.refusals.count("message.rate_limited")
             let limit = settings.limits.maxMessagesPerSecond
             session?.reply(ProtocolError(.rateLimited, "more than \(limit) messages per second; this one was dropped"))
             return false
         case .close:
+            settings.refusals.count("close.1008")
             fail(.policyViolation)
             return false
         }

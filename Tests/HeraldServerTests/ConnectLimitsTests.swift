@@ -51,6 +51,7 @@ import Testing
         try await server.connect(user: "alice").expectNothingPending()
         try await second.expectNothingPending()
         try await bob.expectNothingPending()
+        #expect(try await server.get("/admin/stats").1?["refusals"] == .object(["connect.over_capacity": .int(2)]))
         try await server.stop()
     }
 
@@ -69,6 +70,9 @@ import Testing
                 #expect(replies.prefix(5) == ["pong", "pong", "pong", "pong", "pong"])
                 #expect(replies.contains("rate_limited"))
                 #expect(replies.count < 40)
+                let refusals = try await server.get("/admin/stats").1?["refusals"]
+                #expect(refusals?["close.1008"] == .int(1))
+                #expect(refusals?["message.rate_limited"] == .int(replies.count { $0 == "rate_limited" }))
                 try await server.connect().expectNothingPending()  // everyone else is served
                 try await server.stop()
                 return
@@ -94,6 +98,9 @@ import Testing
         #expect(answers.filter { $0 == "401 token_invalid" }.count >= 3)
         #expect(answers.contains("429 rate_limited"))
         #expect(answers.allSatisfy { $0 == "401 token_invalid" || $0 == "429 rate_limited" })
+        let refusals = try await server.get("/admin/stats").1?["refusals"]
+        #expect(refusals?["connect.rate_limited"] == .int(answers.count { $0 == "429 rate_limited" }))
+        #expect(refusals?["connect.token_invalid"] == .int(answers.count { $0 == "401 token_invalid" }))
         try await server.stop()
     }
 }

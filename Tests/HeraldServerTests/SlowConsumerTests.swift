@@ -39,7 +39,10 @@ import Testing
         #expect(server.application.hub.slowConsumerDisconnects == 1)
         let (status, stats) = try await server.get("/admin/stats")
         #expect(status == 200)
-        #expect(stats == .object(["connections": .int(1), "subscriptions": .int(1), "entities": .int(1), "slowConsumerDisconnects": .int(1)]))
+        #expect(stats == .object([
+            "connections": .int(1), "subscriptions": .int(1), "entities": .int(1), "slowConsumerDisconnects": .int(1),
+            "refusals": .object([:]),
+        ]))
         #expect(try await server.get("/admin/stats", key: "wrong").0 == 401)
         for seq in 1...publishes {
             let push = try await reader.json()
