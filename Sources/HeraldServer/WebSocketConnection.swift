@@ -32,7 +32,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         let logger: Logger
     }
 
-    private enum State {
+    enum State {
         case open
         /// A close frame was sent; waiting for the client's, at most the close timeout.
         case closing(Scheduled<Void>?)
@@ -41,12 +41,12 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
 
     let connectionID = ConnectionID.next()
     let eventLoop: any EventLoop
-    private let settings: Settings
+    let settings: Settings
     private let wire: WireWriter
-    private var identity: Identity
-    private var session: Session?
-    private var context: ChannelHandlerContext?
-    private var state = State.open
+    private(set) var identity: Identity
+    private(set) var session: Session?
+    private(set) var context: ChannelHandlerContext?
+    private(set) var state = State.open
     /// Read-idle periods (of one ping interval each) since the client last sent anything.
     private var quietPeriods = 0
     /// Closes the connection when its token expires (moved by each `refresh`).
@@ -56,10 +56,10 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     /// Inbound messages per second (text and binary).
     private var rateLimit: RateLimit
     /// The hook's answers for this connection, each kept for the hook's cache TTL.
-    private var hookAnswers: [EntityID: (allowed: Bool, until: NIODeadline)] = [:]
+    var hookAnswers: [EntityID: (allowed: Bool, until: NIODeadline)] = [:]
     /// A subscribe waits for the hook: later messages are held (and reading paused) so they keep their order.
-    private var waitingForHook = false
-    private var held: [WebSocketFrame] = []
+    var waitingForHook = false
+    var held: [WebSocketFrame] = []
 
     private static let ping = WireFrame(.ping, payload: ByteBuffer())
 
@@ -190,62 +190,12 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     }
 
     /// A data frame, in arrival order.
-    private func handle(_ frame: WebSocketFrame) {
+    func handle(_ frame: WebSocketFrame) {
         if frame.opcode == .text {
             receive(text: frame.unmaskedData)
         } else if case .open = state {
             session?.receiveBinary()
         }
-    }
-
-    /// Holds a data frame that arrived while a subscribe waits for the hook (reading is paused, so few do).
-    private func hold(_ frame: WebSocketFrame) {
-        guard held.count < 1_024 else { return fail(.policyViolation) }
-        held.append(frame)
-    }
-
-    /// Asks the hook about the entities only it can allow (unless this connection has a fresh answer),
-    /// then subscribes; meanwhile the connection's later messages wait.
-    private func authorise(_ request: Session.SubscribeRequest) {
-        guard let hook = settings.hook, let session else { return }
-        let now = NIODeadline.now()
-        var approved = Set<EntityID>()
-        var unanswered: [EntityID] = []
-        for entity in request.askHook {
-            if let answer = hookAnswers[entity], answer.until > now {
-                if answer.allowed { approved.insert(entity) }
-            } else {
-                unanswered.append(entity)
-            }
-        }
-        if unanswered.isEmpty { return session.subscribe(request, approved: approved) }
-        waitingForHook = true
-        try? context?.channel.syncOptions?.setOption(.autoRead, value: false)
-        let (user, connection, cached) = (identity.userID, connectionID, approved)
-        Task {
-            let answers = await withTaskGroup(of: (EntityID, Bool).self) { group in
-                for entity in unanswered { group.addTask { (entity, await hook.allows(user: user, entity: entity, connection: connection)) } }
-                return await group.reduce(into: [(EntityID, Bool)]()) { $0.append($1) }
-            }
-            self.eventLoop.execute { self.hookAnswered(request, answers: answers, approved: cached) }
-        }
-    }
-
-    private func hookAnswered(_ request: Session.SubscribeRequest, answers: [(EntityID, Bool)], approved: Set<EntityID>) {
-        guard let hook = settings.hook else { return }
-        let now = NIODeadline.now()
-        if hookAnswers.count > 4 * settings.limits.maxSubscriptions { hookAnswers = hookAnswers.filter { $0.value.until > now } }
-        var approved = approved
-        for (entity, allowed) in answers {
-            hookAnswers[entity] = (allowed, now + TimeAmount(hook.cacheTTL))
-            if allowed { approved.insert(entity) }
-        }
-        waitingForHook = false
-        guard case .open = state, let session else { return }
-        session.subscribe(request, approved: approved)
-        try? context?.channel.syncOptions?.setOption(.autoRead, value: true)
-        // What arrived meanwhile, in order, until a message waits for the hook again.
-        while !waitingForHook, !held.isEmpty { handle(held.removeFirst()) }
     }
 
     /// Applies the inbound rate limit: true to handle the message; otherwise it was answered
@@ -308,7 +258,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     }
 
     /// A broken or unacceptable frame: the close frame goes out and the socket closes without waiting.
-    private func fail(_ reason: CloseReason, context: ChannelHandlerContext? = nil) {
+    func fail(_ reason: CloseReason, context: ChannelHandlerContext? = nil) {
         guard let context = context ?? self.context else { return }
         guard case .open = state else { return context.close(promise: nil) }
         log("Closing", reason: reason)
