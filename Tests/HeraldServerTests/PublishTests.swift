@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import NIOHTTP1
 import HeraldClient
 import HeraldCore
-import HeraldServer
+@testable import HeraldServer
 import Testing
 
 @Suite struct PublishTests {
@@ -71,6 +71,36 @@ import Testing
         var request = HTTPClientRequestForTests.post(server.httpURL + "/entities/a/updates", body: #"{"message":"m"}"#)
         request.headers.add(name: "Authorization", value: "bEaReR \(TestServer.publishKey)")
         #expect(try await HTTPClientRequestForTests.status(request) == 202)
+        try await server.stop()
+    }
+
+    /// Two keys at once (rotation without downtime), every key compared in full, and a request
+    /// without a valid key refused before its body is read: the 401 arrives though no body was sent.
+    @Test func severalPublishKeysAndNoBodyReadWithoutOne() async throws {
+        let server = try await TestServer.start { $0.publishKeys = ["old-key-0123456789", "new-key-0123456789"] }
+        for key in ["old-key-0123456789", "new-key-0123456789"] {
+            #expect(try await server.publish("/entities/a/updates", #"{"message":"m"}"#, key: key).status == 202)
+        }
+        for key in ["old-key-012345678", "new-key-01234567890", "", "old-key-0123456789x"] {
+            #expect(try await server.publish("/entities/a/updates", #"{"message":"m"}"#, key: key).status == 401)
+        }
+        let head = [
+            "POST /events HTTP/1.1", "Host: x", "Authorization: Bearer wrong", "Content-Type: application/json",
+            "Content-Length: 10000000", "", "",
+        ].joined(separator: "\r\n")
+        let answer = try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask { try await RawHTTP.exchange(port: server.port, request: head) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(5))
+                return "no answer within 5 s"
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 401"), "\(answer)")
+        #expect(PublishKeys.constantTimeEquals(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!PublishKeys.constantTimeEquals(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!PublishKeys.constantTimeEquals(Array("abd".utf8), Array("abc".utf8)))
         try await server.stop()
     }
 
