@@ -29,7 +29,7 @@ public struct TokenIssuer: Sendable {
 
     /// A signed token for `claims`, expiring `ttl` after `now`.
     public func token(for claims: Claims = Claims(), now: Date = Date()) async throws -> String {
-        guard let digest = TokenVerifier.hmacAlgorithms[algorithm],
+        guard let digest = VerificationKeys.hmacAlgorithms[algorithm],
             secret.utf8.count >= TokenVerifier.digestBytes[algorithm, default: 64]
         else { throw HeraldError(.invalidConfiguration, "\(algorithm) needs an HMAC secret of at least \(TokenVerifier.digestBytes[algorithm, default: 64]) bytes") }
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)

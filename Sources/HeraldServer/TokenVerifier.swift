@@ -46,10 +46,8 @@ public struct TokenRejection: Error, Equatable, Sendable {
 ///
 /// Verification is synchronous, so the connect path runs it on the event loop without a task:
 /// jwt-kit's key collection (an actor, whose verify also decodes the claims with `Codable`) is
-/// only asked, once at start-up, for each algorithm's key.
+/// only asked for each algorithm's key, at start-up and on each JWKS refresh (`VerificationKeys`).
 public struct TokenVerifier: Sendable {
-    /// The HMAC algorithms and their digests.
-    static var hmacAlgorithms: [String: DigestAlgorithm] { VerificationKeys.hmacAlgorithms }
     /// Every algorithm `--jwt-algorithms` may name; `none` is never one.
     public static let supportedAlgorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"]
     /// The default list for a public key (SPEC §6).
