@@ -3,9 +3,7 @@ import HeraldClient
 import HeraldCore
 import HeraldServer
 import Hummingbird
-import Logging
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -67,46 +65,28 @@ import Testing
 /// `slow-*` after 1.5 s and `err-*` with 500; remembers each question.
 final class HookServer: Sendable {
     private let asked = Mutex<[String]>([])
-    private let group: Mutex<ServiceGroup?> = Mutex(nil)
-    private let running: Mutex<Task<Void, any Error>?> = Mutex(nil)
-    private let port = Mutex(0)
+    private let server: Mutex<LocalHTTPServer?> = Mutex(nil)
 
-    var url: String { "http://127.0.0.1:\(port.withLock { $0 })/authorise" }
+    var url: String { "http://127.0.0.1:\(server.withLock { $0 }?.port ?? 0)/authorise" }
     var questions: [String] { asked.withLock { $0 } }
     func count(of entity: String) -> Int { questions.count { $0.contains(#""entityId":"\#(entity)""#) } }
 
     static func start() async throws -> HookServer {
-        let server = HookServer()
+        let hook = HookServer()
         let router = Router()
         router.post("authorise") { request, _ in
             let body = try await request.body.collect(upTo: 4_096)
-            let question = String(buffer: body)
-            server.asked.withLock { $0.append(question) }
+            hook.asked.withLock { $0.append(String(buffer: body)) }
             let entity = JSON.parse(body.readableBytesView)?["entityId"]?.stringValue ?? ""
             if entity.hasPrefix("slow-") { try await Task.sleep(for: .milliseconds(1_500)) }
             if entity.hasPrefix("err-") { return Response(status: .internalServerError) }
             let allow = entity.hasPrefix("ok-") || entity.hasPrefix("slow-")
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"allow":\#(allow)}"#)))
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let logger = Logger(label: "hook.test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let application = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        server.group.withLock { $0 = group }
-        server.running.withLock { $0 = Task { try await group.run() } }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("the hook server did not start") }
-        server.port.withLock { $0 = port }
-        return server
+        let server = try await LocalHTTPServer.start(router)
+        hook.server.withLock { $0 = server }
+        return hook
     }
 
-    func stop() async throws {
-        await group.withLock { $0 }?.triggerGracefulShutdown()
-        try await running.withLock { $0 }?.value
-    }
+    func stop() async throws { try await server.withLock { $0 }?.stop() }
 }

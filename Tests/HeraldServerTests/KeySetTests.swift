@@ -4,9 +4,7 @@ import HeraldCore
 import HeraldServer
 import Hummingbird
 import JWTKit
-import Logging
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -109,55 +107,33 @@ import Testing
 
 /// An identity provider's JWKS endpoint on 127.0.0.1: serves the current document, counts requests.
 final class KeySetServer: Sendable {
-    private final class State: Sendable {
-        let document: Mutex<String>
-        let requests = Atomic<Int>(0)
-        init(document: String) { self.document = Mutex(document) }
-    }
+    private let document: Mutex<String>
+    private let requestCount = Atomic<Int>(0)
+    private let server: Mutex<LocalHTTPServer?> = Mutex(nil)
 
-    private let state: State
-    private let group: ServiceGroup
-    private let running: Task<Void, any Error>
-    let url: String
-
-    private init(state: State, group: ServiceGroup, running: Task<Void, any Error>, port: Int) {
-        self.state = state
-        self.group = group
-        self.running = running
-        url = "http://127.0.0.1:\(port)/jwks.json"
+    private init(document: String) {
+        self.document = Mutex(document)
     }
 
     static func start(document: String) async throws -> KeySetServer {
-        let state = State(document: document)
+        let provider = KeySetServer(document: document)
         let router = Router()
         router.get("jwks.json") { _, _ in
-            state.requests.add(1, ordering: .relaxed)
+            provider.requestCount.add(1, ordering: .relaxed)
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: state.document.withLock { $0 }))
+                body: .init(byteBuffer: ByteBuffer(string: provider.document.withLock { $0 }))
             )
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let logger = Logger(label: "jwks.test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let application = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("the JWKS server did not start") }
-        return KeySetServer(state: state, group: group, running: running, port: port)
+        let server = try await LocalHTTPServer.start(router)
+        provider.server.withLock { $0 = server }
+        return provider
     }
 
-    var requests: Int { state.requests.load(ordering: .relaxed) }
+    var url: String { "http://127.0.0.1:\(server.withLock { $0 }?.port ?? 0)/jwks.json" }
+    var requests: Int { requestCount.load(ordering: .relaxed) }
 
-    func publish(_ document: String) { state.document.withLock { $0 = document } }
+    func publish(_ document: String) { self.document.withLock { $0 = document } }
 
-    func stop() async throws {
-        await group.triggerGracefulShutdown()
-        try await running.value
-    }
+    func stop() async throws { try await server.withLock { $0 }?.stop() }
 }
