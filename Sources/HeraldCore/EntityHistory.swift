@@ -38,8 +38,7 @@ public struct EntityHistory: Sendable {
 
     public init(limits: Limits) {
         self.limits = limits
-        let (seconds, attoseconds) = limits.ttl.components
-        ttlSeconds = TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+        ttlSeconds = limits.ttl.inSeconds
     }
 
     /// How many events are kept now.

@@ -3,13 +3,15 @@ import NIOCore
 import Synchronization
 
 /// Upgrade attempts per second per source IP address (SPEC §6): a `RateLimit` per address,
-/// forgotten once it has been idle for a second (by then its bucket is full again), so the table
-/// holds only the addresses seen in the last second or so.
+/// forgotten once it has been idle for a second (by then its bucket is full again). Once the table
+/// is large it is swept at most once a second, so a flood from many addresses costs one scan per
+/// second, not one per handshake, and the table holds about a second's worth of addresses.
 final class HandshakeRateLimit: Sendable {
     private let perSecond: Int
-    private let buckets = Mutex<[String: RateLimit]>([:])
-    /// The table is swept of idle addresses whenever it grows past this.
+    private let table = Mutex<(buckets: [String: RateLimit], lastSweep: UInt64)>(([:], 0))
+    /// Below this many addresses the table is not swept.
     private static let sweepThreshold = 4_096
+    private static let second: UInt64 = 1_000_000_000
 
     /// - Parameter perSecond: attempts per second per address; 0 means no limit.
     init(perSecond: Int) {
@@ -20,11 +22,12 @@ final class HandshakeRateLimit: Sendable {
     func admit(_ address: String) -> Bool {
         guard perSecond > 0 else { return true }
         let now = NIODeadline.now().uptimeNanoseconds
-        return buckets.withLock { buckets in
-            if buckets.count >= Self.sweepThreshold {
-                buckets = buckets.filter { now &- $0.value.lastRefill < 1_000_000_000 }
+        return table.withLock { table in
+            if table.buckets.count >= Self.sweepThreshold, now &- table.lastSweep >= Self.second {
+                table.buckets = table.buckets.filter { now &- $0.value.lastRefill < Self.second }
+                table.lastSweep = now
             }
-            return buckets[address, default: RateLimit(perSecond: perSecond, now: now)].eventOccurred(now: now) == .handle
+            return table.buckets[address, default: RateLimit(perSecond: perSecond, now: now)].eventOccurred(now: now) == .handle
         }
     }
 }

@@ -69,8 +69,7 @@ public struct TokenVerifier: Sendable {
     /// - Parameter keys: the keys of the secret, the public key and the JWKS (shared with its refresher).
     init(configuration: HeraldConfiguration.Tokens, keys: VerificationKeys) {
         self.keys = keys
-        leewaySeconds = Double(configuration.leeway.components.seconds)
-            + Double(configuration.leeway.components.attoseconds) / 1e18
+        leewaySeconds = configuration.leeway.inSeconds
         identityClaim = configuration.identityClaim
         issuer = configuration.issuer
         audience = configuration.audience

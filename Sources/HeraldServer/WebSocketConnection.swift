@@ -237,8 +237,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     /// Closes the connection with 4001 at its token's `exp` + leeway (replacing an earlier deadline).
     private func scheduleExpiry() {
         expiry?.cancel()
-        let (seconds, attoseconds) = settings.tokenLeeway.components
-        let deadline = TimeInterval(identity.expiresAt) + TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+        let deadline = TimeInterval(identity.expiresAt) + settings.tokenLeeway.inSeconds
         let remaining = max(0, deadline - Date().timeIntervalSince1970)
         expiry = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(min(remaining, 1e9) * 1e9))) { [self] in
             close(.tokenExpired)

@@ -19,7 +19,7 @@ import Testing
 
     @Test func aConnectionIsClosedWith4001WhenItsTokenExpires() async throws {
         let server = try await TestServer.start { $0.tokens.leeway = .zero }
-        let socket = try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + server.token(ttl: .seconds(2)))
+        let socket = try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + server.token(ttl: .seconds(3)))
         try await socket.expectNothingPending()  // open until then
         let (code, reason) = try await closed(socket)
         #expect(code == 4001)
@@ -30,7 +30,8 @@ import Testing
 
     @Test func refreshMovesTheExpiry() async throws {
         let server = try await TestServer.start { $0.tokens.leeway = .zero }
-        let shortToken = try await server.token(ttl: .seconds(2))
+        // 4 s (3–4 s left, as exp is whole seconds): room for the refresh to arrive first on a loaded machine.
+        let shortToken = try await server.token(ttl: .seconds(4))
         let refreshed = try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + shortToken)
         let unrefreshed = try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + shortToken)
         refreshed.send(#"{"action":"refresh","token":"\#(try await server.token(ttl: .seconds(3600)))"}"#)
