@@ -6,6 +6,12 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
 
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
+    /// Parses the `description` form (lowercase base 36); nil for anything else.
+    public init?(_ text: some StringProtocol) {
+        guard let value = UInt64(text, radix: 36), String(value, radix: 36) == text else { return nil }
+        rawValue = value
+    }
+
     private static let counter = Atomic<UInt64>(0)
 
     /// The next unused identifier.

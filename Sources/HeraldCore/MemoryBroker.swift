@@ -44,19 +44,22 @@ public final class MemoryBroker: Broker {
         let eventID = UUID().uuidString.lowercased()
         let date = now()
         let time = date.formatted(.iso8601)
+        let clock = ContinuousClock()
         switch event {
         case .entityUpdated(let update):
-            let seq = shard(for: update.entityID).streams.withLock { streams in
+            return shard(for: update.entityID).streams.withLock { streams in
                 let (seq, frame) = streams[update.entityID, default: EntityHistory(limits: historyLimits)].append(at: date) { seq in
                     Push.entityUpdated(update, seq: seq, id: eventID, time: time)
                 }
-                hub.deliver(frame, toSubscribersOf: update.entityID)
-                return seq
+                let start = clock.now
+                let delivered = hub.deliver(frame, toSubscribersOf: update.entityID)
+                return PublishReceipt(eventID: eventID, seq: seq, delivered: delivered, fanOutDuration: start.duration(to: clock.now))
             }
-            return PublishReceipt(eventID: eventID, seq: seq)
         case .userNotification(let notification):
-            hub.deliver(Push.userNotification(notification, id: eventID, time: time), toUser: notification.userID)
-            return PublishReceipt(eventID: eventID, seq: nil)
+            let frame = Push.userNotification(notification, id: eventID, time: time)
+            let start = clock.now
+            let delivered = hub.deliver(frame, toUser: notification.userID)
+            return PublishReceipt(eventID: eventID, seq: nil, delivered: delivered, fanOutDuration: start.duration(to: clock.now))
         }
     }
 

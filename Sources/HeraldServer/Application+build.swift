@@ -48,7 +48,9 @@ public func buildApplication(
     let hub = Hub()
     let broker = MemoryBroker(hub: hub, history: configuration.history)
     let lifecycle = Lifecycle()
-    let refusals = Refusals()
+    let metrics = HeraldMetrics()
+    let refusals = Refusals(metrics: metrics)
+    let directory = ConnectionDirectory()
     let tokenKeys = try await VerificationKeys(configuration: tokens)
     let keySet = (tokens.jwksURL.map(KeySetRefresher.Source.url) ?? tokens.jwksFile.map(KeySetRefresher.Source.file)).map {
         KeySetRefresher(
@@ -64,16 +66,18 @@ public func buildApplication(
     let connection = WebSocketConnection.Settings(
         hub: hub, broker: broker, refusals: refusals, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits,
         hook: configuration.subscriptionHook.map { AuthorisationHook(url: $0.url, timeout: $0.timeout, cacheTTL: $0.cacheTTL, logger: logger) },
-        logger: logger
+        metrics: metrics, directory: directory, logger: logger
     )
     let path = RouterPath(configuration.listen.path)
 
     let router = Router(context: BasicRequestContext.self)
     router.get(path) { request, _ in gate.rejectRoute(request) }
     HealthRoutes(lifecycle: lifecycle).add(to: router)
-    let publishKeys = PublishKeys(configuration.publishKeys)
-    PublishRoutes(broker: broker).add(to: router, keys: publishKeys)
-    AdminRoutes(hub: hub, refusals: refusals).add(to: router, keys: publishKeys)
+    MetricsRoutes(metrics: metrics, hub: hub).add(to: router)
+    let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
+    PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
+    AdminRoutes(hub: hub, refusals: refusals, directory: directory).add(to: router, keys: publishKeys)
+    ManagementRoutes(directory: directory).add(to: router, keys: publishKeys)
 
     let server = HTTPServerBuilder { responder in
         HeraldChannel(responder: responder, gate: gate, connection: connection)

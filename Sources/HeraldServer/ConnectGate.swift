@@ -7,7 +7,8 @@ import NIOCore
 struct Admission: Sendable {
     var identity: Identity
     var subprotocol: String?
-    var sourceIP: String
+    /// Where the connection comes from (source address, User-Agent).
+    var peer: WebSocketConnection.Peer
 }
 
 /// Decides, before the upgrade, whether a client may connect (SPEC §2, §6): path, draining,
@@ -62,7 +63,7 @@ struct ConnectGate: Sendable {
     }
 
     private func counted(_ decision: Result<Admission, ConnectRejection>) -> Result<Admission, ConnectRejection> {
-        if case .failure(let rejection) = decision { refusals.count("connect.\(rejection.reason)") }
+        if case .failure(let rejection) = decision { refusals.connectRefused(rejection) }
         return decision
     }
 
@@ -95,7 +96,10 @@ struct ConnectGate: Sendable {
                 if maxConnectionsPerUser > 0, hub.connections(of: identity.userID) >= maxConnectionsPerUser {
                     return .failure(.overCapacity("this user has the most connections allowed; close one first"))
                 }
-                return .success(Admission(identity: identity, subprotocol: credentials.subprotocol, sourceIP: sourceIP ?? "unknown"))
+                return .success(Admission(
+                    identity: identity, subprotocol: credentials.subprotocol,
+                    peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headers[.userAgent])
+                ))
             }
         }
     }

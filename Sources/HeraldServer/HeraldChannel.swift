@@ -67,7 +67,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                     channel.eventLoop.makeCompletedFuture {
                         // The upgrade only happens after shouldUpgrade admitted the request.
                         guard let admitted = admission.value else { throw ChannelError.inappropriateOperationForState }
-                        try addWebSocketHandlers(to: channel, identity: admitted.identity)
+                        try addWebSocketHandlers(to: channel, admitted)
                         return .webSocket
                     }
                 }
@@ -120,7 +120,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// Completes the upgraded pipeline (NIO's upgrader has added the frame encoder and decoder).
-    private func addWebSocketHandlers(to channel: any Channel, identity: Identity) throws {
+    private func addWebSocketHandlers(to channel: any Channel, _ admitted: Admission) throws {
         let limits = connection.limits
         let capacity = limits.outboundBufferBytes
         try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: max(1, capacity / 2), high: capacity))
@@ -134,7 +134,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 maxAccumulatedFrameSize: limits.maxMessageBytes
             ),
             IdleStateHandler(readTimeout: TimeAmount(limits.pingInterval)),
-            WebSocketConnection(identity: identity, wire: wire, eventLoop: channel.eventLoop, settings: connection),
+            WebSocketConnection(identity: admitted.identity, peer: admitted.peer, wire: wire, eventLoop: channel.eventLoop, settings: connection),
         ])
     }
 

@@ -3,8 +3,16 @@ import Hummingbird
 /// The keys accepted on the publish API, checked before a request body is read.
 struct PublishKeys: Sendable {
     private let keys: [[UInt8]]
+    /// Where refused keys are counted (`herald_auth_failures_total{reason="unauthorized"}`).
+    let metrics: HeraldMetrics
 
-    init(_ keys: [String]) { self.keys = keys.map { Array($0.utf8) } }
+    init(_ keys: [String], metrics: HeraldMetrics) {
+        self.keys = keys.map { Array($0.utf8) }
+        self.metrics = metrics
+    }
+
+    /// The middleware that guards a route group with these keys.
+    var middleware: Middleware { Middleware(keys: self) }
 
     /// True when `authorization` is `Bearer <one of the keys>` (scheme case-insensitive).
     func accepts(authorization: String?) -> Bool {
@@ -31,6 +39,7 @@ struct PublishKeys: Sendable {
             next: (Request, BasicRequestContext) async throws -> Response
         ) async throws -> Response {
             guard keys.accepts(authorization: request.headers[.authorization]) else {
+                keys.metrics.authFailed("unauthorized")
                 return ConnectRejection(
                     .unauthorized, reason: "unauthorized", message: "a valid publish key is required: Authorization: Bearer <key>"
                 ).response

@@ -1,5 +1,6 @@
 import HeraldCore
 import Hummingbird
+import Logging
 import NIOCore
 
 /// The publish API of SPEC §5: `POST /events` in every seed shape, and the two shortcuts.
@@ -8,27 +9,54 @@ struct PublishRoutes: Sendable {
     static let maxBodyBytes = 262_144
 
     let broker: any Broker
+    let metrics: HeraldMetrics
+    let logger: Logger
 
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
-        let group = router.group().add(middleware: PublishKeys.Middleware(keys: keys))
-        group.post("events") { request, context in try await publishEvents(request) }
+        let group = router.group().add(middleware: keys.middleware)
+        group.post("events") { request, context in await timed { await publishEvents(request) } }
         group.post("entities/:entityId/updates") { request, context in
-            try await publishShortcut(request, context: context, parameter: "entityId") { id, body in
-                var detail = body
-                detail["entityId"] = .string(id)
-                return EventEnvelope.entityUpdate(from: detail).map(Event.entityUpdated)
+            await timed {
+                await publishShortcut(request, context: context, parameter: "entityId") { id, body in
+                    var detail = body
+                    detail["entityId"] = .string(id)
+                    return EventEnvelope.entityUpdate(from: detail).map(Event.entityUpdated)
+                }
             }
         }
         group.post("users/:userId/notifications") { request, context in
-            try await publishShortcut(request, context: context, parameter: "userId") { id, body in
-                var detail = body
-                detail["userId"] = .string(id)
-                return EventEnvelope.userNotification(from: detail).map(Event.userNotification)
+            await timed {
+                await publishShortcut(request, context: context, parameter: "userId") { id, body in
+                    var detail = body
+                    detail["userId"] = .string(id)
+                    return EventEnvelope.userNotification(from: detail).map(Event.userNotification)
+                }
             }
         }
     }
 
-    private func publishEvents(_ request: Request) async throws -> Response {
+    /// Runs one publish request, its duration recorded (`herald_publish_duration_seconds`).
+    private func timed(_ body: () async -> Response) async -> Response {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let response = await body()
+        metrics.publishRequestFinished(after: start.duration(to: clock.now))
+        return response
+    }
+
+    /// Hands one event to the broker; nil (logged) when the broker could not take it.
+    private func publish(_ event: Event) async -> PublishReceipt? {
+        do {
+            let receipt = try await broker.publish(event)
+            metrics.published(event, receipt: receipt)
+            return receipt
+        } catch {
+            logger.error("Publish failed: the broker did not accept the event", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    private func publishEvents(_ request: Request) async -> Response {
         let body: ByteBuffer
         switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
         case .failure(let rejection): return rejection.response
@@ -45,7 +73,7 @@ struct PublishRoutes: Sendable {
             case .failure(let error):
                 results.append(PublishEntryResult(errorCode: error.code, errorMessage: error.message))
             case .success(let event):
-                guard let receipt = try? await broker.publish(event) else { return Self.brokerUnavailable.response }
+                guard let receipt = await publish(event) else { return Self.brokerUnavailable.response }
                 results.append(PublishEntryResult(eventId: receipt.eventID, seq: receipt.seq))
             }
         }
@@ -61,7 +89,7 @@ struct PublishRoutes: Sendable {
         context: BasicRequestContext,
         parameter: String,
         event: (String, [String: JSONValue]) -> Result<Event, EventEnvelope.EntryError>
-    ) async throws -> Response {
+    ) async -> Response {
         let body: ByteBuffer
         switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
         case .failure(let rejection): return rejection.response
@@ -79,7 +107,7 @@ struct PublishRoutes: Sendable {
         case .failure(let error):
             return ConnectRejection(.badRequest, reason: error.code, message: error.message).response
         case .success(let event):
-            guard let receipt = try? await broker.publish(event) else { return Self.brokerUnavailable.response }
+            guard let receipt = await publish(event) else { return Self.brokerUnavailable.response }
             var response = JSONObjectWriterBody()
             response.add("eventId", receipt.eventID)
             response.add("seq", ifPresent: receipt.seq)

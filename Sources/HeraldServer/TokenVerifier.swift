@@ -20,7 +20,7 @@ public struct Identity: Equatable, Sendable {
 
 /// Why a token was refused: the `reason` code of SPEC §2 and a human message.
 public struct TokenRejection: Error, Equatable, Sendable {
-    public enum Reason: String, Sendable {
+    public enum Reason: String, Sendable, CaseIterable {
         case missing = "token_missing"
         case invalid = "token_invalid"
         case expired = "token_expired"

@@ -29,7 +29,17 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         let limits: HeraldConfiguration.Limits
         /// The application's authorisation hook, with `--subscription-auth hook` or `claims+hook`.
         let hook: AuthorisationHook?
+        let metrics: HeraldMetrics
+        /// Where the admin and `@connections` APIs find this connection.
+        let directory: ConnectionDirectory
         let logger: Logger
+    }
+
+    /// Where the connection comes from, as the admin and `@connections` APIs show it.
+    struct Peer: Sendable {
+        var sourceIP: String
+        var userAgent: String?
+        var connectedAt = Date()
     }
 
     enum State {
@@ -42,6 +52,13 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     let connectionID = ConnectionID.next()
     let eventLoop: any EventLoop
     let settings: Settings
+    /// The user never changes: a `refresh` must name the same one.
+    let userID: UserID
+    let peer: Peer
+    /// When the client last sent a frame (the upgrade counts).
+    private(set) var lastActiveAt: Date
+    /// The close code sent or received first; none when the socket just dropped (counted as 1006).
+    private var closeCode: UInt16?
     private let wire: WireWriter
     private(set) var identity: Identity
     private(set) var session: Session?
@@ -63,8 +80,11 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
 
     private static let ping = WireFrame(.ping, payload: ByteBuffer())
 
-    init(identity: Identity, wire: WireWriter, eventLoop: any EventLoop, settings: Settings) {
+    init(identity: Identity, peer: Peer, wire: WireWriter, eventLoop: any EventLoop, settings: Settings) {
         self.identity = identity
+        self.userID = identity.userID
+        self.peer = peer
+        self.lastActiveAt = peer.connectedAt
         self.wire = wire
         self.eventLoop = eventLoop
         self.settings = settings
@@ -74,7 +94,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     // MARK: Outlet (on the event loop)
 
     func write(_ frame: WireFrame) {
-        guard case .open = state else { return }
+        guard case .open = state else { return settings.metrics.pushDropped() }
         wire.write(frame.bytes)
     }
 
@@ -85,6 +105,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     func close(_ reason: CloseReason) {
         guard case .open = state, let context else { return }
         wire.writeAndFlush(WireFrame.close(reason).bytes)
+        closeCode = reason.code
         let timeout = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(settings.limits.closeTimeout)) { context.close(promise: nil) }
         state = .closing(timeout)
         log("Closing", reason: reason)
@@ -105,7 +126,11 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
                 close(.lifetimeReached)
             }
         }
-        settings.logger.debug("Connection opened", metadata: ["herald.connection.id": "\(connectionID)"])
+        settings.directory.add(self)
+        settings.logger.info(
+            "Connected",
+            metadata: ["herald.connection.id": "\(connectionID)", "herald.user.id": "\(userID)", "herald.source.ip": "\(peer.sourceIP)"]
+        )
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -116,13 +141,24 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         session?.end()
         session = nil
         self.context = nil
-        settings.logger.debug("Connection closed", metadata: ["herald.connection.id": "\(connectionID)"])
+        settings.directory.remove(self)
+        let code = closeCode ?? 1006
+        settings.metrics.closed(code: code)
+        let duration = Date().timeIntervalSince(peer.connectedAt)
+        settings.logger.info(
+            "Disconnected",
+            metadata: [
+                "herald.connection.id": "\(connectionID)", "herald.user.id": "\(userID)", "herald.source.ip": "\(peer.sourceIP)",
+                "herald.duration.seconds": "\((duration * 1000).rounded() / 1000)", "herald.close.code": "\(code)",
+            ]
+        )
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         quietPeriods = 0
+        lastActiveAt = Date()
         switch frame.opcode {
         case .text, .binary:
             guard admitMessage() else { break }
@@ -140,6 +176,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         // More than the outbound buffer is queued for a client that does not read fast enough.
         if !context.channel.isWritable, case .open = state {
             settings.hub.slowConsumerDisconnected()
+            settings.metrics.slowConsumerDisconnected()
             close(.slowConsumer)
         }
         context.fireChannelWritabilityChanged()
@@ -252,7 +289,9 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
             return
         }
         var echo = ByteBuffer()
-        if let code = payload.getInteger(at: payload.readerIndex, as: UInt16.self) { echo.writeInteger(code) }
+        let code = payload.getInteger(at: payload.readerIndex, as: UInt16.self)
+        if let code { echo.writeInteger(code) }
+        closeCode = code ?? 1005  // 1005: the client's close frame had no code
         writeThenClose(WireFrame(.close, payload: echo), context: context)
     }
 
@@ -260,6 +299,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     func fail(_ reason: CloseReason, context: ChannelHandlerContext? = nil) {
         guard let context = context ?? self.context else { return }
         guard case .open = state else { return context.close(promise: nil) }
+        closeCode = reason.code
         log("Closing", reason: reason)
         writeThenClose(.close(reason), context: context)
     }

@@ -1,0 +1,45 @@
+import Foundation
+import HeraldCore
+import Synchronization
+
+/// Every open WebSocket connection of this node, by id: what the admin API and the
+/// `@connections` API look up. A connection is listed from its upgrade until its socket closes.
+final class ConnectionDirectory: Sendable {
+    private let connections = Mutex<[ConnectionID: WebSocketConnection]>([:])
+
+    func add(_ connection: WebSocketConnection) {
+        connections.withLock { $0[connection.connectionID] = connection }
+    }
+
+    func remove(_ connection: WebSocketConnection) {
+        connections.withLock { _ = $0.removeValue(forKey: connection.connectionID) }
+    }
+
+    /// The open connection with this id (the text form), if any.
+    func connection(_ id: String) -> WebSocketConnection? {
+        guard let id = ConnectionID(id) else { return nil }
+        return connections.withLock { $0[id] }
+    }
+
+    /// The open connections of `user`, or every open connection when `user` is nil, oldest first.
+    func connections(of user: UserID?) -> [WebSocketConnection] {
+        let listed = connections.withLock { connections in
+            user.map { user in connections.values.filter { $0.userID == user } } ?? Array(connections.values)
+        }
+        return listed.sorted { $0.connectionID.rawValue < $1.connectionID.rawValue }
+    }
+}
+
+/// What the admin and `@connections` APIs show of one connection.
+struct ConnectionSnapshot: Sendable {
+    var connectionID: ConnectionID
+    var userID: UserID
+    var peer: WebSocketConnection.Peer
+    var lastActiveAt: Date
+    var subscriptions: Int
+}
+
+extension ConnectionSnapshot {
+    /// How times are shown: ISO 8601 in UTC with milliseconds, as API Gateway does.
+    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+}

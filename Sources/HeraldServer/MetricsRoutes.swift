@@ -1,0 +1,19 @@
+import HeraldCore
+import Hummingbird
+import NIOCore
+
+/// `GET /metrics`: the Prometheus text exposition of SPEC §6 (no key, like `/health`).
+struct MetricsRoutes: Sendable {
+    let metrics: HeraldMetrics
+    let hub: Hub
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(hub: hub)))
+            )
+        }
+    }
+}
