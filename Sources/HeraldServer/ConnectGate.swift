@@ -106,11 +106,17 @@ struct ConnectGate: Sendable {
 
     /// For a request at the WebSocket path that is not an upgrade NIO accepts (no `Sec-WebSocket-Key`,
     /// a plain GET…): the credential problem if there is one, else `400 bad_upgrade`.
+    ///
+    /// The answer says `Connection: close`: NIO's HTTP decoder stops parsing a connection after a
+    /// request that asks for an upgrade, so a client that reused it would wait forever.
     func rejectRoute(_ request: Request) -> Response {
+        var response: Response
         switch counted(admit(request, sourceIP: nil)) {
-        case .failure(let rejection): rejection.response
-        case .success: ConnectRejection.badUpgrade.response
+        case .failure(let rejection): response = rejection.response
+        case .success: response = ConnectRejection.badUpgrade.response
         }
+        response.headers[.connection] = "close"
+        return response
     }
 }
 

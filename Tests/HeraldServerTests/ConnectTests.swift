@@ -130,6 +130,23 @@ import Testing
         try await server.stop()
     }
 
+    /// An upgrade attempt on a keep-alive connection that already served a request reaches the
+    /// router, not the upgrader: it is still answered, with `Connection: close`.
+    @Test func anUpgradeOnAReusedConnectionIsAnsweredAndClosed() async throws {
+        let server = try await TestServer.start()
+        let upgrade = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        let received = try await RawHTTP.received(port: server.port, request: "GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + upgrade) {
+            $0.contains("token_missing")
+        }
+        let heads = received.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.lowercased() }
+        #expect(heads.count == 2)
+        #expect(heads.first?.hasPrefix("200") == true)
+        #expect(heads.last?.hasPrefix("401") == true)
+        #expect(heads.last?.contains("connection: close") == true)
+        try await server.stop()
+    }
+
     @Test func malformedUpgradeIsBadRequestEvenWithAGoodToken() async throws {
         let server = try await TestServer.start()
         let (status, body) = try await server.upgradeAttempt(query: "?token=\(try await server.token())", key: false)

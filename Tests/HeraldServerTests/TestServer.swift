@@ -27,14 +27,16 @@ final class TestServer: Sendable {
         self.running = running
     }
 
-    static func start(_ configure: (inout HeraldConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func start(
+        logger: Logger = Logger(label: "herald.test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ configure: (inout HeraldConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
         var configuration = HeraldConfiguration()
         configuration.listen.host = "127.0.0.1"
         configuration.listen.port = 0
         configuration.tokens.secret = secret
         configuration.publishKeys = [publishKey]
         configure(&configuration)
-        let logger = Logger(label: "herald.test", factory: { _ in SwiftLogNoOpLogHandler() })
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let application = try await buildApplication(configuration: configuration, logger: logger) { _, port in
             portContinuation.yield(port)
@@ -91,11 +93,41 @@ final class TestServer: Sendable {
 
     /// `GET path` with the publish key (or `key`); returns status and JSON body.
     func get(_ path: String, key: String? = publishKey) async throws -> (Int, JSONValue?) {
+        let response = try await request(.GET, path, key: key)
+        return (response.status, JSON.parse(response.body.readableBytesView))
+    }
+
+    /// Any request with the publish key (or `key`); returns status, headers and body.
+    func request(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, key: String? = publishKey
+    ) async throws -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
         var request = HTTPClientRequest(url: httpURL + path)
+        request.method = method
         if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let body { request.body = .bytes(body) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), JSON.parse(body.readableBytesView))
+        return (Int(response.status.code), response.headers, try await response.body.collect(upTo: 1 << 20))
+    }
+
+    /// The id of `user`'s only connection, from `GET /admin/connections`.
+    func connectionID(of user: String) async throws -> String {
+        let (status, body) = try await get("/admin/connections?userId=\(user)")
+        #expect(status == 200)
+        guard case .array(let connections)? = body?["connections"], connections.count == 1, case .string(let id)? = connections[0]["connectionId"]
+        else { throw TestFailure("expected one connection of \(user), got \(String(describing: body))") }
+        return id
+    }
+
+    /// `GET /metrics`, as series (`name{labels}`) → value.
+    func metrics() async throws -> [String: Double] {
+        let response = try await request(.GET, "/metrics", key: nil)
+        #expect(response.status == 200)
+        var series: [String: Double] = [:]
+        for line in String(buffer: response.body).split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            series[String(line[..<space])] = value
+        }
+        return series
     }
 
     /// A GET to the WebSocket path with upgrade headers, as a WebSocket client sends it; returns status and body.
