@@ -1,13 +1,22 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 
-/// The keys accepted on the publish API, checked before a request body is read.
+/// The keys accepted on the publish, admin and `@connections` APIs, checked before a route runs.
+///
+/// A request presents a key as `Authorization: Bearer <key>`, or signs itself the way the AWS
+/// SDKs do (SigV4) with a key as the secret access key, so a backend written for API Gateway's
+/// Management API works unchanged (the access key id is not checked).
 struct PublishKeys: Sendable {
     private let keys: [[UInt8]]
+    private let secrets: [String]
     /// Where refused keys are counted (`herald_auth_failures_total{reason="unauthorized"}`).
     let metrics: HeraldMetrics
 
     init(_ keys: [String], metrics: HeraldMetrics) {
         self.keys = keys.map { Array($0.utf8) }
+        self.secrets = keys
         self.metrics = metrics
     }
 
@@ -29,7 +38,26 @@ struct PublishKeys: Sendable {
         return difference == 0
     }
 
-    /// Refuses a request without a valid key with `401` before anything else happens.
+    /// Checks a SigV4-signed request (whose body is `body`) against the keys.
+    func verifySignature(of request: Request, body: ByteBuffer) -> Result<Void, AWSSignatureV4.Failure> {
+        let target = request.head.path ?? "/"
+        let query = target.firstIndex(of: "?")
+        var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        // HTTP/1.1's Host header is the request's authority in HTTPTypes.
+        if let authority = request.head.authority { headers.append((name: "host", value: authority)) }
+        let signed = AWSSignatureV4.Request(
+            method: request.method.rawValue,
+            rawPath: String(target[..<(query ?? target.endIndex)]),
+            rawQuery: query.map { String(target[target.index(after: $0)...]) } ?? "",
+            headers: headers,
+            bodySHA256Hex: AWSSignatureV4.sha256Hex(body.readableBytesView)
+        )
+        return AWSSignatureV4.verify(signed, secrets: secrets, now: Date().timeIntervalSince1970)
+    }
+
+    /// Refuses a request without a valid key with `401` before the route runs. A Bearer key is
+    /// checked before the body is read; a SigV4 signature covers the body, which is read first
+    /// (at most `PublishRoutes.maxBodyBytes`).
     struct Middleware: RouterMiddleware {
         let keys: PublishKeys
 
@@ -38,13 +66,31 @@ struct PublishKeys: Sendable {
             context: BasicRequestContext,
             next: (Request, BasicRequestContext) async throws -> Response
         ) async throws -> Response {
-            guard keys.accepts(authorization: request.headers[.authorization]) else {
-                keys.metrics.authFailed("unauthorized")
-                return ConnectRejection(
-                    .unauthorized, reason: "unauthorized", message: "a valid publish key is required: Authorization: Bearer <key>"
-                ).response
+            let authorization = request.headers[.authorization]
+            if keys.accepts(authorization: authorization) { return try await next(request, context) }
+            guard authorization?.hasPrefix(AWSSignatureV4.algorithm) == true else {
+                return refuse("a valid publish key is required: Authorization: Bearer <key>")
             }
-            return try await next(request, context)
+            let body: ByteBuffer
+            switch await RequestBody.collect(request, limit: PublishRoutes.maxBodyBytes) {
+            case .failure(let rejection): return rejection.response
+            case .success(let collected): body = collected
+            }
+            switch keys.verifySignature(of: request, body: body) {
+            case .success:
+                var request = request
+                request.body = .init(buffer: body)
+                return try await next(request, context)
+            case .failure(.malformed(let problem)), .failure(.expired(let problem)):
+                return refuse("the AWS signature cannot be checked: \(problem)")
+            case .failure:
+                return refuse("the AWS signature does not match any publish key (use a publish key as the secret access key)")
+            }
+        }
+
+        private func refuse(_ message: String) -> Response {
+            keys.metrics.authFailed("unauthorized")
+            return ConnectRejection(.unauthorized, reason: "unauthorized", message: message).response
         }
     }
 }
