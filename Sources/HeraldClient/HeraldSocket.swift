@@ -1,6 +1,7 @@
 public import HTTPTypes
 public import Logging
 import NIOCore
+public import NIOSSL
 import NIOWebSocket
 import Synchronization
 import WSClient
@@ -32,6 +33,7 @@ public final class HeraldSocket: Sendable {
         url: String,
         headers: HTTPFields = [:],
         maxFrameSize: Int = 1 << 20,
+        tlsConfiguration: TLSConfiguration? = nil,
         logger: Logger = Logger(label: "herald.client")
     ) async throws -> HeraldSocket {
         let socket = HeraldSocket()
@@ -43,6 +45,7 @@ public final class HeraldSocket: Sendable {
                     let closeFrame = try await WebSocketClient.connect(
                         url: url,
                         configuration: .init(maxFrameSize: maxFrameSize, additionalHeaders: headers),
+                        tlsConfiguration: tlsConfiguration,
                         logger: logger
                     ) { inbound, outbound, _ in
                         opened.take()?.resume()

@@ -1,6 +1,7 @@
 public import HeraldCore
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -79,8 +80,10 @@ public func buildApplication(
     AdminRoutes(hub: hub, refusals: refusals, directory: directory).add(to: router, keys: publishKeys)
     ManagementRoutes(directory: directory).add(to: router, keys: publishKeys)
 
+    let tls = try configuration.tls.map { files throws(HeraldError) in try HeraldConfiguration.TLSFiles.load(files) }
     let server = HTTPServerBuilder { responder in
-        HeraldChannel(responder: responder, gate: gate, connection: connection)
+        let channel = HeraldChannel(responder: responder, gate: gate, connection: connection, secure: tls != nil)
+        return try tls.map { try TLSChannel(channel, tlsConfiguration: $0) } ?? channel
     }
     let host = configuration.listen.host
     let application = Application(
@@ -91,6 +94,10 @@ public func buildApplication(
         onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? configuration.listen.port) },
         eventLoopGroupProvider: .shared(EventLoops.group),
         logger: logger
+    )
+    logger.info(
+        "Starting",
+        metadata: ["herald.host": "\(host)", "herald.tls": "\(tls != nil)", "herald.broker": "memory", "herald.path": "\(configuration.listen.path)"]
     )
     let drain = DrainService(lifecycle: lifecycle, hub: hub, timeout: configuration.drainTimeout, logger: logger)
     // Graceful shutdown runs in reverse order: the drain finishes before the server stops.

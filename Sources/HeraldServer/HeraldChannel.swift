@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import NIOSSL
 import NIOWebSocket
 
 /// The connection pipeline: HTTP/1.1 with a WebSocket upgrade whose refusals carry SPEC §2's
@@ -32,6 +33,8 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     let gate: ConnectGate
     let connection: WebSocketConnection.Settings
+    /// Behind TLS (`--tls-cert`): requests are `https`.
+    let secure: Bool
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -44,7 +47,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                     // Admission (token included) is decided right here on the event loop: no task, no hop
                     // (only a token naming a key id the JWKS lacks waits, for one refresh of the key set).
                     let decided: EventLoopFuture<Result<Admission, ConnectRejection>>
-                    if let head = try? HTTPRequest(head, secure: false, splitCookie: false) {
+                    if let head = try? HTTPRequest(head, secure: secure, splitCookie: false) {
                         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
                         decided = gate.admit(request, sourceIP: channel.remoteAddress?.ipAddress, on: channel.eventLoop)
                     } else {
@@ -81,7 +84,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: secure))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel,
@@ -126,7 +129,11 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
         try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: max(1, capacity / 2), high: capacity))
         let wire = WireWriter()
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(wire, position: .first)
+        // Frames are written as bytes straight to the socket, past the HTTP and WebSocket
+        // handlers; behind TLS they still go through the TLS handler, which comes first.
+        let position: ChannelPipeline.SynchronousOperations.Position =
+            secure ? .after(try pipeline.handler(type: NIOSSLServerHandler.self)) : .first
+        try pipeline.addHandler(wire, position: position)
         try pipeline.addHandlers([
             NIOWebSocketFrameAggregator(
                 minNonFinalFragmentSize: 1,

@@ -1,19 +1,29 @@
 import Foundation
 public import Configuration
 public import HeraldCore
+import Logging
 
 extension HeraldConfiguration {
-    /// The configuration layers of SPEC §6 in precedence order: flags, then `HERALD_*` environment variables.
+    /// The configuration layers of SPEC §6 in precedence order: flags, then `HERALD_*` environment
+    /// variables, then the config file (defaults are below them all).
     /// - Parameters:
     ///   - flags: values given on the command line, by setting name (`port`, `jwt-secret`, `publish-keys`…).
     ///   - environment: the process environment.
-    public static func reader(flags: [String: ConfigContent], environment: [String: String]) -> ConfigReader {
-        var values: [AbsoluteConfigKey: Configuration.ConfigValue] = [:]
-        for (name, content) in flags { values[AbsoluteConfigKey([name])] = .init(content, isSecret: false) }
-        return ConfigReader(providers: [
-            InMemoryProvider(name: "flags", values: values),
+    ///   - file: the config file's values (`ConfigurationFile.load`), by setting name.
+    public static func reader(
+        flags: [String: ConfigContent], environment: [String: String], file: [String: ConfigContent] = [:]
+    ) -> ConfigReader {
+        ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: values(flags)),
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "herald"),
+            InMemoryProvider(name: "config file", values: values(file)),
         ])
+    }
+
+    private static func values(_ settings: [String: ConfigContent]) -> [AbsoluteConfigKey: Configuration.ConfigValue] {
+        var values: [AbsoluteConfigKey: Configuration.ConfigValue] = [:]
+        for (name, content) in settings { values[AbsoluteConfigKey([name])] = .init(content, isSecret: false) }
+        return values
     }
 
     /// Reads and validates every setting; a bad value names the setting and the form it expects.
@@ -84,6 +94,23 @@ extension HeraldConfiguration {
         history.size = try settings.integer("history-size", in: 0...1_000_000) ?? history.size
         history.ttl = try settings.duration("history-ttl") ?? history.ttl
         drainTimeout = try settings.duration("drain-timeout") ?? drainTimeout
+
+        switch (settings.string("tls-cert"), settings.string("tls-key")) {
+        case (let certificate?, let key?): tls = TLSFiles(certificateChain: certificate, privateKey: key)
+        case (nil, nil): tls = nil
+        case (nil, _?): throw Settings.invalid("tls-cert", "a PEM certificate file, required with --tls-key")
+        case (_?, nil): throw Settings.invalid("tls-key", "a PEM private key file, required with --tls-cert")
+        }
+        if let level = settings.string("log-level") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw Settings.invalid("log-level", "trace, debug, info, notice, warning, error or critical")
+            }
+            logs.level = parsed
+        }
+        if let format = settings.string("log-format") {
+            guard let parsed = Logs.Format(rawValue: format.lowercased()) else { throw Settings.invalid("log-format", "text or json") }
+            logs.format = parsed
+        }
     }
 }
 
@@ -94,7 +121,7 @@ private struct Settings {
     static func invalid(_ name: String, _ expected: String) -> HeraldError {
         HeraldError(
             .invalidConfiguration,
-            "invalid value for --\(name) (HERALD_\(name.uppercased().replacing("-", with: "_"))): expected \(expected)"
+            "invalid value for --\(name) (HERALD_\(name.uppercased().replacing("-", with: "_")), or `\(name)` in the config file): expected \(expected)"
         )
     }
 

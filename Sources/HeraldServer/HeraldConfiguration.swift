@@ -1,4 +1,5 @@
 public import HeraldCore
+public import Logging
 
 /// Everything `serve` can be told (SPEC §6), with the spec's defaults.
 public struct HeraldConfiguration: Sendable {
@@ -99,6 +100,46 @@ public struct HeraldConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(10)
     /// `--dev`: generated credentials, loopback address.
     public var isDevelopment = false
+    /// `--tls-cert` and `--tls-key`: serve `wss://` and `https://`.
+    public var tls: TLSFiles?
+
+    /// PEM files of the server's certificate chain and private key.
+    public struct TLSFiles: Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
+    /// How `serve` logs.
+    public struct Logs: Sendable {
+        public enum Format: String, Sendable {
+            /// swift-log's text lines, metadata as `key=value`.
+            case text
+            /// One JSON object per line.
+            case json
+        }
+
+        public var level = Logger.Level.info
+        public var format = Format.text
+        public init() {}
+    }
+
+    public var logs = Logs()
 
     public init() {}
+
+    /// Every setting's name: the flag without `--`, the config file key, and (upper snake case)
+    /// the `HERALD_` environment variable.
+    public static let settingNames: Set<String> = [
+        "host", "port", "path", "jwt-secret", "jwt-public-key", "jwt-algorithms", "jwks-file", "jwks-url",
+        "jwks-refresh-interval", "jwks-min-refresh-interval", "max-token-bytes", "jwt-issuer", "jwt-audience", "token-leeway",
+        "identity-claim", "publish-keys", "subscription-auth", "auth-hook-url", "auth-hook-timeout", "auth-hook-cache-ttl",
+        "entities-claim", "allowed-origins", "max-connections", "max-connections-per-user", "max-messages-per-second",
+        "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
+        "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "drain-timeout",
+        "tls-cert", "tls-key", "log-level", "log-format",
+    ]
 }

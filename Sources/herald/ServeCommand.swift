@@ -15,6 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Flag(help: "Development mode: generated secret and publish key, a test token, 127.0.0.1.") var dev = false
+    @Option(help: "YAML file with the same settings (flag names without --), under the environment and the flags.")
+    var config: String?
     @Option(help: "Listen address (default 0.0.0.0; 127.0.0.1 with --dev).") var host: String?
     @Option(help: "Listen port; 0 picks a free one (default 8080).") var port: String?
     @Option(help: "WebSocket path (default /).") var path: String?
@@ -73,11 +75,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: "How long SIGTERM waits for clients (default 10s).") var drainTimeout: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "text (key=value metadata) or json (one object per line) (default text).")
+    var logFormat: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve wss:// and https:// (with --tls-key).") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
 
     func run() async throws {
-        let reader = HeraldConfiguration.reader(flags: flagValues, environment: ProcessInfo.processInfo.environment)
+        let environment = ProcessInfo.processInfo.environment
         var configuration: HeraldConfiguration
         do {
+            let file = try (config ?? environment["HERALD_CONFIG"]).map(ConfigurationFile.load) ?? [:]
+            let reader = HeraldConfiguration.reader(flags: flagValues, environment: environment, file: file)
             configuration = try HeraldConfiguration(reader: reader, isDevelopment: dev)
         } catch {
             throw CommandFailure(error.description)
@@ -86,10 +94,13 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.tokens.secret = configuration.tokens.secret ?? DevCredentials.randomSecret()
             if configuration.publishKeys.isEmpty { configuration.publishKeys = [DevCredentials.randomSecret()] }
         }
-        let level = try Self.logLevel(logLevel ?? reader.string(forKey: "log-level") ?? "info")
+        let logs = configuration.logs
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            var handler: any LogHandler = switch logs.format {
+            case .text: StreamLogHandler.standardError(label: label)
+            case .json: JSONLogHandler(label: label)
+            }
+            handler.logLevel = logs.level
             return handler
         }
         let logger = Logger(label: "herald")
@@ -97,7 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
         let application: HeraldApplication
         do {
             application = try await buildApplication(configuration: configuration, logger: logger) { host, port in
-                Output.line("listening on ws://\(host):\(port)/")
+                Output.line("listening on \(settings.tls == nil ? "ws" : "wss")://\(host):\(port)/")
                 if settings.isDevelopment { await Self.announceDevelopment(settings, host: host, port: port) }
             }
         } catch let error as HeraldError {
@@ -107,6 +118,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
+        logger.info("Stopped")
     }
 
     /// The flags that were given, by setting name, for the top configuration layer.
@@ -123,18 +135,12 @@ struct ServeCommand: AsyncParsableCommand {
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),
             ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
             ("history-size", historySize), ("history-ttl", historyTTL), ("drain-timeout", drainTimeout), ("log-level", logLevel),
+            ("log-format", logFormat), ("tls-cert", tlsCert), ("tls-key", tlsKey),
         ]
         for case (let name, let value?) in strings { values[name] = .string(value) }
         if !publishKeys.isEmpty { values["publish-keys"] = .stringArray(publishKeys) }
         if !allowedOrigins.isEmpty { values["allowed-origins"] = .stringArray(allowedOrigins) }
         return values
-    }
-
-    private static func logLevel(_ text: String) throws -> Logger.Level {
-        guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw CommandFailure("invalid value for --log-level (HERALD_LOG_LEVEL): expected trace, debug, info, notice, warning, error or critical")
-        }
-        return level
     }
 
     /// `--dev`: print the generated credentials, a ready token and the next commands; save them for the client commands.

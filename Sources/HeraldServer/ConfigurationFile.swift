@@ -1,0 +1,60 @@
+import Foundation
+public import Configuration
+public import HeraldCore
+import Yams
+
+/// `--config herald.yaml`: the settings of SPEC §6 in a YAML file, under the environment and the
+/// flags. Keys are the flag names without `--` (`port`, `jwt-secret`, `history-ttl`…; the
+/// repeatable ones as lists: `publish-keys`, `allowed-origins`); values are scalars written as on
+/// the command line, or lists of them. An unknown key, a nested map or an unreadable file stops
+/// `serve` with a message that names the key (and its line). Each value is then checked like the
+/// same flag would be.
+public enum ConfigurationFile {
+    /// Reads and checks `path`; the values by setting name.
+    public static func load(_ path: String) throws(HeraldError) -> [String: ConfigContent] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw HeraldError(.invalidConfiguration, "cannot read the config file \(path): \(error.localizedDescription)")
+        }
+        return try parse(text, name: path)
+    }
+
+    /// Checks the YAML text of a config file called `name` (for messages).
+    public static func parse(_ text: String, name: String) throws(HeraldError) -> [String: ConfigContent] {
+        let document: Node?
+        do {
+            document = try Yams.compose(yaml: text)
+        } catch {
+            throw HeraldError(.invalidConfiguration, "\(name) is not valid YAML: \(error)")
+        }
+        guard let document else { return [:] }  // an empty file sets nothing
+        guard case .mapping(let mapping) = document else {
+            throw HeraldError(.invalidConfiguration, "\(name) must be a map of settings, such as `port: 8080`")
+        }
+        var values: [String: ConfigContent] = [:]
+        for (key, value) in mapping {
+            let line = key.mark.map { " (line \($0.line))" } ?? ""
+            guard let setting = key.string, HeraldConfiguration.settingNames.contains(setting) else {
+                throw HeraldError(
+                    .invalidConfiguration,
+                    "\(name)\(line): unknown setting `\(key.string ?? "?")`; the settings are the flag names without --, see docs/OPERATIONS.md"
+                )
+            }
+            switch value {
+            case .scalar(let scalar):
+                values[setting] = .string(scalar.string)
+            case .sequence(let sequence):
+                let items = sequence.compactMap(\.scalar?.string)
+                guard items.count == sequence.count else {
+                    throw HeraldError(.invalidConfiguration, "\(name)\(line): `\(setting)` must be a value or a list of values")
+                }
+                values[setting] = .stringArray(items)
+            case .mapping, .alias:
+                throw HeraldError(.invalidConfiguration, "\(name)\(line): `\(setting)` must be a value or a list of values")
+            }
+        }
+        return values
+    }
+}
