@@ -89,8 +89,8 @@ private struct ListedConnection: Encodable {
         userId = "\(snapshot.userID)"
         sourceIp = snapshot.peer.sourceIP
         userAgent = snapshot.peer.userAgent
-        connectedAt = snapshot.peer.connectedAt.formatted(ConnectionSnapshot.timeFormat)
-        lastActiveAt = snapshot.lastActiveAt.formatted(ConnectionSnapshot.timeFormat)
+        connectedAt = snapshot.peer.connectedAt.formatted(.iso8601Milliseconds)
+        lastActiveAt = snapshot.lastActiveAt.formatted(.iso8601Milliseconds)
         subscriptions = snapshot.subscriptions
     }
 }

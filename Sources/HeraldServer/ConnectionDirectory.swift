@@ -39,7 +39,7 @@ struct ConnectionSnapshot: Sendable {
     var subscriptions: Int
 }
 
-extension ConnectionSnapshot {
-    /// How times are shown: ISO 8601 in UTC with milliseconds, as API Gateway does.
-    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+extension FormatStyle where Self == Date.ISO8601FormatStyle {
+    /// ISO 8601 in UTC with milliseconds, as API Gateway shows times (and the JSON logs too).
+    static var iso8601Milliseconds: Date.ISO8601FormatStyle { Date.ISO8601FormatStyle(includingFractionalSeconds: true) }
 }

@@ -22,12 +22,20 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
-        fields["time"] = Date().formatted(.iso8601)
-        fields["level"] = "\(event.level)"
-        fields["label"] = label
-        fields["message"] = "\(event.message)"
-        let line = JSON.encode(fields) + [UInt8(ascii: "\n")]
+        let line = Self.line(
+            label: label, level: event.level, message: "\(event.message)",
+            metadata: metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }, time: Date()
+        )
         Self.output.withLock { $0.write(Data(line)) }
+    }
+
+    /// One log line: the JSON object, keys sorted, and a newline.
+    static func line(label: String, level: Logger.Level, message: String, metadata: [String: String], time: Date) -> [UInt8] {
+        var fields = metadata
+        fields["time"] = time.formatted(.iso8601Milliseconds)
+        fields["level"] = "\(level)"
+        fields["label"] = label
+        fields["message"] = message
+        return JSON.encode(fields) + [UInt8(ascii: "\n")]
     }
 }

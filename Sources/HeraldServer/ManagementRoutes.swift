@@ -65,8 +65,8 @@ private struct ConnectionDescription: Encodable {
     var lastActiveAt: String
 
     init(_ snapshot: ConnectionSnapshot) {
-        connectedAt = snapshot.peer.connectedAt.formatted(ConnectionSnapshot.timeFormat)
+        connectedAt = snapshot.peer.connectedAt.formatted(.iso8601Milliseconds)
         identity = Identity(sourceIp: snapshot.peer.sourceIP, userAgent: snapshot.peer.userAgent, userId: "\(snapshot.userID)")
-        lastActiveAt = snapshot.lastActiveAt.formatted(ConnectionSnapshot.timeFormat)
+        lastActiveAt = snapshot.lastActiveAt.formatted(.iso8601Milliseconds)
     }
 }

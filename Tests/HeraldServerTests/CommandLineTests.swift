@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldServer
 import Synchronization
 import Testing
 
@@ -52,6 +53,47 @@ import Testing
         let badPort = try HeraldProcess(Self.binary, ["serve", "--dev", "--port", "http"], environment: environment)
         #expect(await badPort.exitCode() != 0)
         #expect(await badPort.standardError().contains("--port"))
+    }
+
+    /// `serve --config`: the file's settings apply under the flags; a bad file stops serve with one line naming the key.
+    @Test func serveReadsAConfigFileAndRefusesABadOne() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "herald-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let good = directory.appending(path: "herald.yaml")
+        try "host: 127.0.0.1\nport: 1\njwt-secret: config-file-secret-0123456789abcdef\npublish-keys: [k]\nlog-format: json\n"
+            .write(to: good, atomically: true, encoding: .utf8)
+        // The flag --port 0 wins over the file's port 1.
+        let serve = try HeraldProcess(Self.binary, ["serve", "--config", good.path, "--port", "0"], environment: [:])
+        let listening = try #require(await serve.line(timeout: .seconds(20)))
+        #expect(listening.hasPrefix("listening on ws://127.0.0.1:"))
+        #expect(!listening.hasSuffix(":1/"))
+        serve.signal(SIGTERM)
+        #expect(await serve.exitCode() == 0)
+        let logs = await serve.standardError().split(separator: "\n")
+        #expect(!logs.isEmpty && logs.allSatisfy { JSON.parse(String($0)) != nil }, "log-format json from the file")
+
+        let bad = directory.appending(path: "bad.yaml")
+        try "port: 8080\nmax-conections: 5\n".write(to: bad, atomically: true, encoding: .utf8)
+        let refused = try HeraldProcess(Self.binary, ["serve", "--dev", "--config", bad.path], environment: [:])
+        #expect(await refused.exitCode() != 0)
+        let reason = await refused.standardError()
+        #expect(reason.contains("bad.yaml (line 2): unknown setting `max-conections`"), "\(reason)")
+        let badValue = try HeraldProcess(Self.binary, ["serve", "--dev"], environment: ["HERALD_CONFIG": good.path, "HERALD_LOG_FORMAT": "xml"])
+        #expect(await badValue.exitCode() != 0)
+        #expect(await badValue.standardError().contains("--log-format"))
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Every setting a config file accepts is also a flag of `serve` (one name for each, SPEC §6).
+    @Test func everySettingIsAServeFlag() async throws {
+        let help = try HeraldProcess(Self.binary, ["serve", "--help"], environment: [:])
+        #expect(await help.exitCode() == 0)
+        var text = ""
+        while let line = await help.line(timeout: .milliseconds(200)) { text += line + "\n" }
+        let flagNames = ["publish-keys": "publish-key", "allowed-origins": "allowed-origin"]
+        for setting in HeraldConfiguration.settingNames {
+            #expect(text.contains("--\(flagNames[setting] ?? setting) "), "--\(setting) is not a flag of serve")
+        }
     }
 }
 

@@ -1,0 +1,99 @@
+import Configuration
+import HeraldCore
+import HeraldServer
+import Logging
+import Testing
+
+/// `--config herald.yaml`: parsing, the layering defaults < file < environment < flags, and every validation error.
+@Suite struct ConfigurationFileTests {
+    static let example = """
+        # a comment
+        port: 9000
+        history-ttl: 5m
+        max-message-bytes: 16KiB
+        publish-keys: [one, two]
+        allowed-origins:
+          - https://app.example
+        log-format: json
+        log-level: warning
+        jwt-secret: file-secret-0123456789abcdef-0123456789
+        """
+
+    @Test func valuesAreReadInTheFlagsForm() throws {
+        let values = try ConfigurationFile.parse(Self.example, name: "herald.yaml")
+        #expect(values["port"] == .string("9000"))
+        #expect(values["publish-keys"] == .stringArray(["one", "two"]))
+        #expect(values["allowed-origins"] == .stringArray(["https://app.example"]))
+        let configuration = try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values), isDevelopment: false)
+        #expect(configuration.listen.port == 9000)
+        #expect(configuration.history.ttl == .seconds(300))
+        #expect(configuration.limits.maxMessageBytes == 16_384)
+        #expect(configuration.publishKeys == ["one", "two"])
+        #expect(configuration.allowedOrigins == ["https://app.example"])
+        #expect(configuration.logs.format == .json)
+        #expect(configuration.logs.level == .warning)
+    }
+
+    @Test func environmentOverridesTheFileAndFlagsOverrideBoth() throws {
+        let file = try ConfigurationFile.parse("port: 9000\nhistory-size: 7\ndrain-timeout: 3s\npublish-keys: [from-file]", name: "herald.yaml")
+        let environment = ["HERALD_PORT": "9001", "HERALD_HISTORY_SIZE": "8", "HERALD_PUBLISH_KEYS": "from-env"]
+        let flags: [String: ConfigContent] = ["port": .string("9002")]
+        let configuration = try HeraldConfiguration(
+            reader: HeraldConfiguration.reader(flags: flags, environment: environment, file: file), isDevelopment: false
+        )
+        #expect(configuration.listen.port == 9002)  // flag
+        #expect(configuration.history.size == 8)  // environment
+        #expect(configuration.publishKeys == ["from-env"])  // environment
+        #expect(configuration.drainTimeout == .seconds(3))  // file
+        #expect(configuration.limits.maxSubscriptions == 100)  // default
+    }
+
+    @Test(arguments: [
+        ("portt: 1", "herald.yaml (line 1): unknown setting `portt`"),
+        ("port: 1\nsecret: x", "herald.yaml (line 2): unknown setting `secret`"),
+        ("- port", "herald.yaml must be a map of settings"),
+        ("port: {a: 1}", "herald.yaml (line 1): `port` must be a value or a list of values"),
+        ("publish-keys: [[a]]", "herald.yaml (line 1): `publish-keys` must be a value or a list of values"),
+        ("port: [1\n", "herald.yaml is not valid YAML"),
+    ])
+    func malformedFilesNameTheKeyAndLine(text: String, message: String) {
+        #expect {
+            _ = try ConfigurationFile.parse(text, name: "herald.yaml")
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test(arguments: [
+        ("port: http", "invalid value for --port (HERALD_PORT, or `port` in the config file): expected a whole number from 0 to 65535"),
+        ("history-ttl: soon", "invalid value for --history-ttl"),
+        ("max-message-bytes: 1GB", "invalid value for --max-message-bytes"),
+        ("log-format: xml", "invalid value for --log-format (HERALD_LOG_FORMAT, or `log-format` in the config file): expected text or json"),
+        ("log-level: loud", "invalid value for --log-level"),
+        ("tls-cert: cert.pem", "invalid value for --tls-key"),
+        ("tls-key: key.pem", "invalid value for --tls-cert"),
+    ])
+    func badValuesInTheFileNameTheSetting(text: String, message: String) throws {
+        let values = try ConfigurationFile.parse(text, name: "herald.yaml")
+        #expect {
+            _ = try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values), isDevelopment: true)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test func anEmptyFileSetsNothingAndAMissingFileIsAnError() throws {
+        #expect(try ConfigurationFile.parse("", name: "empty.yaml").isEmpty)
+        #expect(try ConfigurationFile.parse("# only a comment\n", name: "empty.yaml").isEmpty)
+        #expect {
+            _ = try ConfigurationFile.load("/nonexistent/herald.yaml")
+        } throws: { error in
+            "\(error)".contains("cannot read the config file /nonexistent/herald.yaml")
+        }
+    }
+
+    @Test func everySettingNameIsAcceptedInAFile() throws {
+        let text = HeraldConfiguration.settingNames.sorted().map { "\($0): x" }.joined(separator: "\n")
+        #expect(try ConfigurationFile.parse(text, name: "all.yaml").count == HeraldConfiguration.settingNames.count)
+    }
+}
