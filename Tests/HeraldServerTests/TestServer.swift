@@ -50,8 +50,13 @@ final class TestServer: Sendable {
 
     /// Triggers graceful shutdown (what SIGTERM does) and waits for the server to stop.
     func stop() async throws {
-        await group.triggerGracefulShutdown()
+        await beginShutdown()
         try await running.value
+    }
+
+    /// Triggers graceful shutdown (what SIGTERM does) and returns at once.
+    func beginShutdown() async {
+        await group.triggerGracefulShutdown()
     }
 
     var httpURL: String { "http://127.0.0.1:\(port)" }
