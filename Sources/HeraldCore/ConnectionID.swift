@@ -12,7 +12,9 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
         rawValue = value
     }
 
-    private static let counter = Atomic<UInt64>(0)
+    /// Starts at a random point, so ids are not reused by a restarted process or shared by two
+    /// nodes (a backend holding an old id reaches no one, as with API Gateway), yet stay cheap to make.
+    private static let counter = Atomic<UInt64>(UInt64.random(in: 1..<(1 << 62)))
 
     /// The next unused identifier.
     public static func next() -> ConnectionID {

@@ -99,7 +99,7 @@ public func buildApplication(
         "Starting",
         metadata: ["herald.host": "\(host)", "herald.tls": "\(tls != nil)", "herald.broker": "memory", "herald.path": "\(configuration.listen.path)"]
     )
-    let drain = DrainService(lifecycle: lifecycle, hub: hub, timeout: configuration.drainTimeout, logger: logger)
+    let drain = DrainService(lifecycle: lifecycle, hub: hub, directory: directory, timeout: configuration.drainTimeout, logger: logger)
     // Graceful shutdown runs in reverse order: the drain finishes before the server stops.
     let sweep = HistorySweep(broker: broker, interval: configuration.history.ttl / 10)
     let services: [any Service] = [application, drain, sweep] + (keySet.map { [$0] } ?? [])

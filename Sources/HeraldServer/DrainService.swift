@@ -4,10 +4,11 @@ import ServiceLifecycle
 
 /// On graceful shutdown (SIGTERM/SIGINT), before the HTTP server stops: `/ready` turns false and
 /// new upgrades get `503 draining`, every client is sent `1001`, and it waits (at most the drain
-/// timeout) for the clients to go.
+/// timeout) for the clients to go; the sockets of clients still there are then closed.
 struct DrainService: Service {
     let lifecycle: Lifecycle
     let hub: Hub
+    let directory: ConnectionDirectory
     let timeout: Duration
     let logger: Logger
 
@@ -22,6 +23,8 @@ struct DrainService: Service {
             hub.closeAll(.goingAway)
             try? await Task.sleep(for: .milliseconds(20))
         }
-        logger.info("Drained", metadata: ["herald.connections": "\(hub.connections)"])
+        let remaining = directory.connections(of: nil)
+        for connection in remaining { connection.abort() }
+        logger.info("Drained", metadata: ["herald.connections.closed.unanswered": "\(remaining.count)"])
     }
 }

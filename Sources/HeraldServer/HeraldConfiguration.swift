@@ -140,6 +140,6 @@ public struct HeraldConfiguration: Sendable {
         "entities-claim", "allowed-origins", "max-connections", "max-connections-per-user", "max-messages-per-second",
         "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
         "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "drain-timeout",
-        "tls-cert", "tls-key", "log-level", "log-format",
+        "tls-cert", "tls-key", "log-level", "log-format", "broker",
     ]
 }

@@ -70,7 +70,7 @@ final class HeraldMetrics: Sendable {
         fanOutDuration.recordNanoseconds(receipt.fanOutDuration.inNanoseconds)
     }
 
-    /// A publish request answered (every shape), from its first byte to its response.
+    /// A publish request answered (every shape): from the route's start (after the key check) to its response.
     func publishRequestFinished(after duration: Duration) {
         publishDuration.recordNanoseconds(duration.inNanoseconds)
     }

@@ -20,6 +20,8 @@ extension HeraldConfiguration.TLSFiles {
         } catch {
             throw HeraldError(.invalidConfiguration, "invalid value for --tls-key (HERALD_TLS_KEY): cannot read a PEM private key from \(files.privateKey)")
         }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
     }
 }

@@ -31,4 +31,9 @@ extension WebSocketConnection {
             return true
         }.get()
     }
+
+    /// Closes the socket without waiting for the closing handshake (a drain that ran out of time).
+    func abort() {
+        eventLoop.execute { [self] in context?.close(promise: nil) }
+    }
 }

@@ -79,6 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
     var logFormat: String?
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve wss:// and https:// (with --tls-key).") var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "memory (default; the PostgreSQL cluster broker is not built yet).") var broker: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -135,7 +136,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),
             ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
             ("history-size", historySize), ("history-ttl", historyTTL), ("drain-timeout", drainTimeout), ("log-level", logLevel),
-            ("log-format", logFormat), ("tls-cert", tlsCert), ("tls-key", tlsKey),
+            ("log-format", logFormat), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("broker", broker),
         ]
         for case (let name, let value?) in strings { values[name] = .string(value) }
         if !publishKeys.isEmpty { values["publish-keys"] = .stringArray(publishKeys) }

@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 import HeraldCore
 import HeraldServer
 import Logging
@@ -72,6 +73,7 @@ import Testing
         ("log-level: loud", "invalid value for --log-level"),
         ("tls-cert: cert.pem", "invalid value for --tls-key"),
         ("tls-key: key.pem", "invalid value for --tls-cert"),
+        ("broker: postgres://db/herald", "invalid value for --broker (HERALD_BROKER, or `broker` in the config file): expected memory"),
     ])
     func badValuesInTheFileNameTheSetting(text: String, message: String) throws {
         let values = try ConfigurationFile.parse(text, name: "herald.yaml")
@@ -89,6 +91,19 @@ import Testing
             _ = try ConfigurationFile.load("/nonexistent/herald.yaml")
         } throws: { error in
             "\(error)".contains("cannot read the config file /nonexistent/herald.yaml")
+        }
+    }
+
+    /// The commented example in the repository loads as it is, and names every setting.
+    @Test func theExampleFileIsValidAndComplete() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("herald.example.yaml").path
+        let values = try ConfigurationFile.load(path)
+        let configuration = try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values), isDevelopment: true)
+        #expect(configuration.listen.port == 8080)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for name in HeraldConfiguration.settingNames {
+            #expect(text.contains("\n\(name):") || text.contains("\n# \(name):"), "\(name) is not in the example")
         }
     }
 
