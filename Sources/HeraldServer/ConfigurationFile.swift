@@ -6,7 +6,7 @@ import Yams
 /// `--config herald.yaml`: the settings of SPEC §6 in a YAML file, under the environment and the
 /// flags. Keys are the flag names without `--` (`port`, `jwt-secret`, `history-ttl`…; the
 /// repeatable ones as lists: `publish-keys`, `allowed-origins`); values are scalars written as on
-/// the command line, or lists of them. An unknown key, a nested map or an unreadable file stops
+/// the command line, or lists of them (`null` or `~` leaves a setting unset). An unknown key, a nested map or an unreadable file stops
 /// `serve` with a message that names the key (and its line). Each value is then checked like the
 /// same flag would be.
 public enum ConfigurationFile {
@@ -43,6 +43,8 @@ public enum ConfigurationFile {
                 )
             }
             switch value {
+            case .scalar(let scalar) where scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string):
+                continue  // YAML's null leaves the setting unset
             case .scalar(let scalar):
                 values[setting] = .string(scalar.string)
             case .sequence(let sequence):

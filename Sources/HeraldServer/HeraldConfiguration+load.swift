@@ -15,7 +15,8 @@ extension HeraldConfiguration {
     ) -> ConfigReader {
         ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values(flags)),
-            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "herald"),
+            // An empty variable (`HERALD_PORT=`) is unset, so it does not hide the file's value.
+            EnvironmentVariablesProvider(environmentVariables: environment.filter { !$0.value.isEmpty }).prefixKeys(with: "herald"),
             InMemoryProvider(name: "config file", values: values(file)),
         ])
     }

@@ -49,6 +49,17 @@ import Testing
         #expect(configuration.limits.maxSubscriptions == 100)  // default
     }
 
+    @Test func nullsAndEmptyVariablesLeaveASettingToTheLayerBelow() throws {
+        let file = try ConfigurationFile.parse("port: 9000\njwt-issuer: null\njwt-audience: ~\nhistory-size:\n", name: "herald.yaml")
+        #expect(file.keys.sorted() == ["port"])
+        let configuration = try HeraldConfiguration(
+            reader: HeraldConfiguration.reader(flags: [:], environment: ["HERALD_PORT": ""], file: file), isDevelopment: false
+        )
+        #expect(configuration.listen.port == 9000)
+        #expect(configuration.tokens.issuer == nil)
+        #expect(configuration.history.size == 100)
+    }
+
     @Test(arguments: [
         ("portt: 1", "herald.yaml (line 1): unknown setting `portt`"),
         ("port: 1\nsecret: x", "herald.yaml (line 2): unknown setting `secret`"),
