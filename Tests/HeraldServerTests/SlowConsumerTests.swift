@@ -44,6 +44,9 @@ import Testing
             "refusals": .object([:]),
         ]))
         #expect(try await server.get("/admin/stats", key: "wrong").0 == 401)
+        let metrics = try await server.metrics()
+        #expect(metrics["herald_slow_consumer_disconnects_total"] == 1)
+        #expect(metrics[#"herald_closes_total{code="1013"}"#] == 1)
         for seq in 1...publishes {
             let push = try await reader.json()
             #expect(push["seq"] == .int(seq))
