@@ -95,6 +95,23 @@ import Testing
         }
     }
 
+    /// Every setting that takes a number, duration, size or word refuses a bad one from the file, naming itself.
+    @Test(arguments: [
+        "port", "max-token-bytes", "jwks-refresh-interval", "jwks-min-refresh-interval", "token-leeway", "max-connections",
+        "max-connections-per-user", "max-messages-per-second", "max-header-bytes", "max-handshakes-per-second", "max-message-bytes",
+        "max-subscriptions", "outbound-buffer-bytes", "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size",
+        "history-ttl", "drain-timeout", "jwt-algorithms", "subscription-auth", "jwks-url", "path", "jwt-secret", "log-level",
+        "log-format", "broker",
+    ])
+    func everyCheckedSettingRefusesABadValue(setting: String) throws {
+        let values = try ConfigurationFile.parse("\(setting): \"-x\"", name: "herald.yaml")
+        #expect {
+            _ = try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values), isDevelopment: true)
+        } throws: { error in
+            "\(error)".hasPrefix("invalid value for --\(setting) ")
+        }
+    }
+
     @Test func anEmptyFileSetsNothingAndAMissingFileIsAnError() throws {
         #expect(try ConfigurationFile.parse("", name: "empty.yaml").isEmpty)
         #expect(try ConfigurationFile.parse("# only a comment\n", name: "empty.yaml").isEmpty)
