@@ -41,7 +41,7 @@ public final class MemoryBroker: Broker {
     }
 
     public func publish(_ event: Event) async throws -> PublishReceipt {
-        let eventID = UUID().uuidString.lowercased()
+        let eventID = EventID.next()
         let date = now()
         let time = date.formatted(.iso8601)
         let clock = ContinuousClock()
