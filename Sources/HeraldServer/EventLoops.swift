@@ -2,26 +2,11 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// The event loops every Herald server in this process shares: NIO's singleton group.
-///
-/// `herald serve` calls `adoptSwiftConcurrency()` first thing, which sizes the group to one thread
-/// per core the process may run on (NIO's default counts every core of the machine, so a server
-/// pinned to one core would run two loops on it and switch between them) and runs Swift
-/// concurrency's jobs on those same threads.
-public enum EventLoops {
-    static var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
-
-    /// Sizes the group to `usableCores` and installs it as Swift concurrency's global executor.
-    ///
-    /// Hummingbird runs each HTTP connection, and its accept loop, as Swift tasks; on the default
-    /// executor every accepted socket and every request hops from the event loop's thread to the
-    /// concurrency pool's and back. On the event loops' own threads those hops are a queue append
-    /// (docs/PERFORMANCE.md has the figures). Call it once, before anything uses the group; it
-    /// returns false when the executor could not be installed (the server then runs as before).
-    public static func adoptSwiftConcurrency() -> Bool {
-        NIOSingletons.groupLoopCountSuggestion = usableCores
-        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-    }
+/// The event loops every Herald server in this process shares: one thread per core the process
+/// may run on. NIO's singleton counts every core of the machine, so a server pinned to one core
+/// (`taskset -c 0`) would run two loops on it and switch between them.
+enum EventLoops {
+    static let group: any EventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: usableCores)
 
     /// The cores in this process's affinity mask (Linux's `Cpus_allowed_list`), else all cores.
     static var usableCores: Int {

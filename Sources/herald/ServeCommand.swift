@@ -82,8 +82,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "memory (default; the PostgreSQL cluster broker is not built yet).") var broker: String?
 
     func run() async throws {
-        // Before anything touches the event loops: size them and run Swift concurrency on them.
-        let onEventLoops = EventLoops.adoptSwiftConcurrency()
         let environment = ProcessInfo.processInfo.environment
         var configuration: HeraldConfiguration
         do {
@@ -107,7 +105,6 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "herald")
-        if !onEventLoops { logger.notice("Swift concurrency stays on its own threads: NIO could not install its event loops as the executor") }
         let settings = configuration
         let application: HeraldApplication
         do {
