@@ -22,4 +22,16 @@ public protocol Broker: Sendable {
     /// Atomic with respect to this entity's deliveries: every event after the replayed ones is
     /// delivered live, none of the replayed ones is.
     func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?) -> Replay
+
+    /// False while the broker cannot accept or deliver events (a cluster broker that lost its
+    /// database): `/ready` says so, and publishes are refused.
+    var isAvailable: Bool { get }
+
+    /// Frees history that outlived its age limit (the server calls this on a timer).
+    func evictExpiredHistory() async
+}
+
+extension Broker {
+    /// Always available: nothing outside the process can fail.
+    public var isAvailable: Bool { true }
 }

@@ -46,13 +46,33 @@ public struct EntityHistory: Sendable {
 
     /// Numbers the entity's next event, has it encoded, and keeps it; returns its `seq` and frame.
     public mutating func append(at time: Date, encode: (_ seq: Int) -> WireFrame) -> (seq: Int, frame: WireFrame) {
-        latestSeq += 1
-        let frame = encode(latestSeq)
-        guard limits.size > 0 else { return (latestSeq, frame) }
-        kept.append(Kept(seq: latestSeq, time: time, frame: frame))
+        let seq = latestSeq + 1
+        let frame = encode(seq)
+        accept(frame, seq: seq, at: time)
+        return (seq, frame)
+    }
+
+    /// Keeps an event numbered elsewhere (a cluster broker's database); false, and nothing kept,
+    /// when `seq` is not after `latestSeq` (the event is already here). An event that skips
+    /// numbers starts the kept run afresh: the skipped events cannot be replayed.
+    @discardableResult
+    public mutating func accept(_ frame: WireFrame, seq: Int, at time: Date) -> Bool {
+        guard seq > latestSeq else { return false }
+        if seq > latestSeq + 1 { kept.removeAll() }
+        latestSeq = seq
+        guard limits.size > 0 else { return true }
+        kept.append(Kept(seq: seq, time: time, frame: frame))
         if kept.count > limits.size { kept.removeFirst(kept.count - limits.size) }
         evictExpired(now: time)
-        return (latestSeq, frame)
+        return true
+    }
+
+    /// Moves `latestSeq` on to `seq` without an event (events the history no longer has);
+    /// what was kept before cannot be replayed past the jump, so it is dropped.
+    public mutating func skip(to seq: Int) {
+        guard seq > latestSeq else { return }
+        latestSeq = seq
+        kept.removeAll()
     }
 
     /// Drops events older than the age limit; true when the history holds no event any more.

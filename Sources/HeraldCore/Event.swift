@@ -35,20 +35,13 @@ public enum Event: Equatable, Sendable {
     public static let userNotificationDetailType = "Send User Push Notification"
 }
 
-/// What the broker answers for an accepted event: its id, and its `seq` for entity updates;
-/// with how many local subscribers it was handed to, and how long that took (for metrics).
+/// What the broker answers for an accepted event: its id, and its `seq` for entity updates.
 public struct PublishReceipt: Equatable, Sendable {
     public var eventID: String
     public var seq: Int?
-    /// Connections on this node the event was queued for (informative: other nodes deliver their own).
-    public var delivered: Int
-    /// How long handing the encoded event to every local subscriber's event loop took.
-    public var fanOutDuration: Duration
 
-    public init(eventID: String, seq: Int?, delivered: Int = 0, fanOutDuration: Duration = .zero) {
+    public init(eventID: String, seq: Int?) {
         self.eventID = eventID
         self.seq = seq
-        self.delivered = delivered
-        self.fanOutDuration = fanOutDuration
     }
 }

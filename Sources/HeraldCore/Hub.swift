@@ -18,11 +18,15 @@ public final class Hub: Sendable {
     private let connectionCount = Atomic<Int>(0)
     private let slowConsumerCount = Atomic<Int>(0)
     private let queues = Mutex<[ObjectIdentifier: DeliveryQueue]>([:])
+    private let observer: (any DeliveryObserver)?
 
-    /// - Parameter shardCount: lock stripes per index; more means less contention between entities.
-    public init(shardCount: Int = 64) {
+    /// - Parameters:
+    ///   - shardCount: lock stripes per index; more means less contention between entities.
+    ///   - observer: told the subscriber count and fan-out time of every delivery.
+    public init(shardCount: Int = 64, observer: (any DeliveryObserver)? = nil) {
         entityShards = (0..<shardCount).map { _ in Shard() }
         userShards = (0..<shardCount).map { _ in Shard() }
+        self.observer = observer
     }
 
     // MARK: Registration
@@ -65,13 +69,23 @@ public final class Hub: Sendable {
     /// one entity reach every subscriber in the order they were made.
     @discardableResult
     public func deliver(_ frame: WireFrame, toSubscribersOf entity: EntityID) -> Int {
-        Self.shard(for: entity, in: entityShards).registry.withLock { $0[entity]?.deliver(frame) ?? 0 }
+        observed { Self.shard(for: entity, in: entityShards).registry.withLock { $0[entity]?.deliver(frame) ?? 0 } }
     }
 
     /// Sends one pre-encoded frame to every local connection of `user`; returns how many there were.
     @discardableResult
     public func deliver(_ frame: WireFrame, toUser user: UserID) -> Int {
-        Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.deliver(frame) ?? 0 }
+        observed { Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.deliver(frame) ?? 0 } }
+    }
+
+    /// Runs one delivery and tells the observer its count and duration.
+    private func observed(_ delivery: () -> Int) -> Int {
+        guard let observer else { return delivery() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let count = delivery()
+        observer.delivered(to: count, fanOut: start.duration(to: clock.now))
+        return count
     }
 
     /// Asks every connection to close with `reason` (used when draining).

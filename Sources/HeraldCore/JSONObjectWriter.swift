@@ -43,6 +43,14 @@ public struct JSONObjectWriter {
         buffer.writeBytes(JSON.encode(value))
     }
 
+    /// Writes the key of a member whose value is written elsewhere, and hands over everything
+    /// written so far; the writer goes on after that value (the next member starts with a comma).
+    public mutating func cut(beforeValueOf key: StaticString) -> ByteBuffer {
+        writeKey(key)
+        defer { buffer = ByteBufferAllocator().buffer(capacity: 96) }
+        return buffer
+    }
+
     /// Closes the object and returns its bytes.
     public consuming func finish() -> ByteBuffer {
         buffer.writeInteger(UInt8(ascii: "}"))

@@ -9,15 +9,26 @@ public enum Push {
 
     /// `{"type":"Entity Updated","entityId","message","data","seq","id","time"}`.
     public static func entityUpdated(_ update: EntityUpdate, seq: Int, id: String, time: String) -> WireFrame {
+        let parts = entityUpdated(update, id: id, time: time)
+        var payload = parts.beforeSeq
+        payload.writeString(String(seq))
+        payload.writeImmutableBuffer(parts.afterSeq)
+        return .text(payload)
+    }
+
+    /// An entity update's push without its `seq`, cut where the number goes: `beforeSeq`, the
+    /// digits, then `afterSeq` are the payload. A broker whose database numbers events joins
+    /// them there, so every node sends the same bytes.
+    public static func entityUpdated(_ update: EntityUpdate, id: String, time: String) -> (beforeSeq: ByteBuffer, afterSeq: ByteBuffer) {
         var object = JSONObjectWriter()
         object.add("type", entityUpdatedType)
         object.add("entityId", update.entityID.rawValue)
         object.add("message", ifPresent: update.message)
         object.add("data", ifPresent: update.data)
-        object.add("seq", seq)
+        let beforeSeq = object.cut(beforeValueOf: "seq")
         object.add("id", id)
         object.add("time", time)
-        return .text(object.finish())
+        return (beforeSeq, object.finish())
     }
 
     /// `{"type":"User Push Notification","message","callback","id","time"}`.

@@ -27,10 +27,13 @@ public struct HeraldApplication: Service {
 }
 
 /// Builds Herald from its configuration; `serve` and the tests both start here.
-/// - Parameter onListening: called with the bound host and port once the server accepts connections.
+/// - Parameters:
+///   - broker: makes the broker (`--broker`): the in-memory one unless the executable picks another.
+///   - onListening: called with the bound host and port once the server accepts connections.
 public func buildApplication(
     configuration: HeraldConfiguration,
     logger: Logger,
+    broker brokerFactory: BrokerFactory = .memory,
     onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
 ) async throws -> HeraldApplication {
     let tokens = configuration.tokens
@@ -46,10 +49,10 @@ public func buildApplication(
     guard !configuration.publishKeys.isEmpty else {
         throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEYS), or run with --dev")
     }
-    let hub = Hub()
-    let broker = MemoryBroker(hub: hub, history: configuration.history)
-    let lifecycle = Lifecycle()
     let metrics = HeraldMetrics()
+    let hub = Hub(observer: metrics)
+    let (broker, brokerServices) = try await brokerFactory.make(hub, configuration.history, logger)
+    let lifecycle = Lifecycle()
     let refusals = Refusals(metrics: metrics)
     let directory = ConnectionDirectory()
     let tokenKeys = try await VerificationKeys(configuration: tokens)
@@ -73,7 +76,7 @@ public func buildApplication(
 
     let router = Router(context: BasicRequestContext.self)
     router.get(path) { request, _ in gate.rejectRoute(request) }
-    HealthRoutes(lifecycle: lifecycle).add(to: router)
+    HealthRoutes(lifecycle: lifecycle, broker: broker).add(to: router)
     MetricsRoutes(metrics: metrics, hub: hub).add(to: router)
     let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
@@ -97,12 +100,13 @@ public func buildApplication(
     )
     logger.info(
         "Starting",
-        metadata: ["herald.host": "\(host)", "herald.tls": "\(tls != nil)", "herald.broker": "memory", "herald.path": "\(configuration.listen.path)"]
+        metadata: ["herald.host": "\(host)", "herald.tls": "\(tls != nil)", "herald.broker": "\(brokerFactory.name)", "herald.path": "\(configuration.listen.path)"]
     )
     let drain = DrainService(lifecycle: lifecycle, hub: hub, directory: directory, timeout: configuration.drainTimeout, logger: logger)
-    // Graceful shutdown runs in reverse order: the drain finishes before the server stops.
+    // Graceful shutdown runs in reverse order: the drain finishes before the server stops, and
+    // the server before the broker's services.
     let sweep = HistorySweep(broker: broker, interval: configuration.history.ttl / 10)
-    let services: [any Service] = [application, drain, sweep] + (keySet.map { [$0] } ?? [])
+    let services: [any Service] = brokerServices + [application, drain, sweep] + (keySet.map { [$0] } ?? [])
     let group = ServiceGroup(configuration: .init(services: services, logger: logger))
     return HeraldApplication(hub: hub, epoch: broker.epoch, group: group)
 }

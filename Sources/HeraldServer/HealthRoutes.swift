@@ -1,8 +1,11 @@
+import HeraldCore
 import Hummingbird
 
-/// `GET /health` (the process is alive) and `GET /ready` (it accepts clients).
+/// `GET /health` (the process is alive) and `GET /ready` (it accepts clients: not draining, and
+/// its broker available).
 struct HealthRoutes: Sendable {
     let lifecycle: Lifecycle
+    let broker: any Broker
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("health") { _, _ in
@@ -11,10 +14,11 @@ struct HealthRoutes: Sendable {
             return body.response(status: .ok)
         }
         router.get("ready") { _, _ in
+            let reason: String? = lifecycle.isDraining ? "draining" : broker.isAvailable ? nil : "broker_unavailable"
             var body = JSONObjectWriterBody()
-            body.add("ready", !lifecycle.isDraining)
-            if lifecycle.isDraining { body.add("reason", "draining") }
-            return body.response(status: lifecycle.isDraining ? .serviceUnavailable : .ok)
+            body.add("ready", reason == nil)
+            if let reason { body.add("reason", reason) }
+            return body.response(status: reason == nil ? .ok : .serviceUnavailable)
         }
     }
 }

@@ -8,7 +8,7 @@ import Prometheus
 /// Every label value comes from a fixed set made here at start (event types, SPEC reason
 /// codes, close codes): never a user id, entity id or token. A close code outside the SPEC
 /// table is counted as `other`.
-final class HeraldMetrics: Sendable {
+final class HeraldMetrics: DeliveryObserver {
     let registry = PrometheusCollectorRegistry()
 
     /// Gauges, read from the hub when scraped.
@@ -60,14 +60,18 @@ final class HeraldMetrics: Sendable {
 
     // MARK: Recording
 
-    /// One accepted event: counted by type, with its local deliveries and how long the hub took to hand them out.
-    func published(_ event: Event, receipt: PublishReceipt) {
+    /// One accepted event, counted by type.
+    func published(_ event: Event) {
         switch event {
         case .entityUpdated: entityUpdates.increment()
         case .userNotification: userNotifications.increment()
         }
-        if receipt.delivered > 0 { deliveries.increment(by: receipt.delivered) }
-        fanOutDuration.recordNanoseconds(receipt.fanOutDuration.inNanoseconds)
+    }
+
+    /// One event handed to this node's subscribers (every broker's deliveries pass the hub).
+    func delivered(to count: Int, fanOut: Duration) {
+        if count > 0 { deliveries.increment(by: count) }
+        fanOutDuration.recordNanoseconds(fanOut.inNanoseconds)
     }
 
     /// A publish request answered (every shape): from the route's start (after the key check) to its response.

@@ -48,7 +48,7 @@ struct PublishRoutes: Sendable {
     private func publish(_ event: Event) async -> PublishReceipt? {
         do {
             let receipt = try await broker.publish(event)
-            metrics.published(event, receipt: receipt)
+            metrics.published(event)
             return receipt
         } catch {
             logger.error("Publish failed: the broker did not accept the event", metadata: ["error": "\(error)"])

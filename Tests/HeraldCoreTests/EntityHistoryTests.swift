@@ -70,4 +70,31 @@ import Testing
         #expect(history.replay(after: 3, now: start).recovered)
         #expect(history.replay(after: 2, now: start) == Replay(frames: [], recovered: false))
     }
+
+    @Test func eventsNumberedElsewhereAreKeptOnceAndAGapRestartsTheKeptRun() {
+        var history = EntityHistory(limits: EntityHistory.Limits(size: 10))
+        let frame = { (seq: Int) in WireFrame.text(ByteBuffer(string: "\(seq)")) }
+        let accepted = [1, 2, 2, 1].map { history.accept(frame($0), seq: $0, at: start) }
+        #expect(accepted == [true, true, false, false], "a duplicate or older event is dropped")
+        #expect(seqs(history.replay(after: 0, now: start)) == ["1", "2"])
+        let afterGapAccepted = history.accept(frame(5), seq: 5, at: start)
+        #expect(afterGapAccepted)
+        #expect(history.latestSeq == 5)
+        let afterGap = history.replay(after: 2, now: start)
+        #expect(seqs(afterGap) == ["5"])
+        #expect(!afterGap.recovered, "3 and 4 never arrived")
+        #expect(history.replay(after: 4, now: start).recovered)
+    }
+
+    @Test func skippingAheadDropsWhatCannotBeReplayedAndNeverGoesBack() {
+        var history = history(size: 10, appending: 3)
+        history.skip(to: 2)
+        #expect(history.latestSeq == 3 && history.count == 3)
+        history.skip(to: 7)
+        #expect(history.latestSeq == 7 && history.count == 0)
+        #expect(history.replay(after: 7, now: start + 10).recovered)
+        #expect(!history.replay(after: 3, now: start + 10).recovered)
+        let next = history.append(at: start + 10) { seq in .text(ByteBuffer(string: "\(seq)")) }
+        #expect(next.seq == 8)
+    }
 }

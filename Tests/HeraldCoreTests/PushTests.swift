@@ -10,6 +10,15 @@ import Testing
         #expect(String(buffer: frame.payload) == #"{"type":"Entity Updated","entityId":"order-7","message":"Status changed from 'New' to \"Done\"","data":{"a":null,"b":1},"seq":42,"id":"ev-1","time":"2026-11-24T10:00:00Z"}"#)
     }
 
+    @Test func anEntityPushCutAtItsSeqJoinsBackToTheWholePush() {
+        let update = EntityUpdate(entityID: EntityID("order-7")!, message: "m", data: .object(["n": .int(1)]))
+        let parts = Push.entityUpdated(update, id: "ev-1", time: "t")
+        #expect(String(buffer: parts.beforeSeq) == #"{"type":"Entity Updated","entityId":"order-7","message":"m","data":{"n":1},"seq":"#)
+        #expect(String(buffer: parts.afterSeq) == #","id":"ev-1","time":"t"}"#)
+        let whole = Push.entityUpdated(update, seq: 42, id: "ev-1", time: "t")
+        #expect(String(buffer: parts.beforeSeq) + "42" + String(buffer: parts.afterSeq) == String(buffer: whole.payload))
+    }
+
     @Test func absentOptionalFieldsAreOmitted() {
         let entity = Push.entityUpdated(EntityUpdate(entityID: EntityID("e")!), seq: 1, id: "i", time: "t")
         #expect(String(buffer: entity.payload) == #"{"type":"Entity Updated","entityId":"e","seq":1,"id":"i","time":"t"}"#)
