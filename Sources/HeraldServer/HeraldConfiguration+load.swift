@@ -102,9 +102,11 @@ extension HeraldConfiguration {
         case (nil, _?): throw Settings.invalid("tls-cert", "a PEM certificate file, required with --tls-key")
         case (_?, nil): throw Settings.invalid("tls-key", "a PEM private key file, required with --tls-cert")
         }
-        // The cluster broker (SPEC §8) is not built yet: `memory` is the only one, and saying so beats ignoring a URL.
         if let broker = settings.string("broker"), broker != "memory" {
-            throw Settings.invalid("broker", "memory (the PostgreSQL cluster broker is not built yet)")
+            guard broker.hasPrefix("postgres://") || broker.hasPrefix("postgresql://") else {
+                throw Settings.invalid("broker", "memory or postgres://user:password@host:5432/database")
+            }
+            brokerURL = broker
         }
         if let level = settings.string("log-level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {

@@ -98,6 +98,9 @@ public struct HeraldConfiguration: Sendable {
     public var publishKeys: [String] = []
     /// How long a SIGTERM waits for clients to go after they were sent 1001.
     public var drainTimeout: Duration = .seconds(10)
+    /// `--broker`: nil for the in-memory broker, else the cluster's `postgres://` URL (the
+    /// executable parses the rest of it when it makes the broker).
+    public var brokerURL: String?
     /// `--dev`: generated credentials, loopback address.
     public var isDevelopment = false
     /// `--tls-cert` and `--tls-key`: serve `wss://` and `https://`.

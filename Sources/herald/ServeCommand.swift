@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import HeraldCore
+import HeraldPostgres
 import HeraldServer
 import Logging
 import ServiceLifecycle
@@ -79,7 +80,8 @@ struct ServeCommand: AsyncParsableCommand {
     var logFormat: String?
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve wss:// and https:// (with --tls-key).") var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
-    @Option(help: "memory (default; the PostgreSQL cluster broker is not built yet).") var broker: String?
+    @Option(help: "memory (default: one node), or postgres://user:password@host:5432/database?sslmode=prefer for a cluster.")
+    var broker: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -108,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = configuration
         let application: HeraldApplication
         do {
-            application = try await buildApplication(configuration: configuration, logger: logger) { host, port in
+            application = try await buildApplication(configuration: configuration, logger: logger, broker: Self.broker(configuration)) { host, port in
                 Output.line("listening on \(settings.tls == nil ? "ws" : "wss")://\(host):\(port)/")
                 if settings.isDevelopment { await Self.announceDevelopment(settings, host: host, port: port) }
             }
@@ -120,6 +122,12 @@ struct ServeCommand: AsyncParsableCommand {
         )
         try await group.run()
         logger.info("Stopped")
+    }
+
+    /// The broker `--broker` asks for.
+    private static func broker(_ configuration: HeraldConfiguration) throws(HeraldError) -> BrokerFactory {
+        guard let text = configuration.brokerURL else { return .memory }
+        return BrokerFactory(name: "postgres", make: PostgresBroker.maker(try PostgresURL(text)))
     }
 
     /// The flags that were given, by setting name, for the top configuration layer.

@@ -84,7 +84,7 @@ import Testing
         ("log-level: loud", "invalid value for --log-level"),
         ("tls-cert: cert.pem", "invalid value for --tls-key"),
         ("tls-key: key.pem", "invalid value for --tls-cert"),
-        ("broker: postgres://db/herald", "invalid value for --broker (HERALD_BROKER, or `broker` in the config file): expected memory"),
+        ("broker: mysql://db/herald", "invalid value for --broker (HERALD_BROKER, or `broker` in the config file): expected memory or postgres://"),
     ])
     func badValuesInTheFileNameTheSetting(text: String, message: String) throws {
         let values = try ConfigurationFile.parse(text, name: "herald.yaml")

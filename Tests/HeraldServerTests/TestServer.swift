@@ -29,6 +29,7 @@ final class TestServer: Sendable {
 
     static func start(
         logger: Logger = Logger(label: "herald.test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        broker: BrokerFactory = .memory,
         _ configure: (inout HeraldConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var configuration = HeraldConfiguration()
@@ -38,7 +39,7 @@ final class TestServer: Sendable {
         configuration.publishKeys = [publishKey]
         configure(&configuration)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try await buildApplication(configuration: configuration, logger: logger) { _, port in
+        let application = try await buildApplication(configuration: configuration, logger: logger, broker: broker) { _, port in
             portContinuation.yield(port)
         }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))

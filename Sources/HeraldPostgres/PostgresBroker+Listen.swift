@@ -1,0 +1,154 @@
+import Foundation
+import HeraldCore
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// How a node hears of events: one connection that `LISTEN`s, catches up after a gap, and
+/// proves it is alive every few seconds.
+extension PostgresBroker {
+    /// How often the listening connection is checked (and `heardUpTo` moved on).
+    static let heartbeatInterval: Duration = .seconds(5)
+    /// A check that takes longer than this means the connection is gone.
+    static let heartbeatTimeout: Duration = .seconds(10)
+    /// How far before `heardUpTo` a catch-up reads, for publishes that started before it and
+    /// committed after (a publish is one short statement).
+    static let catchUpMargin: TimeInterval = 30
+    /// The waits between reconnection attempts, capped at the last.
+    static let reconnectDelays: [Duration] = [.milliseconds(100), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5)]
+
+    /// Listens until cancelled, reconnecting after any failure; `isAvailable` while listening.
+    func listen() async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 1, logger: logger)
+                do {
+                    try await connection.listen(on: Notice.channel) { notices in
+                        let since = heardUpTo.withLock { $0 } - Self.catchUpMargin
+                        try await Self.load(into: streams, since: since, heads: false, on: connection, logger: logger)
+                        listening.store(true, ordering: .relaxed)
+                        if failures > 0 { logger.info("Listening to the database again") }
+                        failures = 0
+                        try await withThrowingTaskGroup { group in
+                            group.addTask { try await self.beat(on: connection) }
+                            group.addTask {
+                                for try await notice in notices { try await self.receive(notice.payload, on: connection) }
+                                throw PostgresBrokerError("the database ended the notifications")
+                            }
+                            try await group.next()
+                            group.cancelAll()
+                        }
+                    }
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+            } catch where !Task.isCancelled {
+                listening.store(false, ordering: .relaxed)
+                if failures == 0 {
+                    logger.error("Lost the database: not ready until it is back", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                let delay = Self.reconnectDelays[min(failures, Self.reconnectDelays.count - 1)]
+                failures += 1
+                try? await Task.sleep(for: delay)
+            } catch {
+                break
+            }
+        }
+        listening.store(false, ordering: .relaxed)
+    }
+
+    /// Reads the database's clock every `heartbeatInterval`; throws when the connection does not answer in time.
+    private func beat(on connection: PostgresConnection) async throws {
+        while true {
+            try await Task.sleep(for: Self.heartbeatInterval)
+            let now = try await withTimeout(Self.heartbeatTimeout) { try await Self.databaseTime(on: connection, logger: self.logger) }
+            heardUpTo.withLock { $0 = max($0, now) }
+        }
+    }
+
+    /// Delivers one notification; a malformed one is logged and skipped.
+    private func receive(_ payload: String, on connection: PostgresConnection) async throws {
+        switch Notice(payload: payload) {
+        case .entityEvent(let entity, let seq, let push?):
+            try await deliver(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, on: connection)
+        case .entityEvent(let entity, let seq, nil):
+            let rows = try await connection.query(
+                "SELECT push FROM herald_events WHERE entity_id = \(entity.rawValue) AND seq = \(seq)", logger: logger
+            )
+            var push: String?
+            for try await text in rows.decode(String.self) { push = text }
+            guard let push else {
+                return logger.warning("An announced event is no longer kept", metadata: ["herald.seq": "\(seq)"])
+            }
+            try await deliver(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, on: connection)
+        case .userNotification(let user, let push?, _):
+            streams.hub.deliver(WireFrame.text(ByteBuffer(string: push)), toUser: user)
+        case .userNotification(let user, nil, let stored):
+            let rows = try await connection.query("SELECT body FROM herald_payloads WHERE id = \(stored ?? 0)", logger: logger)
+            for try await push in rows.decode(String.self) {
+                streams.hub.deliver(WireFrame.text(ByteBuffer(string: push)), toUser: user)
+            }
+        case nil:
+            logger.warning("Ignored a notification that is not Herald's", metadata: ["herald.bytes": "\(payload.utf8.count)"])
+        }
+    }
+
+    /// Delivers an entity's event in order: events missing before it are read from the
+    /// database and delivered first (those it no longer keeps are lost to resume).
+    private func deliver(_ frame: WireFrame, seq: Int, of entity: EntityID, on connection: PostgresConnection) async throws {
+        guard case .gap(let latest) = streams.accept(frame, seq: seq, of: entity, at: Date()) else { return }
+        let rows = try await connection.query(
+            """
+            SELECT seq, push, created_at FROM herald_events
+            WHERE entity_id = \(entity.rawValue) AND seq > \(latest) AND seq < \(seq) ORDER BY seq
+            """,
+            logger: logger
+        )
+        for try await (missing, push, created) in rows.decode((Int, String, Date).self) {
+            _ = streams.accept(WireFrame.text(ByteBuffer(string: push)), seq: missing, of: entity, at: created, allowingGap: true)
+        }
+        _ = streams.accept(frame, seq: seq, of: entity, at: Date(), allowingGap: true)
+    }
+
+    /// The database's clock (every catch-up is measured by it, never by this node's).
+    static func databaseTime(on connection: PostgresConnection, logger: Logger) async throws -> Date {
+        for try await now in try await connection.query("SELECT clock_timestamp()", logger: logger).decode(Date.self) { return now }
+        throw PostgresBrokerError("the database did not tell its time")
+    }
+
+    /// Delivers (and keeps) every event stored since `since`, in each entity's order; with
+    /// `heads`, also moves every stream on to its latest `seq` (at start).
+    static func load(into streams: EntityStreams, since: Date, heads: Bool, on connection: PostgresConnection, logger: Logger) async throws {
+        let events = try await connection.query(
+            "SELECT entity_id, seq, push, created_at FROM herald_events WHERE created_at > \(since) ORDER BY entity_id, seq",
+            logger: logger
+        )
+        for try await (entity, seq, push, created) in events.decode((String, Int, String, Date).self) {
+            guard let entity = EntityID(entity) else { continue }
+            _ = streams.accept(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, at: created, allowingGap: true)
+        }
+        guard heads else { return }
+        let streamHeads = try await connection.query("SELECT entity_id, latest_seq FROM herald_streams", logger: logger)
+        for try await (entity, latest) in streamHeads.decode((String, Int).self) {
+            guard let entity = EntityID(entity) else { continue }
+            streams.skip(entity, to: latest)
+        }
+    }
+}
+
+/// Runs `body`, or throws once `limit` has passed.
+func withTimeout<Value: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
+    try await withThrowingTaskGroup(of: Value?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let value = try await group.next() ?? nil else { throw PostgresBrokerError("no answer within \(limit)") }
+        return value
+    }
+}

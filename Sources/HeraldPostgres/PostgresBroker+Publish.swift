@@ -1,0 +1,72 @@
+import HeraldCore
+import PostgresNIO
+
+/// The publish statements: each event is numbered, kept and announced in one statement.
+extension PostgresBroker {
+    /// Numbers, keeps and announces an entity update; returns its `seq`.
+    ///
+    /// The push is cut at its `seq` (`Push.entityUpdated(_:id:time:)`) and joined in the
+    /// database around the number it hands out, so the kept push and the announced one are
+    /// the bytes every node sends.
+    func publish(_ update: EntityUpdate, id: String, time: String) async throws -> Int {
+        let parts = Push.entityUpdated(update, id: id, time: time)
+        let entity = update.entityID.rawValue
+        // Room for the notice's kind, seq, entity and separators within PostgreSQL's limit.
+        let inlineLimit = Notice.maximumBytes - 32 - entity.utf8.count
+        let rows = try await client.query(
+            """
+            WITH head AS (
+                INSERT INTO herald_streams AS s (entity_id, latest_seq) VALUES (\(entity), 1)
+                ON CONFLICT (entity_id) DO UPDATE SET latest_seq = s.latest_seq + 1
+                RETURNING latest_seq
+            ), event AS (
+                INSERT INTO herald_events (entity_id, seq, push)
+                SELECT \(entity), latest_seq, \(String(buffer: parts.beforeSeq)) || latest_seq || \(String(buffer: parts.afterSeq)) FROM head
+                RETURNING seq, push
+            ), notice AS (
+                SELECT pg_notify(\(Notice.channel), CASE WHEN octet_length(push) <= \(inlineLimit)
+                    THEN 'e' || chr(10) || seq || chr(10) || \(entity) || chr(10) || push
+                    ELSE 'E' || chr(10) || seq || chr(10) || \(entity) END)
+                FROM event
+            )
+            SELECT seq FROM event, notice
+            """,
+            logger: logger
+        )
+        for try await seq in rows.decode(Int.self) { return seq }
+        throw PostgresBrokerError("the publish statement returned no seq")
+    }
+
+    /// Announces a user notification (kept in `herald_payloads` when too large to announce).
+    func publish(_ notification: UserNotification, id: String, time: String) async throws {
+        let push = String(buffer: Push.userNotification(notification, id: id, time: time).payload)
+        let inline = Notice.userNotification(notification.userID, push: push, storedAs: nil).payload
+        if inline.utf8.count <= Notice.maximumBytes {
+            try await drain(client.query("SELECT pg_notify(\(Notice.channel), \(inline))", logger: logger))
+        } else {
+            let user = notification.userID.rawValue
+            try await drain(
+                client.query(
+                    """
+                    WITH payload AS (INSERT INTO herald_payloads (body) VALUES (\(push)) RETURNING id)
+                    SELECT pg_notify(\(Notice.channel), 'U' || chr(10) || id || chr(10) || \(user)) FROM payload
+                    """,
+                    logger: logger
+                )
+            )
+        }
+    }
+}
+
+extension PostgresBroker {
+    /// Reads a statement's rows to its end, so its errors surface here.
+    func drain(_ rows: PostgresRowSequence) async throws {
+        for try await _ in rows {}
+    }
+}
+
+/// A database answer Herald did not expect.
+struct PostgresBrokerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

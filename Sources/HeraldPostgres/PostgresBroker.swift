@@ -1,0 +1,141 @@
+import Foundation
+public import HeraldCore
+public import Logging
+import PostgresNIO
+public import ServiceLifecycle
+import Synchronization
+
+/// The cluster broker (SPEC §8): nodes sharing one PostgreSQL database.
+///
+/// A publish numbers the event, keeps it and notifies every node in one statement (one
+/// transaction): the entity's row in `herald_streams` orders its publishes, and `NOTIFY`
+/// reaches the listeners in commit order, so every node sees one entity's events in `seq`
+/// order. Each node — the publishing one too — delivers what it is notified of to its own
+/// subscribers through its `EntityStreams`, which also keep the node's copy of the history, so
+/// a subscribe and its replay stay one synchronous step as with the in-memory broker. At start
+/// a node loads every stream's head and the kept history; after losing its listening
+/// connection it catches up from `herald_events`; an event that arrives ahead of a missing
+/// one waits while the missing one is read. User notifications are not kept: one sent while a
+/// node is cut off from the database does not reach that node's connections.
+public final class PostgresBroker: Broker, Service {
+    public let epoch: String
+    let url: PostgresURL
+    let client: PostgresClient
+    let streams: EntityStreams
+    let history: EntityHistory.Limits
+    let logger: Logger
+    let listening = Atomic<Bool>(false)
+    /// The database's clock at the last moment this node is known to have heard everything.
+    let heardUpTo: Mutex<Date>
+
+    private init(url: PostgresURL, epoch: String, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date, logger: Logger) {
+        self.url = url
+        self.epoch = epoch
+        self.streams = streams
+        self.history = history
+        self.heardUpTo = Mutex(heardUpTo)
+        self.logger = logger
+        client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
+    }
+
+    /// Connects, migrates the schema, and loads every stream's head and the kept history.
+    /// Fails (naming `--broker`) when the database cannot be reached.
+    public static func start(url: PostgresURL, hub: Hub, history: EntityHistory.Limits, logger: Logger) async throws(HeraldError) -> PostgresBroker {
+        do {
+            let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 0, logger: logger)
+            do {
+                let newEpoch = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+                let epoch = try await Schema.migrate(connection, newEpoch: newEpoch, logger: logger)
+                let streams = EntityStreams(hub: hub, history: history)
+                let now = try await Self.databaseTime(on: connection, logger: logger)
+                try await Self.load(into: streams, since: now - history.ttl.inSeconds, heads: true, on: connection, logger: logger)
+                try? await connection.close()
+                logger.info("Connected to the database", metadata: ["herald.broker.url": "\(url)", "herald.epoch": "\(epoch)"])
+                return PostgresBroker(url: url, epoch: epoch, streams: streams, history: history, heardUpTo: now, logger: logger)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        } catch {
+            throw HeraldError(.invalidConfiguration, "cannot use the database of --broker (\(url)): \(String(reflecting: error))")
+        }
+    }
+
+    /// What `buildApplication`'s broker factory calls: starts the broker for a node's hub and
+    /// returns it with itself as the service to run.
+    public static func maker(
+        _ url: PostgresURL
+    ) -> @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (broker: any Broker, services: [any Service]) {
+        { hub, history, logger in
+            let broker = try await start(url: url, hub: hub, history: history, logger: logger)
+            return (broker, [broker])
+        }
+    }
+
+    // MARK: Service
+
+    /// Runs the connection pool and this node's listener until graceful shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.client.run() }
+                group.addTask { await self.listen() }
+            }
+        }
+    }
+
+    // MARK: Broker
+
+    public var isAvailable: Bool { listening.load(ordering: .relaxed) }
+
+    /// How long a publish may wait for the database before it is answered `503`.
+    static let publishTimeout: Duration = .seconds(5)
+
+    /// Refused after `publishTimeout` without an answer from the database (the statement may
+    /// still commit then: a `503` after a timeout does not prove the event was not published).
+    /// A node that is not listening still publishes: it catches up on its own events once it is back.
+    public func publish(_ event: Event) async throws -> PublishReceipt {
+        let eventID = EventID.next()
+        let time = Date().formatted(.iso8601)
+        do {
+            return try await withTimeout(Self.publishTimeout) {
+                switch event {
+                case .entityUpdated(let update):
+                    let seq = try await self.publish(update, id: eventID, time: time)
+                    return PublishReceipt(eventID: eventID, seq: seq)
+                case .userNotification(let notification):
+                    try await self.publish(notification, id: eventID, time: time)
+                    return PublishReceipt(eventID: eventID, seq: nil)
+                }
+            }
+        } catch {
+            logger.warning("The database did not take a publish", metadata: ["error": "\(String(reflecting: error))"])
+            throw HeraldError(.brokerUnavailable, "the database did not accept the event")
+        }
+    }
+
+    public func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?) -> Replay {
+        streams.subscribe(outlet, to: entity, since: since, now: Date())
+    }
+
+    /// Frees this node's expired history, and the database's expired and surplus events.
+    public func evictExpiredHistory() async {
+        streams.evictExpiredHistory(now: Date())
+        do {
+            try await client.query(
+                "DELETE FROM herald_events WHERE created_at < clock_timestamp() - make_interval(secs => \(history.ttl.inSeconds))",
+                logger: logger
+            )
+            try await client.query(
+                """
+                DELETE FROM herald_events AS e USING herald_streams AS s
+                WHERE e.entity_id = s.entity_id AND e.seq <= s.latest_seq - \(max(history.size, 1))
+                """,
+                logger: logger
+            )
+            try await client.query("DELETE FROM herald_payloads WHERE created_at < clock_timestamp() - interval '10 minutes'", logger: logger)
+        } catch {
+            logger.warning("Could not trim the database's history", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Logging
+import PostgresNIO
+
+/// The cluster's tables, created and upgraded by whichever node starts first (SPEC §8).
+///
+/// - `herald_meta`: the cluster's `epoch`, made once, shared by every node.
+/// - `herald_streams`: each entity's latest `seq`; the row lock orders one entity's publishes.
+/// - `herald_events`: each kept event's push, exactly as sent, for resume and catch-up.
+/// - `herald_payloads`: user notifications too large for a notification, for a few minutes.
+enum Schema {
+    /// Each migration (a list of statements) runs once, in order, in one transaction under an
+    /// advisory lock, so nodes starting together do not race. Append new ones; never edit a shipped one.
+    static let migrations: [[PostgresQuery]] = [
+        [
+            "CREATE TABLE herald_meta (key text PRIMARY KEY, value text NOT NULL)",
+            "CREATE TABLE herald_streams (entity_id text PRIMARY KEY, latest_seq bigint NOT NULL)",
+            """
+            CREATE TABLE herald_events (
+                entity_id text NOT NULL,
+                seq bigint NOT NULL,
+                push text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                PRIMARY KEY (entity_id, seq)
+            )
+            """,
+            "CREATE INDEX herald_events_created_at ON herald_events (created_at)",
+            """
+            CREATE TABLE herald_payloads (
+                id bigserial PRIMARY KEY,
+                body text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+            )
+            """,
+        ],
+    ]
+
+    /// Any number, the same on every node: the lock key of migrations.
+    private static let lockKey = 0x6865_7261_6c64  // "herald"
+
+    /// Brings the schema up to date and returns the cluster's epoch (made here if it has none).
+    static func migrate(_ connection: PostgresConnection, newEpoch: String, logger: Logger) async throws -> String {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS herald_schema (version integer NOT NULL)", logger: logger)
+            var applied = 0
+            for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM herald_schema", logger: logger)
+                .decode(Int.self)
+            {
+                applied = version
+            }
+            for (index, migration) in migrations.enumerated() where index + 1 > applied {
+                for statement in migration { try await connection.query(statement, logger: logger) }
+                try await connection.query("INSERT INTO herald_schema (version) VALUES (\(index + 1))", logger: logger)
+                logger.info("Migrated the database", metadata: ["herald.schema.version": "\(index + 1)"])
+            }
+            try await connection.query(
+                "INSERT INTO herald_meta (key, value) VALUES ('epoch', \(newEpoch)) ON CONFLICT (key) DO NOTHING", logger: logger
+            )
+            var epoch = newEpoch
+            for try await value in try await connection.query("SELECT value FROM herald_meta WHERE key = 'epoch'", logger: logger)
+                .decode(String.self)
+            {
+                epoch = value
+            }
+            return epoch
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import Foundation
+import HeraldClient
+import HeraldCore
+import HeraldPostgres
+import HeraldServer
+import Logging
+import PostgresNIO
+import Testing
+
+/// Several nodes sharing one PostgreSQL database (SPEC §8), each a live server with real clients.
+@Suite struct ClusterTests {
+    /// A node of the cluster whose database is `database`.
+    private func node(_ database: PostgresURL, _ configure: (inout HeraldConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        try await TestServer.start(broker: BrokerFactory(name: "postgres", make: PostgresBroker.maker(database)), configure)
+    }
+
+    private func expectPushes(_ socket: HeraldSocket, _ seqs: ClosedRange<Int>, prefix: String = "m") async throws {
+        for seq in seqs {
+            let push = try await socket.json()
+            #expect(push["type"] == "Entity Updated" && push["seq"] == .int(seq) && push["message"] == .string("\(prefix)\(seq)"), "\(push)")
+        }
+    }
+
+    @Test func anEventPublishedOnOneNodeReachesSubscribersOnEveryNode() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await node(database), try await node(database))
+        #expect(a.application.epoch == b.application.epoch, "one epoch for the cluster")
+        let onA = try await a.subscriber(user: "ada", to: ["order-1"])
+        let onB = try await b.subscriber(user: "ada", to: ["order-1"])
+
+        let first = try await a.publishEntity("order-1", message: "m1")
+        #expect(first["seq"] == .int(1))
+        let second = try await b.publishEntity("order-1", message: "m2")
+        #expect(second["seq"] == .int(2), "seq is numbered for the whole cluster")
+        try await expectPushes(onA, 1...2)
+        try await expectPushes(onB, 1...2)
+
+        #expect(try await b.publish("/users/ada/notifications", #"{"message":"to every node"}"#).status == 202)
+        for socket in [onA, onB] {
+            let push = try await socket.json()
+            #expect(push["type"] == "User Push Notification" && push["message"] == "to every node")
+        }
+        try await a.stop()
+        try await b.stop()
+    }
+
+    @Test func oneEntitysEventsKeepOneOrderWhicheverNodePublishes() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await node(database), try await node(database))
+        let onA = try await a.subscriber(to: ["order-7"])
+        let onB = try await b.subscriber(to: ["order-7"])
+        let perNode = 60
+        try await withThrowingTaskGroup { group in
+            for server in [a, b] {
+                group.addTask {
+                    for index in 0..<perNode {
+                        let answer = try await server.publish("/entities/order-7/updates", #"{"message":"x","data":{"n":\#(index)}}"#)
+                        #expect(answer.status == 202)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var seen: [[String]] = [[], []]
+        for (index, socket) in [onA, onB].enumerated() {
+            for seq in 1...(2 * perNode) {
+                guard case .text(let text)? = await socket.next(timeout: .seconds(10)) else { throw TestFailure("push \(seq) missing") }
+                #expect(JSON.parse(text)?["seq"] == .int(seq))
+                seen[index].append(text)
+            }
+        }
+        #expect(seen[0] == seen[1], "both nodes sent the same bytes in the same order")
+        try await a.stop()
+        try await b.stop()
+    }
+
+    @Test func aClientResumesOnAnotherNodeWithNothingLostOrRepeated() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await node(database), try await node(database))
+        let first = try await a.connect()
+        first.send(#"{"action":"subscribe","entityId":"order-7"}"#)
+        let ack = try await first.json()
+        let epoch = try #require(ack["epoch"])
+        for seq in 1...3 { _ = try await a.publishEntity("order-7", message: "m\(seq)") }
+        try await expectPushes(first, 1...3)
+        first.close()
+        _ = try await first.closeCode()
+
+        for seq in 4...6 { _ = try await a.publishEntity("order-7", message: "m\(seq)") }  // missed while away
+        let second = try await b.connect()
+        // Node b has heard 4…6 by the time its history holds them; wait for that, then resume there.
+        try await waitUntilHeard(b, seq: 6)
+        second.send(#"{"action":"subscribe","entityId":"order-7","since":3,"epoch":\#(String(decoding: JSON.encode(epoch), as: UTF8.self))}"#)
+        #expect(try await second.json()["recovered"] == .bool(true))
+        try await expectPushes(second, 4...6)
+        _ = try await a.publishEntity("order-7", message: "m7")
+        try await expectPushes(second, 7...7)
+        try await a.stop()
+        try await b.stop()
+    }
+
+    @Test func aNodeStartedLaterKnowsTheHistoryAndGoesOnNumbering() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let a = try await node(database)
+        for seq in 1...5 { _ = try await a.publishEntity("order-7", message: "m\(seq)") }
+        for seq in 1...2 { _ = try await a.publishEntity("quiet-entity", message: "q\(seq)") }
+        try await a.stop()
+
+        let c = try await node(database) { $0.history.size = 3 }
+        let resumed = try await c.connect()
+        resumed.send(#"{"action":"subscribe","entityId":"order-7","since":2}"#)
+        #expect(try await resumed.json()["recovered"] == .bool(true))
+        try await expectPushes(resumed, 3...5)
+        let behind = try await c.connect()
+        behind.send(#"{"action":"subscribe","entityId":"order-7","since":1}"#)
+        #expect(try await behind.json()["recovered"] == .bool(false), "the new node keeps 3 events, like the cluster")
+        try await expectPushes(behind, 3...5)
+        #expect(try await c.publishEntity("order-7", message: "m6")["seq"] == .int(6))
+        try await expectPushes(resumed, 6...6)
+        #expect(try await c.publishEntity("quiet-entity", message: "q3")["seq"] == .int(3))
+        try await c.stop()
+    }
+
+    @Test func pushesTooLargeForANotificationArriveWhole() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await node(database), try await node(database))
+        let onB = try await b.subscriber(user: "ada", to: ["order-7"])
+        let big = String(repeating: "x", count: 20_000)
+        _ = try await a.publishEntity("order-7", message: big)
+        #expect(try await a.publish("/users/ada/notifications", #"{"message":"\#(big)"}"#).status == 202)
+        let entityPush = try await onB.json()
+        #expect(entityPush["message"] == .string(big) && entityPush["seq"] == .int(1))
+        let userPush = try await onB.json()
+        #expect(userPush["type"] == "User Push Notification" && userPush["message"] == .string(big))
+        try await a.stop()
+        try await b.stop()
+    }
+
+    @Test func aCutFromTheDatabaseLosesNoEvent() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await node(database), try await node(database))
+        let onB = try await b.subscriber(to: ["order-7"])
+        _ = try await a.publishEntity("order-7", message: "m1")
+        try await expectPushes(onB, 1...1)
+
+        // Every connection of the database is cut: both nodes' listeners and pools.
+        try await TestPostgres.terminateConnections(to: database)
+        var published = 1
+        let deadline = ContinuousClock.now + .seconds(20)
+        while published < 5 {
+            // The pools reconnect on their own; a publish during the cut may be refused with 503.
+            guard ContinuousClock.now < deadline else { throw TestFailure("publishes failed for 20 s after the cut") }
+            let answer = try await a.publish("/entities/order-7/updates", #"{"message":"m\#(published + 1)"}"#)
+            if answer.status == 202 { published += 1 } else { #expect(answer.status == 503) }
+        }
+        try await expectPushes(onB, 2...5)
+        try await waitUntilReady(b)
+        _ = try await a.publishEntity("order-7", message: "m6")
+        try await expectPushes(onB, 6...6)
+        try await onB.expectNothingPending()
+        try await a.stop()
+        try await b.stop()
+    }
+
+    /// Stores events as a publish would, without announcing them: what a node misses when a notification is lost.
+    private func storeUnannounced(_ seqs: ClosedRange<Int>, in database: PostgresURL) async throws {
+        var statements: [PostgresQuery] = []
+        for seq in seqs {
+            let push = #"{"type":"Entity Updated","entityId":"order-7","message":"m\#(seq)","seq":\#(seq),"id":"e\#(seq)","time":"t"}"#
+            statements.append("INSERT INTO herald_events (entity_id, seq, push) VALUES ('order-7', \(seq), \(push))")
+        }
+        statements.append("UPDATE herald_streams SET latest_seq = \(seqs.upperBound) WHERE entity_id = 'order-7'")
+        try await TestPostgres.execute(statements, in: database)
+    }
+
+    @Test func anEventAheadOfMissingOnesWaitsWhileTheyAreRead() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let a = try await node(database)
+        let subscriber = try await a.subscriber(to: ["order-7"])
+        _ = try await a.publishEntity("order-7", message: "m1")
+        try await expectPushes(subscriber, 1...1)
+        try await storeUnannounced(2...3, in: database)
+        #expect(try await a.publishEntity("order-7", message: "m4")["seq"] == .int(4))
+        try await expectPushes(subscriber, 2...4)
+        try await subscriber.expectNothingPending()
+        try await a.stop()
+    }
+
+    @Test func aNodeCatchesUpOnWhatWasStoredWhileItWasNotListening() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let a = try await node(database)
+        let subscriber = try await a.subscriber(to: ["order-7"])
+        _ = try await a.publishEntity("order-7", message: "m1")
+        try await expectPushes(subscriber, 1...1)
+        try await storeUnannounced(2...3, in: database)
+        try await TestPostgres.terminateConnections(to: database)
+        // Nothing else is published: only the catch-up after reconnecting can bring 2 and 3.
+        try await expectPushes(subscriber, 2...3)
+        try await subscriber.expectNothingPending()
+        try await a.stop()
+    }
+
+    @Test func withoutItsDatabaseANodeIsNotReadyAndRefusesPublishes() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let a = try await node(database)
+        try await waitUntilReady(a)
+        try await TestPostgres.drop(database)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await a.get("/ready", key: nil).0 == 200 {
+            guard ContinuousClock.now < deadline else { throw TestFailure("/ready stayed true without a database") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (status, body) = try await a.get("/ready", key: nil)
+        #expect(status == 503 && body == .object(["ready": .bool(false), "reason": "broker_unavailable"]))
+        let refused = try await a.publish("/entities/order-7/updates", #"{"message":"m"}"#)
+        #expect(refused.status == 503 && JSON.parse(refused.body)?["reason"] == "broker_unavailable")
+        try await a.stop()
+    }
+
+    @Test func anUnreachableDatabaseStopsTheStartNamingTheSetting() async throws {
+        let unreachable = try PostgresURL("postgres://herald@127.0.0.1:1/herald?sslmode=disable")
+        await #expect {
+            _ = try await node(unreachable)
+        } throws: { error in
+            "\(error)".hasPrefix("cannot use the database of --broker (postgres://herald@127.0.0.1:1/herald?sslmode=disable)")
+        }
+    }
+
+    /// Waits until `server`'s history of order-7 reaches `seq` (its listener has heard it).
+    private func waitUntilHeard(_ server: TestServer, seq: Int) async throws {
+        let probe = try await server.connect()
+        defer { probe.close() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            probe.send(#"{"action":"subscribe","entityId":"order-7","since":\#(seq)}"#)
+            let ack = try await probe.json()
+            if ack["recovered"] == .bool(true) { return }
+            guard ContinuousClock.now < deadline else { throw TestFailure("node never heard seq \(seq)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func waitUntilReady(_ server: TestServer) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await server.get("/ready", key: nil).0 != 200 {
+            guard ContinuousClock.now < deadline else { throw TestFailure("the node did not become ready") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import HeraldPostgres
+import Logging
+import PostgresNIO
+
+/// A PostgreSQL server for the cluster tests, started once per test process on 127.0.0.1 and a
+/// free port, and a fresh database for each test.
+///
+/// With `HERALD_TEST_POSTGRES_URL` set (`postgres://user@host:port/db`), that server is used.
+/// Otherwise Debian's `postgresql` package must be installed (`.ci/run` installs it): the
+/// tests make a throw-away cluster in a temporary folder (run as the `postgres` user when the
+/// tests run as root), and a watcher stops it and removes the folder once this process is gone.
+enum TestPostgres {
+    /// Where the server is and whom to connect as.
+    struct Server: Sendable {
+        var host: String
+        var port: Int
+        var username: String
+        var password: String?
+        var adminDatabase: String
+    }
+
+    private static let server = Task { try await start() }
+    /// Open for as long as this process lives; the server's watcher waits for it to close.
+    private static let lifeline = Pipe()
+    private static let logger = Logger(label: "herald.test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A new, empty database on the test server.
+    static func freshDatabase() async throws -> PostgresURL {
+        let server = try await server.value
+        let name = "herald_test_\(UInt64.random(in: 1...UInt64.max))"
+        try await withAdminConnection(server) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+        let password = server.password.map { ":\($0)" } ?? ""
+        return try PostgresURL("postgres://\(server.username)\(password)@\(server.host):\(server.port)/\(name)?sslmode=disable")
+    }
+
+    /// Ends every connection to `database` (what a database restart or a network cut does to the nodes).
+    static func terminateConnections(to database: PostgresURL) async throws {
+        try await withAdminConnection(try await server.value) { connection in
+            try await connection.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(database.database) AND pid <> pg_backend_pid()",
+                logger: logger
+            )
+        }
+    }
+
+    /// Runs `statements` in `database` itself, as the nodes' own connections would.
+    static func execute(_ statements: [PostgresQuery], in database: PostgresURL) async throws {
+        let server = try await server.value
+        var inDatabase = server
+        inDatabase.adminDatabase = database.database
+        try await withAdminConnection(inDatabase) { connection in
+            for statement in statements { try await connection.query(statement, logger: logger) }
+        }
+    }
+
+    /// Drops `database`, ending its connections: the nodes that use it can no longer reach it.
+    static func drop(_ database: PostgresURL) async throws {
+        try await withAdminConnection(try await server.value) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(database.database) WITH (FORCE)"), logger: logger)
+        }
+    }
+
+    private static func withAdminConnection(_ server: Server, _ body: (PostgresConnection) async throws -> Void) async throws {
+        let configuration = PostgresConnection.Configuration(
+            host: server.host, port: server.port, username: server.username, password: server.password, database: server.adminDatabase, tls: .disable
+        )
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        defer { Task { try? await connection.close() } }
+        try await body(connection)
+    }
+
+    private static func start() async throws -> Server {
+        if let text = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
+            let url = try PostgresURL(text)
+            return Server(host: url.host, port: url.port, username: url.username, password: url.password, adminDatabase: url.database)
+        }
+        guard let bin = installedBinaries() else {
+            throw TestFailure(
+                "the cluster tests need PostgreSQL: apt-get install postgresql (.ci/run does), or set HERALD_TEST_POSTGRES_URL"
+            )
+        }
+        let asRoot = getuid() == 0
+        let folder = FileManager.default.temporaryDirectory.appending(path: "herald-test-pg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if asRoot { try run("/bin/chown", ["postgres:postgres", folder]) }
+        // initdb and postgres refuse to run as root.
+        func asOwner(_ command: String, _ arguments: [String]) -> (String, [String]) {
+            asRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", command] + arguments) : (command, arguments)
+        }
+        let initdb = asOwner("\(bin)/initdb", ["-D", "\(folder)/data", "-U", "herald", "-A", "trust", "-E", "UTF8", "--no-sync"])
+        try run(initdb.0, initdb.1)
+        let port = try freePort()
+        // Stops the server and removes its folder once this test process has ended, however it
+        // ended: the watcher reads a pipe only this process writes to, and the kernel closes it
+        // when the process goes (a zombie included).
+        let watcher = """
+            "\(bin)/postgres" -D "\(folder)/data" -k "\(folder)" -p \(port) -c listen_addresses=127.0.0.1 \
+              -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 >"\(folder)/log" 2>&1 </dev/null &
+            server=$!
+            cat >/dev/null
+            kill -INT $server; wait $server; rm -rf "\(folder)"
+            """
+        let shell = asOwner("/bin/sh", ["-c", watcher])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: shell.0)
+        process.arguments = shell.1
+        process.standardInput = lifeline
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let server = Server(host: "127.0.0.1", port: port, username: "herald", password: nil, adminDatabase: "postgres")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                try await withAdminConnection(server) { _ in }
+                return server
+            } catch {
+                guard ContinuousClock.now < deadline, process.isRunning else {
+                    let log = (try? String(contentsOfFile: "\(folder)/log", encoding: .utf8)) ?? ""
+                    throw TestFailure("the test PostgreSQL did not start: \(error)\n\(log)")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    /// The newest `/usr/lib/postgresql/N/bin` with `initdb` and `postgres` in it.
+    private static func installedBinaries() -> String? {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        return versions.compactMap(Int.init).sorted().reversed().map { "/usr/lib/postgresql/\($0)/bin" }
+            .first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }
+    }
+
+    private static func run(_ command: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw TestFailure("\(command) \(arguments.joined(separator: " ")) failed: \(message)")
+        }
+    }
+
+    /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
+    private static func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("no free port for the test PostgreSQL") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
