@@ -29,9 +29,14 @@ public protocol Broker: Sendable {
 
     /// Frees history that outlived its age limit (the server calls this on a timer).
     func evictExpiredHistory() async
+
+    /// How this node reaches the other nodes of its cluster; nil for a node on its own.
+    var cluster: (any ClusterChannel)? { get }
 }
 
 extension Broker {
     /// Always available: nothing outside the process can fail.
     public var isAvailable: Bool { true }
+    /// A node on its own.
+    public var cluster: (any ClusterChannel)? { nil }
 }

@@ -1,16 +1,34 @@
 import HeraldCore
 
-/// What a publishing node tells every node through `NOTIFY herald_events`: one event to deliver.
+/// What one node tells the others through `NOTIFY herald_events`: an event to deliver, or a
+/// question about connections and its answer.
 ///
-/// The payload is text, fields separated by a line feed (ids cannot hold one; the push, last,
-/// may): `e` seq entity push, `E` seq entity (the push is in `herald_events`), `u` user push,
-/// `U` payload-id user (the push is in `herald_payloads`). A push too large for PostgreSQL's
-/// 8,000-byte notification limit goes by reference.
+/// The payload is text, fields separated by a line feed (ids cannot hold one; the last field
+/// may). A body too large for PostgreSQL's 8,000-byte notification limit is stored and named
+/// instead (the capital letter's form): an entity's push is in `herald_events`, anything else
+/// in `herald_payloads`, whose row id then comes last.
+///
+/// | kind | fields |
+/// |---|---|
+/// | `e` / `E` | seq, entity, push / (the push is in `herald_events`) |
+/// | `u` / `U` | user, push / payload id |
+/// | `q` / `Q` | request id, asking node, question JSON / payload id |
+/// | `a` / `A` | request id, asking node, answer JSON / payload id |
 enum Notice: Equatable, Sendable {
     /// An entity's event, with its push (the exact bytes every node sends) or nil when stored.
     case entityEvent(EntityID, seq: Int, push: String?)
-    /// A user notification with its push, or the `herald_payloads` row that holds it.
-    case userNotification(UserID, push: String?, storedAs: Int?)
+    /// A user notification's push.
+    case userNotification(UserID, Body)
+    /// A node's question to the others.
+    case question(request: String, from: String, Body)
+    /// An answer to the node that asked.
+    case answer(request: String, to: String, Body)
+
+    /// A push, question or answer, or the `herald_payloads` row that holds it.
+    enum Body: Equatable, Sendable {
+        case inline(String)
+        case stored(Int)
+    }
 
     /// The channel every node listens on.
     static let channel = "herald_events"
@@ -22,27 +40,57 @@ enum Notice: Equatable, Sendable {
         switch self {
         case .entityEvent(let entity, let seq, let push?): "e\n\(seq)\n\(entity)\n\(push)"
         case .entityEvent(let entity, let seq, nil): "E\n\(seq)\n\(entity)"
-        case .userNotification(let user, let push?, _): "u\n\(user)\n\(push)"
-        case .userNotification(let user, nil, let stored): "U\n\(stored ?? 0)\n\(user)"
+        case .userNotification(_, let body), .question(_, _, let body), .answer(_, _, let body):
+            switch body {
+            case .inline(let text): "\(Character(kind.lowercased()))\n\(header)\(text)"
+            case .stored(let id): "\(kind)\n\(header)\(id)"
+            }
+        }
+    }
+
+    /// The stored form's text before its payload id (what the database joins the id to).
+    var storedPrefix: String { "\(kind)\n\(header)" }
+
+    /// The upper-case kind letter.
+    private var kind: Character {
+        switch self {
+        case .entityEvent: "E"
+        case .userNotification: "U"
+        case .question: "Q"
+        case .answer: "A"
+        }
+    }
+
+    /// The fields before the body, each ended by a line feed.
+    private var header: String {
+        switch self {
+        case .entityEvent(let entity, let seq, _): "\(seq)\n\(entity)\n"
+        case .userNotification(let user, _): "\(user)\n"
+        case .question(let request, let node, _), .answer(let request, let node, _): "\(request)\n\(node)\n"
         }
     }
 
     /// Reads a payload; nil for anything that is not a notice.
     init?(payload: String) {
         guard let kind = payload.first, payload.dropFirst().first == "\n" else { return nil }
-        let rest = payload.dropFirst(2)
-        // The push, last, may hold line feeds: split only as often as there are fields before it.
-        let fields = rest.split(separator: "\n", maxSplits: kind == "e" ? 2 : 1, omittingEmptySubsequences: false)
-        switch (kind, fields.count) {
-        case ("e", 3), ("E", 2):
-            guard let seq = Int(fields[0]), seq > 0, let entity = EntityID(String(fields[1])) else { return nil }
-            self = .entityEvent(entity, seq: seq, push: kind == "e" ? String(fields[2]) : nil)
-        case ("u", 2):
-            guard let user = UserID(String(fields[0])) else { return nil }
-            self = .userNotification(user, push: String(fields[1]), storedAs: nil)
-        case ("U", 2):
-            guard let stored = Int(fields[0]), let user = UserID(String(fields[1])) else { return nil }
-            self = .userNotification(user, push: nil, storedAs: stored)
+        // The last field may hold line feeds: split only as often as there are fields before it.
+        let fieldCount = ["E", "u", "U"].contains(kind) ? 2 : 3
+        let fields = payload.dropFirst(2).split(separator: "\n", maxSplits: fieldCount - 1, omittingEmptySubsequences: false)
+            .map(String.init)
+        guard fields.count == fieldCount else { return nil }
+        func body(_ text: String) -> Body? {
+            kind.isLowercase ? .inline(text) : Int(text).map(Body.stored)
+        }
+        switch kind {
+        case "e", "E":
+            guard let seq = Int(fields[0]), seq > 0, let entity = EntityID(fields[1]) else { return nil }
+            self = .entityEvent(entity, seq: seq, push: kind == "e" ? fields[2] : nil)
+        case "u", "U":
+            guard let user = UserID(fields[0]), let body = body(fields[1]) else { return nil }
+            self = .userNotification(user, body)
+        case "q", "Q", "a", "A":
+            guard !fields[0].isEmpty, !fields[1].isEmpty, let body = body(fields[2]) else { return nil }
+            self = kind.lowercased() == "q" ? .question(request: fields[0], from: fields[1], body) : .answer(request: fields[0], to: fields[1], body)
         default:
             return nil
         }

@@ -5,10 +5,10 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// How a node hears of events: one connection that `LISTEN`s, catches up after a gap, and
-/// proves it is alive every few seconds.
+/// How a node hears of events and questions: one connection that `LISTEN`s, catches up after a
+/// gap, and proves every few seconds that it is alive (which also keeps the node in `herald_nodes`).
 extension PostgresBroker {
-    /// How often the listening connection is checked (and `heardUpTo` moved on).
+    /// How often the listening connection is checked (and `heardUpTo` and the node's row moved on).
     static let heartbeatInterval: Duration = .seconds(5)
     /// A check that takes longer than this means the connection is gone.
     static let heartbeatTimeout: Duration = .seconds(10)
@@ -28,18 +28,11 @@ extension PostgresBroker {
                     try await connection.listen(on: Notice.channel) { notices in
                         let since = heardUpTo.withLock { $0 } - Self.catchUpMargin
                         try await Self.load(into: streams, since: since, heads: false, on: connection, logger: logger)
+                        try await beatOnce(on: connection)
                         listening.store(true, ordering: .relaxed)
                         if failures > 0 { logger.info("Listening to the database again") }
                         failures = 0
-                        try await withThrowingTaskGroup { group in
-                            group.addTask { try await self.beat(on: connection) }
-                            group.addTask {
-                                for try await notice in notices { try await self.receive(notice.payload, on: connection) }
-                                throw PostgresBrokerError("the database ended the notifications")
-                            }
-                            try await group.next()
-                            group.cancelAll()
-                        }
+                        try await serve(notices, on: connection)
                     }
                 } catch {
                     try? await connection.close()
@@ -60,18 +53,58 @@ extension PostgresBroker {
         listening.store(false, ordering: .relaxed)
     }
 
-    /// Reads the database's clock every `heartbeatInterval`; throws when the connection does not answer in time.
-    private func beat(on connection: PostgresConnection) async throws {
-        while true {
-            try await Task.sleep(for: Self.heartbeatInterval)
-            let now = try await withTimeout(Self.heartbeatTimeout) { try await Self.databaseTime(on: connection, logger: self.logger) }
-            heardUpTo.withLock { $0 = max($0, now) }
+    /// Handles notifications in order until the connection fails, beating alongside. Questions
+    /// are answered beside the stream, so a slow answer never holds up events.
+    private func serve(_ notices: PostgresNotificationSequence, on connection: PostgresConnection) async throws {
+        let (questions, asked) = AsyncStream.makeStream(of: (request: String, from: String, body: Notice.Body).self)
+        defer { asked.finish() }
+        try await withThrowingTaskGroup { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: Self.heartbeatInterval)
+                    try await withTimeout(Self.heartbeatTimeout) { try await self.beatOnce(on: connection) }
+                }
+            }
+            group.addTask {
+                await withDiscardingTaskGroup { answering in
+                    for await question in questions {
+                        answering.addTask { await self.answer(question.request, from: question.from, body: question.body) }
+                    }
+                }
+            }
+            group.addTask {
+                for try await notice in notices {
+                    switch Notice(payload: notice.payload) {
+                    case .question(let request, let from, let body)?:
+                        if from != self.nodeID { asked.yield((request, from, body)) }
+                    case let notice?:
+                        try await self.receive(notice, on: connection)
+                    case nil:
+                        self.logger.warning("Ignored a notification that is not Herald's", metadata: ["herald.bytes": "\(notice.payload.utf8.count)"])
+                    }
+                }
+                throw PostgresBrokerError("the database ended the notifications")
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 
-    /// Delivers one notification; a malformed one is logged and skipped.
-    private func receive(_ payload: String, on connection: PostgresConnection) async throws {
-        switch Notice(payload: payload) {
+    /// Keeps this node's row in `herald_nodes` fresh and moves `heardUpTo` to the database's clock.
+    private func beatOnce(on connection: PostgresConnection) async throws {
+        let rows = try await connection.query(
+            """
+            INSERT INTO herald_nodes (node_id, seen_at) VALUES (\(nodeID), clock_timestamp())
+            ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at RETURNING seen_at
+            """,
+            logger: logger
+        )
+        for try await now in rows.decode(Date.self) { heardUpTo.withLock { $0 = max($0, now) } }
+    }
+
+    /// Delivers one event, or hands an answer to the question waiting for it.
+    private func receive(_ notice: Notice, on connection: PostgresConnection) async throws {
+        switch notice {
         case .entityEvent(let entity, let seq, let push?):
             try await deliver(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, on: connection)
         case .entityEvent(let entity, let seq, nil):
@@ -84,15 +117,28 @@ extension PostgresBroker {
                 return logger.warning("An announced event is no longer kept", metadata: ["herald.seq": "\(seq)"])
             }
             try await deliver(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, on: connection)
-        case .userNotification(let user, let push?, _):
+        case .userNotification(let user, let body):
+            guard let push = try await text(of: body, on: connection) else { return }
             streams.hub.deliver(WireFrame.text(ByteBuffer(string: push)), toUser: user)
-        case .userNotification(let user, nil, let stored):
-            let rows = try await connection.query("SELECT body FROM herald_payloads WHERE id = \(stored ?? 0)", logger: logger)
-            for try await push in rows.decode(String.self) {
-                streams.hub.deliver(WireFrame.text(ByteBuffer(string: push)), toUser: user)
+        case .answer(let request, let node, let body):
+            guard node == nodeID, let text = try await text(of: body, on: connection), let answer = JSON.parse(text.utf8) else { return }
+            heard(answer, to: request)
+        case .question:
+            break  // answered beside the stream (`serve`)
+        }
+    }
+
+    /// A body's text: inline, or read from `herald_payloads` (nil when it is gone).
+    func text(of body: Notice.Body, on connection: PostgresConnection) async throws -> String? {
+        switch body {
+        case .inline(let text): return text
+        case .stored(let id):
+            for try await text in try await connection.query("SELECT body FROM herald_payloads WHERE id = \(id)", logger: logger)
+                .decode(String.self)
+            {
+                return text
             }
-        case nil:
-            logger.warning("Ignored a notification that is not Herald's", metadata: ["herald.bytes": "\(payload.utf8.count)"])
+            return nil
         }
     }
 

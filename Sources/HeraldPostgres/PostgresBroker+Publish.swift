@@ -37,24 +37,10 @@ extension PostgresBroker {
         throw PostgresBrokerError("the publish statement returned no seq")
     }
 
-    /// Announces a user notification (kept in `herald_payloads` when too large to announce).
+    /// Announces a user notification (its push stored in `herald_payloads` when too large to announce).
     func publish(_ notification: UserNotification, id: String, time: String) async throws {
         let push = String(buffer: Push.userNotification(notification, id: id, time: time).payload)
-        let inline = Notice.userNotification(notification.userID, push: push, storedAs: nil).payload
-        if inline.utf8.count <= Notice.maximumBytes {
-            try await drain(client.query("SELECT pg_notify(\(Notice.channel), \(inline))", logger: logger))
-        } else {
-            let user = notification.userID.rawValue
-            try await drain(
-                client.query(
-                    """
-                    WITH payload AS (INSERT INTO herald_payloads (body) VALUES (\(push)) RETURNING id)
-                    SELECT pg_notify(\(Notice.channel), 'U' || chr(10) || id || chr(10) || \(user)) FROM payload
-                    """,
-                    logger: logger
-                )
-            )
-        }
+        try await announce(push) { .userNotification(notification.userID, $0) }
     }
 }
 

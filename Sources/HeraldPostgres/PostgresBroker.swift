@@ -27,6 +27,12 @@ public final class PostgresBroker: Broker, Service {
     let listening = Atomic<Bool>(false)
     /// The database's clock at the last moment this node is known to have heard everything.
     let heardUpTo: Mutex<Date>
+    /// This node's name in `herald_nodes` and in questions (new at every start).
+    let nodeID = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+    /// This node's questions still waiting for answers, by request id.
+    let asks = Mutex<[String: AsyncStream<JSONValue>.Continuation]>([:])
+    /// What answers other nodes' questions here.
+    let answerer = Mutex<(@Sendable (JSONValue) async -> JSONValue)?>(nil)
 
     private init(url: PostgresURL, epoch: String, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date, logger: Logger) {
         self.url = url
@@ -74,13 +80,13 @@ public final class PostgresBroker: Broker, Service {
 
     // MARK: Service
 
-    /// Runs the connection pool and this node's listener until graceful shutdown.
+    /// Runs the connection pool and this node's listener until graceful shutdown, then leaves `herald_nodes`.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await self.client.run() }
-                group.addTask { await self.listen() }
-            }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            await cancelWhenGracefulShutdown { await self.listen() }
+            await leave()
+            group.cancelAll()
         }
     }
 

@@ -6,7 +6,8 @@ import PostgresNIO
 /// - `herald_meta`: the cluster's `epoch`, made once, shared by every node.
 /// - `herald_streams`: each entity's latest `seq`; the row lock orders one entity's publishes.
 /// - `herald_events`: each kept event's push, exactly as sent, for resume and catch-up.
-/// - `herald_payloads`: user notifications too large for a notification, for a few minutes.
+/// - `herald_payloads`: notification bodies too large for a notification, for a few minutes.
+/// - `herald_nodes`: the live nodes (their heartbeats), whom a question waits for.
 enum Schema {
     /// Each migration (a list of statements) runs once, in order, in one transaction under an
     /// advisory lock, so nodes starting together do not race. Append new ones; never edit a shipped one.
@@ -31,6 +32,9 @@ enum Schema {
                 created_at timestamptz NOT NULL DEFAULT clock_timestamp()
             )
             """,
+        ],
+        [
+            "CREATE TABLE herald_nodes (node_id text PRIMARY KEY, seen_at timestamptz NOT NULL)",
         ],
     ]
 

@@ -12,19 +12,22 @@ struct AdminRoutes: Sendable {
 
     let hub: Hub
     let refusals: Refusals
-    let directory: ConnectionDirectory
+    /// Connections on every node of the cluster (this node's alone when it has none).
+    let connections: ConnectionRouter
 
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group("admin").add(middleware: keys.middleware)
         group.get("stats") { _, _ in stats() }
-        group.get("connections") { request, _ in try await connections(request) }
+        group.get("connections") { request, _ in await list(request) }
         group.delete("connections/:connectionId") { _, context in
-            guard let connection = directory.connection(context.parameters.get("connectionId") ?? ""),
-                try await connection.disconnect()
-            else {
-                return ConnectRejection(.notFound, reason: "not_found", message: "no open connection with this id on this node").response
+            do {
+                guard try await connections.disconnect(context.parameters.get("connectionId") ?? "") else {
+                    return ConnectRejection(.notFound, reason: "not_found", message: "no open connection with this id").response
+                }
+                return Response(status: .noContent)
+            } catch {
+                return ConnectRejection.clusterUnavailable.response
             }
-            return Response(status: .noContent)
         }
     }
 
@@ -38,7 +41,7 @@ struct AdminRoutes: Sendable {
         return body.response(status: .ok)
     }
 
-    private func connections(_ request: Request) async throws -> Response {
+    private func list(_ request: Request) async -> Response {
         let query = request.uri.queryParameters
         var limit = Self.defaultListLimit
         if let text = query["limit"] {
@@ -56,41 +59,12 @@ struct AdminRoutes: Sendable {
             }
             user = id
         }
-        let matching = directory.connections(of: user)
-        var listed: [ListedConnection] = []
-        for connection in matching.prefix(limit) {
-            // A connection that closed since it was listed is left out.
-            guard let snapshot = try? await connection.snapshot() else { continue }
-            listed.append(ListedConnection(snapshot))
+        guard let (listed, truncated) = try? await connections.list(user: user, limit: limit) else {
+            return ConnectRejection.clusterUnavailable.response
         }
-        let body = ConnectionList(connections: listed, truncated: matching.count > limit ? true : nil)
-        return JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(body)))
-    }
-}
-
-/// `GET /admin/connections`.
-private struct ConnectionList: Encodable {
-    var connections: [ListedConnection]
-    /// Present (true) when more connections matched than `limit`.
-    var truncated: Bool?
-}
-
-private struct ListedConnection: Encodable {
-    var connectionId: String
-    var userId: String
-    var sourceIp: String
-    var userAgent: String?
-    var connectedAt: String
-    var lastActiveAt: String
-    var subscriptions: Int
-
-    init(_ snapshot: ConnectionSnapshot) {
-        connectionId = "\(snapshot.connectionID)"
-        userId = "\(snapshot.userID)"
-        sourceIp = snapshot.peer.sourceIP
-        userAgent = snapshot.peer.userAgent
-        connectedAt = snapshot.peer.connectedAt.formatted(.iso8601Milliseconds)
-        lastActiveAt = snapshot.lastActiveAt.formatted(.iso8601Milliseconds)
-        subscriptions = snapshot.subscriptions
+        var body: [String: JSONValue] = ["connections": .array(listed.map(\.json))]
+        // Present (true) when more connections matched than `limit`.
+        if truncated { body["truncated"] = .bool(true) }
+        return JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(JSONValue.object(body))))
     }
 }

@@ -80,8 +80,10 @@ public func buildApplication(
     MetricsRoutes(metrics: metrics, hub: hub).add(to: router)
     let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
-    AdminRoutes(hub: hub, refusals: refusals, directory: directory).add(to: router, keys: publishKeys)
-    ManagementRoutes(directory: directory).add(to: router, keys: publishKeys)
+    let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
+    broker.cluster?.answerQuestions(with: connections.answer)
+    AdminRoutes(hub: hub, refusals: refusals, connections: connections).add(to: router, keys: publishKeys)
+    ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
     let tls = try configuration.tls.map { files throws(HeraldError) in try HeraldConfiguration.TLSFiles.load(files) }
     let server = HTTPServerBuilder { responder in

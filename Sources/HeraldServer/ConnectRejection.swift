@@ -40,6 +40,10 @@ public struct ConnectRejection: Error, Equatable, Sendable {
     static let draining = ConnectRejection(
         .serviceUnavailable, reason: "draining", message: "the server is shutting down; connect to another node"
     )
+    /// The other nodes could not be asked about a connection (the cluster's database is unreachable).
+    static let clusterUnavailable = ConnectRejection(
+        .serviceUnavailable, reason: "broker_unavailable", message: "the other nodes cannot be reached right now; try again"
+    )
 
     /// The JSON error body.
     var body: ByteBuffer {

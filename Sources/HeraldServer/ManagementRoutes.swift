@@ -13,40 +13,50 @@ struct ManagementRoutes: Sendable {
     /// API Gateway's limit for one `PostToConnection` payload.
     static let maxPostBytes = 131_072
 
-    let directory: ConnectionDirectory
+    /// Connections on every node of the cluster (this node's alone when it has none).
+    let connections: ConnectionRouter
 
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group("@connections").add(middleware: keys.middleware)
         group.post(":connectionId") { request, context in
-            guard let connection = connection(context) else { return Self.gone }
             let body: ByteBuffer
             switch await RequestBody.collect(request, limit: Self.maxPostBytes) {
             case .failure(let rejection): return rejection.response
             case .success(let collected): body = collected
             }
-            guard String(validating: body.readableBytesView, as: UTF8.self) != nil else {
+            guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
                 return ConnectRejection(.badRequest, reason: "invalid_body", message: "the data is sent as a text frame and must be UTF-8").response
             }
-            guard try await connection.post(body) else { return Self.gone }
-            return Response(status: .ok)
+            return await answer { try await connections.post(text, to: id(context)) ? Response(status: .ok) : nil }
         }
         group.get(":connectionId") { _, context in
-            guard let snapshot = try? await connection(context)?.snapshot() else { return Self.gone }
-            return JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(ConnectionDescription(snapshot))))
+            await answer {
+                try await connections.snapshot(of: id(context)).map {
+                    JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(ConnectionDescription($0))))
+                }
+            }
         }
         group.delete(":connectionId") { _, context in
-            guard let connection = connection(context), try await connection.disconnect() else { return Self.gone }
-            return Response(status: .noContent)
+            await answer { try await connections.disconnect(id(context)) ? Response(status: .noContent) : nil }
         }
     }
 
-    private func connection(_ context: BasicRequestContext) -> WebSocketConnection? {
-        directory.connection(context.parameters.get("connectionId") ?? "")
+    private func id(_ context: BasicRequestContext) -> String {
+        context.parameters.get("connectionId") ?? ""
+    }
+
+    /// `410` when `body` finds no such connection, `503` when the cluster could not be asked.
+    private func answer(_ body: () async throws -> Response?) async -> Response {
+        do {
+            return try await body() ?? Self.gone
+        } catch {
+            return ConnectRejection.clusterUnavailable.response
+        }
     }
 
     /// `410 Gone`, typed for the AWS SDKs (`x-amzn-ErrorType: GoneException`).
     static var gone: Response {
-        var response = ConnectRejection(.gone, reason: "gone", message: "no open connection with this id on this node").response
+        var response = ConnectRejection(.gone, reason: "gone", message: "no open connection with this id").response
         response.headers[HTTPField.Name("x-amzn-ErrorType")!] = "GoneException"
         return response
     }

@@ -9,8 +9,12 @@ import Testing
     @Test(arguments: [
         Notice.entityEvent(EntityID("order 7/ü")!, seq: 42, push: #"{"type":"Entity Updated","message":"two\nlines"}"#),
         Notice.entityEvent(EntityID("order 7/ü")!, seq: 1, push: nil),
-        Notice.userNotification(UserID("ada@example.com")!, push: "{\"a\":\"\n\n\"}", storedAs: nil),
-        Notice.userNotification(UserID("ada@example.com")!, push: nil, storedAs: 9_000_000_000),
+        Notice.userNotification(UserID("ada@example.com")!, .inline("{\"a\":\"\n\n\"}")),
+        Notice.userNotification(UserID("ada@example.com")!, .stored(9_000_000_000)),
+        Notice.question(request: "r1", from: "node-a", .inline(#"{"op":"get","text":"a\nb"}"#)),
+        Notice.question(request: "r1", from: "node-a", .stored(7)),
+        Notice.answer(request: "r1", to: "node-a", .inline("{}")),
+        Notice.answer(request: "r1", to: "node-a", .stored(8)),
     ])
     func everyNoticeReadsBackAsItWasWritten(notice: Notice) {
         #expect(Notice(payload: notice.payload) == notice)
@@ -20,10 +24,12 @@ import Testing
         // What the publish statement builds: 'e' || chr(10) || seq || chr(10) || entity || chr(10) || push.
         #expect(Notice(payload: "e\n3\norder 7/ü\n{}") == .entityEvent(entity, seq: 3, push: "{}"))
         #expect(Notice(payload: "E\n3\norder 7/ü") == .entityEvent(entity, seq: 3, push: nil))
-        #expect(Notice(payload: "U\n12\nada@example.com") == .userNotification(user, push: nil, storedAs: 12))
+        #expect(Notice(payload: "U\nada@example.com\n12") == .userNotification(user, .stored(12)))
+        #expect(Notice.userNotification(user, .stored(12)).storedPrefix + "12" == "U\nada@example.com\n12")
+        #expect(Notice.question(request: "r", from: "n", .stored(3)).storedPrefix + "3" == Notice.question(request: "r", from: "n", .stored(3)).payload)
     }
 
-    @Test(arguments: ["", "e", "e\n", "x\n1\ne\n{}", "e\nseven\norder\n{}", "e\n0\norder\n{}", "e\n1\n\n{}", "E\n1", "u\n", "U\nx\nada"])
+    @Test(arguments: ["", "e", "e\n", "x\n1\ne\n{}", "e\nseven\norder\n{}", "e\n0\norder\n{}", "e\n1\n\n{}", "E\n1", "u\n", "U\nada\nx", "q\nr1\n\n{}", "Q\nr1\nnode\nbig", "a\n\nnode\n{}"])
     func anythingElseIsNotANotice(payload: String) {
         #expect(Notice(payload: payload) == nil)
     }

@@ -4,6 +4,7 @@ import HeraldCore
 import HeraldPostgres
 import HeraldServer
 import Logging
+import NIOHTTP1
 import PostgresNIO
 import Testing
 
@@ -158,6 +159,43 @@ import Testing
         _ = try await a.publishEntity("order-7", message: "m6")
         try await expectPushes(onB, 6...6)
         try await onB.expectNothingPending()
+        try await a.stop()
+        try await b.stop()
+    }
+
+    @Test func connectionsOnAnotherNodeAreReachedThroughAnyNode() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await node(database), try await node(database))
+        try await waitUntilReady(a)
+        try await waitUntilReady(b)
+        let onB = try await b.connect(user: "ada")
+        let idOnB = try await b.connectionID(of: "ada")
+        let onA = try await a.connect(user: "ada")
+
+        // The admin list of either node shows both connections.
+        for server in [a, b] {
+            let (status, body) = try await server.get("/admin/connections?userId=ada")
+            guard status == 200, case .array(let listed)? = body?["connections"] else { throw TestFailure("no list: \(status)") }
+            #expect(listed.count == 2)
+            #expect(listed.contains { $0["connectionId"] == .string(idOnB) })
+        }
+        // @connections on node a reaches the connection on node b.
+        let (status, description) = try await a.get("/@connections/\(idOnB)")
+        #expect(status == 200 && description?["identity"]?["userId"] == "ada" && description?["identity"]?["sourceIp"] == "127.0.0.1")
+        #expect(try await a.request(.POST, "/@connections/\(idOnB)", body: Array(#"{"hello":"from a"}"#.utf8)).status == 200)
+        guard case .text(let text)? = await onB.next() else { throw TestFailure("the post did not arrive") }
+        #expect(text == #"{"hello":"from a"}"#)
+        #expect(try await a.request(.DELETE, "/@connections/\(idOnB)").status == 204)
+        #expect(try await onB.closeCode() == 4003)
+
+        // Gone everywhere: every node answers, so the 410 comes before the 2 s the nodes are given.
+        try await waitUntil("node b forgot the connection") { b.application.hub.connections == 0 }
+        let started = ContinuousClock.now
+        #expect(try await a.request(.GET, "/@connections/\(idOnB)").status == 410)
+        #expect(try await a.request(.POST, "/@connections/\(idOnB)", body: Array("x".utf8)).status == 410)
+        #expect(try await a.request(.DELETE, "/admin/connections/\(idOnB)").status == 404)
+        #expect(ContinuousClock.now - started < .seconds(1.9), "every node answered; nobody waited for the timeout")
+        onA.close()
         try await a.stop()
         try await b.stop()
     }

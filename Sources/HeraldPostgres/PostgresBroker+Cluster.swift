@@ -1,0 +1,97 @@
+import Foundation
+public import HeraldCore
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Node-to-node questions over the same channel as events: a question goes to every node, and
+/// each live node (a row in `herald_nodes` seen within `liveWithin`) answers the one that asked.
+extension PostgresBroker: ClusterChannel {
+    /// A node whose heartbeat is older than this is taken for gone.
+    static let liveWithin: TimeInterval = 15
+
+    public var cluster: (any ClusterChannel)? { self }
+
+    public func ask(_ question: JSONValue, timeout: Duration, enough: @escaping @Sendable ([JSONValue]) -> Bool) async throws -> [JSONValue] {
+        let others = try await liveNodeCount()
+        guard others > 0 else { return [] }
+        let request = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+        let (answers, answered) = AsyncStream.makeStream(of: JSONValue.self)
+        asks.withLock { $0[request] = answered }
+        defer {
+            answered.finish()
+            _ = asks.withLock { $0.removeValue(forKey: request) }
+        }
+        try await announce(String(decoding: JSON.encode(question), as: UTF8.self)) { .question(request: request, from: nodeID, $0) }
+        return await withTaskGroup { group in
+            // At the deadline the stream ends, and so does the wait.
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                answered.finish()
+            }
+            var gathered: [JSONValue] = []
+            for await answer in answers {
+                gathered.append(answer)
+                if gathered.count >= others || enough(gathered) { break }
+            }
+            group.cancelAll()
+            return gathered
+        }
+    }
+
+    public func answerQuestions(with answer: @escaping @Sendable (JSONValue) async -> JSONValue) {
+        answerer.withLock { $0 = answer }
+    }
+
+    /// Answers another node's question (called beside the notification stream).
+    func answer(_ request: String, from node: String, body: Notice.Body) async {
+        do {
+            let text = try await client.withConnection { try await self.text(of: body, on: $0) }
+            guard let text, let question = JSON.parse(text.utf8), let answerer = answerer.withLock({ $0 }) else { return }
+            let answer = await answerer(question)
+            try await announce(String(decoding: JSON.encode(answer), as: UTF8.self)) { .answer(request: request, to: node, $0) }
+        } catch {
+            logger.warning("Could not answer another node", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// Hands an answer to the question `request` of this node, if it still waits.
+    func heard(_ answer: JSONValue, to request: String) {
+        _ = asks.withLock { $0[request] }?.yield(answer)
+    }
+
+    /// Notifies every node of `text` in `notice`: inline, or stored in `herald_payloads` when too large.
+    func announce(_ text: String, as notice: (Notice.Body) -> Notice) async throws {
+        let inline = notice(.inline(text)).payload
+        if inline.utf8.count <= Notice.maximumBytes {
+            return try await drain(client.query("SELECT pg_notify(\(Notice.channel), \(inline))", logger: logger))
+        }
+        try await drain(
+            client.query(
+                """
+                WITH payload AS (INSERT INTO herald_payloads (body) VALUES (\(text)) RETURNING id)
+                SELECT pg_notify(\(Notice.channel), \(notice(.stored(0)).storedPrefix) || id) FROM payload
+                """,
+                logger: logger
+            )
+        )
+    }
+
+    /// How many other nodes are live.
+    private func liveNodeCount() async throws -> Int {
+        let rows = try await client.query(
+            """
+            SELECT count(*) FROM herald_nodes
+            WHERE node_id <> \(nodeID) AND seen_at > clock_timestamp() - make_interval(secs => \(Self.liveWithin))
+            """,
+            logger: logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    /// Takes this node out of `herald_nodes` (at shutdown, so others stop waiting for it).
+    func leave() async {
+        try? await client.query("DELETE FROM herald_nodes WHERE node_id = \(nodeID)", logger: logger)
+    }
+}
