@@ -92,6 +92,6 @@ extension PostgresBroker: ClusterChannel {
 
     /// Takes this node out of `herald_nodes` (at shutdown, so others stop waiting for it).
     func leave() async {
-        try? await client.query("DELETE FROM herald_nodes WHERE node_id = \(nodeID)", logger: logger)
+        _ = try? await client.query("DELETE FROM herald_nodes WHERE node_id = \(nodeID)", logger: logger)
     }
 }
