@@ -39,6 +39,39 @@ import Testing
         try? FileManager.default.removeItem(at: credentials)
     }
 
+    /// `serve --broker postgres://…`: two node processes share one database; a push published on one reaches a listener on the other.
+    @Test func twoServeProcessesShareOneDatabase() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let secret = "cluster-secret-0123456789abcdef-0123456789abcdef"
+        let environment = ["HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEYS": "cluster-key", "HERALD_BROKER": "\(database)", "HERALD_HOST": "127.0.0.1"]
+        var urls: [String] = []
+        var nodes: [HeraldProcess] = []
+        for _ in 0..<2 {
+            let node = try HeraldProcess(Self.binary, ["serve", "--port", "0"], environment: environment)
+            let listening = try #require(await node.line(timeout: .seconds(20)))
+            let port = try #require(listening.wholeMatch(of: /listening on ws:\/\/127\.0\.0\.1:(\d+)\//)?.1)
+            urls.append("http://127.0.0.1:\(port)")
+            nodes.append(node)
+        }
+        let listen = try HeraldProcess(Self.binary, ["listen", "order-7", "--url", urls[0]], environment: environment)
+        var push: String?
+        for _ in 0..<50 where push == nil {
+            let publish = try HeraldProcess(
+                Self.binary, ["publish", "entity", "order-7", "--message", "across", "--url", urls[1]], environment: environment
+            )
+            #expect(await publish.exitCode() == 0)
+            push = await listen.line(timeout: .milliseconds(300))
+        }
+        let received = try #require(push.flatMap { JSON.parse($0) })
+        #expect(received["entityId"] == "order-7" && received["message"] == "across")
+        for node in nodes {
+            node.signal(SIGTERM)
+            #expect(await node.exitCode() == 0)
+            #expect(await node.standardError().contains("herald.broker=postgres"))
+        }
+        _ = await listen.exitCode()
+    }
+
     @Test func clientCommandsFailWithOneLineReasons() async throws {
         let environment = ["HERALD_DEV_CREDENTIALS": "/nonexistent/herald.json"]
         let unreachable = try HeraldProcess(
