@@ -51,7 +51,7 @@ extension PostgresBroker: ClusterChannel {
             let answer = await answerer(question)
             try await announce(String(decoding: JSON.encode(answer), as: UTF8.self)) { .answer(request: request, to: node, $0) }
         } catch {
-            logger.warning("Could not answer another node", metadata: ["error": "\(String(reflecting: error))"])
+            logger.warning("Could not answer another node", metadata: ["error": "\(describe(error))"])
         }
     }
 

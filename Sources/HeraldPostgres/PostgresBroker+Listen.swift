@@ -41,7 +41,7 @@ extension PostgresBroker {
             } catch where !Task.isCancelled {
                 listening.store(false, ordering: .relaxed)
                 if failures == 0 {
-                    logger.error("Lost the database: not ready until it is back", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.error("Lost the database: not ready until it is back", metadata: ["error": "\(describe(error))"])
                 }
                 let delay = Self.reconnectDelays[min(failures, Self.reconnectDelays.count - 1)]
                 failures += 1

@@ -63,7 +63,7 @@ public final class PostgresBroker: Broker, Service {
                 throw error
             }
         } catch {
-            throw HeraldError(.invalidConfiguration, "cannot use the database of --broker (\(url)): \(String(reflecting: error))")
+            throw HeraldError(.invalidConfiguration, "cannot use the database of --broker (\(url)): \(describe(error))")
         }
     }
 
@@ -115,8 +115,7 @@ public final class PostgresBroker: Broker, Service {
                 }
             }
         } catch {
-            logger.warning("The database did not take a publish", metadata: ["error": "\(String(reflecting: error))"])
-            throw HeraldError(.brokerUnavailable, "the database did not accept the event")
+            throw HeraldError(.brokerUnavailable, "the database did not accept the event: \(describe(error))")
         }
     }
 
@@ -141,7 +140,7 @@ public final class PostgresBroker: Broker, Service {
             )
             try await client.query("DELETE FROM herald_payloads WHERE created_at < clock_timestamp() - interval '10 minutes'", logger: logger)
         } catch {
-            logger.warning("Could not trim the database's history", metadata: ["error": "\(String(reflecting: error))"])
+            logger.warning("Could not trim the database's history", metadata: ["error": "\(describe(error))"])
         }
     }
 }
