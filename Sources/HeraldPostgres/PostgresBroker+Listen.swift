@@ -184,17 +184,3 @@ extension PostgresBroker {
         }
     }
 }
-
-/// Runs `body`, or throws once `limit` has passed.
-func withTimeout<Value: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
-    try await withThrowingTaskGroup(of: Value?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let value = try await group.next() ?? nil else { throw PostgresBrokerError("no answer within \(limit)") }
-        return value
-    }
-}
