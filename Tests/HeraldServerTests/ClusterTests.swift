@@ -15,6 +15,12 @@ import Testing
         try await TestServer.start(broker: BrokerFactory(name: "postgres", make: PostgresBroker.maker(database)), configure)
     }
 
+    /// Two nodes of a cluster on a fresh database.
+    private func twoNodes() async throws -> (TestServer, TestServer) {
+        let database = try await TestPostgres.freshDatabase()
+        return (try await node(database), try await node(database))
+    }
+
     private func expectPushes(_ socket: HeraldSocket, _ seqs: ClosedRange<Int>, prefix: String = "m") async throws {
         for seq in seqs {
             let push = try await socket.json()
@@ -23,8 +29,7 @@ import Testing
     }
 
     @Test func anEventPublishedOnOneNodeReachesSubscribersOnEveryNode() async throws {
-        let database = try await TestPostgres.freshDatabase()
-        let (a, b) = (try await node(database), try await node(database))
+        let (a, b) = try await twoNodes()
         #expect(a.application.epoch == b.application.epoch, "one epoch for the cluster")
         let onA = try await a.subscriber(user: "ada", to: ["order-1"])
         let onB = try await b.subscriber(user: "ada", to: ["order-1"])
@@ -46,8 +51,7 @@ import Testing
     }
 
     @Test func oneEntitysEventsKeepOneOrderWhicheverNodePublishes() async throws {
-        let database = try await TestPostgres.freshDatabase()
-        let (a, b) = (try await node(database), try await node(database))
+        let (a, b) = try await twoNodes()
         let onA = try await a.subscriber(to: ["order-7"])
         let onB = try await b.subscriber(to: ["order-7"])
         let perNode = 60
@@ -76,8 +80,7 @@ import Testing
     }
 
     @Test func aClientResumesOnAnotherNodeWithNothingLostOrRepeated() async throws {
-        let database = try await TestPostgres.freshDatabase()
-        let (a, b) = (try await node(database), try await node(database))
+        let (a, b) = try await twoNodes()
         let first = try await a.connect()
         first.send(#"{"action":"subscribe","entityId":"order-7"}"#)
         let ack = try await first.json()
@@ -123,8 +126,7 @@ import Testing
     }
 
     @Test func pushesTooLargeForANotificationArriveWhole() async throws {
-        let database = try await TestPostgres.freshDatabase()
-        let (a, b) = (try await node(database), try await node(database))
+        let (a, b) = try await twoNodes()
         let onB = try await b.subscriber(user: "ada", to: ["order-7"])
         let big = String(repeating: "x", count: 20_000)
         _ = try await a.publishEntity("order-7", message: big)
@@ -164,8 +166,7 @@ import Testing
     }
 
     @Test func connectionsOnAnotherNodeAreReachedThroughAnyNode() async throws {
-        let database = try await TestPostgres.freshDatabase()
-        let (a, b) = (try await node(database), try await node(database))
+        let (a, b) = try await twoNodes()
         try await waitUntilReady(a)
         try await waitUntilReady(b)
         let onB = try await b.connect(user: "ada")
