@@ -78,7 +78,7 @@ public func buildApplication(
     router.get(path) { request, _ in gate.rejectRoute(request) }
     HealthRoutes(lifecycle: lifecycle, broker: broker).add(to: router)
     MetricsRoutes(metrics: metrics, hub: hub).add(to: router)
-    ClientRoutes().add(to: router)
+    ClientRoutes(console: ClientRoutes.console(for: configuration)).add(to: router)
     let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)

@@ -96,11 +96,12 @@ export class Herald {
   }
 
   /**
-   * Listens for "notification" (a UserNotification), "reset" ({entityId}: the server could not
-   * replay everything missed — reload that entity), "state" (a State), "error" (an error frame:
-   * {code, message}) and "closed" ({code, reason}: the client has stopped for good).
+   * Listens for "notification" (a UserNotification), "subscribed" ({entityId, recovered}: the
+   * server confirmed a subscription, after every connection), "reset" ({entityId}: the server
+   * could not replay everything missed — reload that entity), "state" (a State), "error" (an
+   * error frame: {code, message}) and "closed" ({code, reason}: the client has stopped for good).
    * Returns a function that stops listening.
-   * @param {"notification" | "reset" | "state" | "error" | "closed"} event
+   * @param {"notification" | "subscribed" | "reset" | "state" | "error" | "closed"} event
    * @param {Function} listener
    */
   on(event, listener) {
@@ -194,7 +195,7 @@ export class Herald {
           entity.seq = null;
           if (known) this.emit("reset", { entityId: frame.entityId });
         }
-        return;
+        return this.emit("subscribed", { entityId: frame.entityId, recovered: frame.recovered !== false });
       }
       case "refreshed":
         return this.scheduleRefresh(frame.expiresAt);

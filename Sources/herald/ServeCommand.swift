@@ -165,6 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
               jwt secret:   \(secret)
               publish key:  \(publishKey)
               test token:   \(token)   (user myuserid, 1 hour)
+            \(configuration.servesConsole ? "  console:      \(url)/console   (connect, subscribe, publish, watch)\n" : "")\
             \(saved ? "saved to \(DevCredentials.fileURL.path), so these work from any terminal:" : "try, from another terminal:")
               swift run herald listen myEntityId
               swift run herald publish entity myEntityId --message hi

@@ -23,7 +23,7 @@ import Testing
         let application = try await HookServer.start()
         let server = try await TestServer.start {
             var hook = HeraldConfiguration.SubscriptionHook(url: application.url)
-            hook.timeout = .milliseconds(500)
+            hook.timeout = .milliseconds(1_500)  // generous for a loaded machine; slow-* answers after 4 s
             $0.subscriptionHook = hook
         }
         let socket = try await server.connect(user: "alice")
@@ -62,7 +62,7 @@ import Testing
 }
 
 /// The application's authorisation hook on 127.0.0.1: allows `ok-*`, refuses `no-*`, answers
-/// `slow-*` after 1.5 s and `err-*` with 500; remembers each question.
+/// `slow-*` after 4 s and `err-*` with 500; remembers each question.
 final class HookServer: Sendable {
     private let asked = Mutex<[String]>([])
     private let server: Mutex<LocalHTTPServer?> = Mutex(nil)
@@ -78,7 +78,7 @@ final class HookServer: Sendable {
             let body = try await request.body.collect(upTo: 4_096)
             hook.asked.withLock { $0.append(String(buffer: body)) }
             let entity = JSON.parse(body.readableBytesView)?["entityId"]?.stringValue ?? ""
-            if entity.hasPrefix("slow-") { try await Task.sleep(for: .milliseconds(1_500)) }
+            if entity.hasPrefix("slow-") { try await Task.sleep(for: .seconds(4)) }
             if entity.hasPrefix("err-") { return Response(status: .internalServerError) }
             let allow = entity.hasPrefix("ok-") || entity.hasPrefix("slow-")
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"allow":\#(allow)}"#)))

@@ -25,7 +25,7 @@ import Testing
         let server = try await TestServer.start()
         let client = try await NodeClient.start(server)
         client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
-        try await waitUntil("the client subscribed") { server.application.hub.subscriptions == 1 }
+        #expect(try await client.next("subscribed") == .object(["event": "subscribed", "entityId": "order-7", "recovered": .bool(true)]))
         for seq in 1...3 { _ = try await server.publishEntity("order-7", message: "m\(seq)") }
         #expect(try await client.entitySeqs(3) == [1, 2, 3])
         #expect(try await server.publish("/users/myuserid/notifications", #"{"message":"done"}"#).status == 202)
@@ -35,17 +35,18 @@ import Testing
         try await server.stop()
     }
 
-    /// The server ends the connection (4002); while the client waits for a token, events are
-    /// published; it reconnects, resumes with `since`, and gets exactly the missed ones, then live ones.
+    /// The server ends the connection (4002); the client's next token is held back while events
+    /// are published; it reconnects, resumes with `since`, and gets exactly the missed ones, then live ones.
     @Test func reconnectsAndResumesWithNoGapAndNoDuplicate() async throws {
         let server = try await TestServer.start { $0.limits.maxConnectionLifetime = .seconds(1) }
-        let client = try await NodeClient.start(server, reconnectTokenDelay: .milliseconds(400))
+        let client = try await NodeClient.start(server, holdingReconnects: true)
         client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
         try await waitUntil("the client subscribed") { server.application.hub.subscriptions == 1 }
         for seq in 1...2 { _ = try await server.publishEntity("order-7", message: "m\(seq)") }
         #expect(try await client.entitySeqs(2) == [1, 2])
-        #expect(try await client.next("state", where: { $0["state"] == "waiting" })["state"] == "waiting")
+        _ = try await client.next("held")  // closed, and asking for its next token
         for seq in 3...5 { _ = try await server.publishEntity("order-7", message: "m\(seq)") }  // missed while away
+        client.send(#"{"op":"release"}"#)
         #expect(try await client.next("state", where: { $0["state"] == "open" })["state"] == "open")
         try await waitUntil("the client subscribed again") { server.application.hub.subscriptions == 1 }
         _ = try await server.publishEntity("order-7", message: "m6")
@@ -59,13 +60,14 @@ import Testing
             $0.limits.maxConnectionLifetime = .seconds(1)
             $0.history.size = 2
         }
-        let client = try await NodeClient.start(server, reconnectTokenDelay: .milliseconds(400))
+        let client = try await NodeClient.start(server, holdingReconnects: true)
         client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
         try await waitUntil("the client subscribed") { server.application.hub.subscriptions == 1 }
         _ = try await server.publishEntity("order-7", message: "m1")
         #expect(try await client.entitySeqs(1) == [1])
-        _ = try await client.next("state", where: { $0["state"] == "waiting" })
+        _ = try await client.next("held")
         for seq in 2...6 { _ = try await server.publishEntity("order-7", message: "m\(seq)") }
+        client.send(#"{"op":"release"}"#)
         #expect(try await client.next("reset")["entityId"] == "order-7")
         #expect(try await client.entitySeqs(2) == [5, 6], "the kept tail follows the reset")
         try await server.stop()
@@ -114,9 +116,9 @@ private final class NodeClient: Sendable {
 
     static func start(
         _ server: TestServer, user: String = "myuserid", tokenTTL: Int = 3600, refreshBefore: Int = 60,
-        reconnectTokenDelay: Duration = .zero
+        holdingReconnects: Bool = false
     ) async throws -> NodeClient {
-        try requireNode()
+        try await requireNode()
         let folder = FileManager.default.temporaryDirectory.appending(path: "herald-js-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let script = try await server.request(.GET, "/herald.js", key: nil)
@@ -124,24 +126,16 @@ private final class NodeClient: Sendable {
         try Data(driver.utf8).write(to: folder.appending(path: "driver.mjs"))
         let environment = [
             "HERALD_URL": server.wsURL, "HERALD_SECRET": TestServer.secret, "HERALD_USER": user, "HERALD_TTL": "\(tokenTTL)",
-            "HERALD_REFRESH_BEFORE": "\(refreshBefore)", "HERALD_RECONNECT_TOKEN_DELAY": "\(reconnectTokenDelay.inSeconds * 1000)",
+            "HERALD_REFRESH_BEFORE": "\(refreshBefore)", "HERALD_HOLD": holdingReconnects ? "1" : "0",
         ]
         return try NodeClient(folder: folder, environment: environment)
     }
 
     /// Fails with a plain reason unless `node` 20.10 or later is on PATH.
-    private static func requireNode() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["node", "--version"]
-        let output = Pipe()
-        probe.standardOutput = output
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        let version = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    private static func requireNode() async throws {
+        let (status, version, _) = try await runToEnd("/usr/bin/env", ["node", "--version"])
         let parts = version.dropFirst().split(separator: ".").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        guard probe.terminationStatus == 0, parts.count >= 2, (parts[0], parts[1]) >= (20, 10) else {
+        guard status == 0, parts.count >= 2, (parts[0], parts[1]) >= (20, 10) else {
             throw TestFailure("the herald.js tests need Node 20.10 or later on PATH (found: \(version.isEmpty ? "none" : version))")
         }
     }
@@ -224,9 +218,14 @@ private final class NodeClient: Sendable {
         const env = process.env;
         const out = (value) => process.stdout.write(JSON.stringify(value) + "\n");
         let tokens = 0;
+        let release = null;
         async function mint() {
           tokens += 1;
-          if (tokens > 1) await new Promise((done) => setTimeout(done, Number(env.HERALD_RECONNECT_TOKEN_DELAY)));
+          // With HERALD_HOLD, a token for a new connection waits for a "release" command.
+          if (tokens > 1 && env.HERALD_HOLD === "1" && herald.state !== "open") {
+            out({ event: "held" });
+            await new Promise((done) => { release = done; });
+          }
           const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
           const header = part({ alg: "HS256", typ: "JWT" });
           const payload = part({ exp: Math.floor(Date.now() / 1000) + Number(env.HERALD_TTL), data: { userId: env.HERALD_USER } });
@@ -240,6 +239,7 @@ private final class NodeClient: Sendable {
         herald.on("state", (state) => out({ event: "state", state }));
         herald.on("notification", (note) => out({ event: "notification", message: note.message }));
         herald.on("reset", ({ entityId }) => out({ event: "reset", entityId }));
+        herald.on("subscribed", ({ entityId, recovered }) => out({ event: "subscribed", entityId, recovered }));
         herald.on("error", ({ code }) => out({ event: "error", code }));
         herald.on("closed", ({ code }) => out({ event: "closed", code }));
         const stops = new Map();
@@ -251,6 +251,8 @@ private final class NodeClient: Sendable {
               out({ event: "entity", entityId: update.entityId, seq: update.seq, message: update.message })));
           } else if (command.op === "unsubscribe") {
             stops.get(command.entityId)?.();
+          } else if (command.op === "release") {
+            release?.();
           } else if (command.op === "status") {
             out({ event: "status", state: herald.state, stopped: herald.stopped });
           }

@@ -85,13 +85,13 @@ enum TestPostgres {
         let asRoot = getuid() == 0
         let folder = FileManager.default.temporaryDirectory.appending(path: "herald-test-pg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        if asRoot { try run("/bin/chown", ["postgres:postgres", folder]) }
+        if asRoot { try await run("/bin/chown", ["postgres:postgres", folder]) }
         // initdb and postgres refuse to run as root.
         func asOwner(_ command: String, _ arguments: [String]) -> (String, [String]) {
             asRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", command] + arguments) : (command, arguments)
         }
         let initdb = asOwner("\(bin)/initdb", ["-D", "\(folder)/data", "-U", "herald", "-A", "trust", "-E", "UTF8", "--no-sync"])
-        try run(initdb.0, initdb.1)
+        try await run(initdb.0, initdb.1)
         let port = try freePort()
         // Stops the server and removes its folder once this test process has ended, however it
         // ended: the watcher reads a pipe only this process writes to, and the kernel closes it
@@ -134,19 +134,9 @@ enum TestPostgres {
             .first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }
     }
 
-    private static func run(_ command: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw TestFailure("\(command) \(arguments.joined(separator: " ")) failed: \(message)")
-        }
+    private static func run(_ command: String, _ arguments: [String]) async throws {
+        let (status, _, errors) = try await runToEnd(command, arguments)
+        guard status == 0 else { throw TestFailure("\(command) \(arguments.joined(separator: " ")) failed: \(errors)") }
     }
 
     /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
