@@ -11,9 +11,10 @@ public protocol Broker: Sendable {
     /// (the in-memory broker starts a new epoch with every process).
     var epoch: String { get }
 
-    /// Accepts one event and returns its id (and `seq` for entity updates).
-    /// Throws `HeraldError` with code `.brokerUnavailable` when nothing could be accepted.
-    func publish(_ event: Event) async throws -> PublishReceipt
+    /// Accepts events, all or none, and returns each one's id (and `seq` for entity updates),
+    /// in order. Throws `HeraldError` with code `.brokerUnavailable` when they could not be
+    /// accepted: then none of them was.
+    func publish(_ events: [Event]) async throws -> [PublishReceipt]
 
     /// Adds `outlet` to the subscribers of `entity` and returns what it missed after `since`
     /// (`nil`: a plain subscribe, nothing to replay).
@@ -35,6 +36,14 @@ public protocol Broker: Sendable {
 }
 
 extension Broker {
+    /// Accepts one event (see `publish(_:)` for a batch).
+    public func publish(_ event: Event) async throws -> PublishReceipt {
+        guard let receipt = try await publish([event]).first else {
+            throw HeraldError(.brokerUnavailable, "the broker gave no receipt")
+        }
+        return receipt
+    }
+
     /// Always available: nothing outside the process can fail.
     public var isAvailable: Bool { true }
     /// A node on its own.

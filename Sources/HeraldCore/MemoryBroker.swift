@@ -26,19 +26,22 @@ public final class MemoryBroker: Broker {
         epoch = String(UInt64.random(in: 1...UInt64.max), radix: 36)
     }
 
-    public func publish(_ event: Event) async throws -> PublishReceipt {
-        let eventID = EventID.next()
+    /// Numbers, keeps and delivers each event in turn (nothing in this process can fail).
+    public func publish(_ events: [Event]) async throws -> [PublishReceipt] {
         let date = now()
         let time = date.formatted(.iso8601)
-        switch event {
-        case .entityUpdated(let update):
-            let seq = streams.append(to: update.entityID, at: date) { seq in
-                Push.entityUpdated(update, seq: seq, id: eventID, time: time)
+        return events.map { event in
+            let eventID = EventID.next()
+            switch event {
+            case .entityUpdated(let update):
+                let seq = streams.append(to: update.entityID, at: date) { seq in
+                    Push.entityUpdated(update, seq: seq, id: eventID, time: time)
+                }
+                return PublishReceipt(eventID: eventID, seq: seq)
+            case .userNotification(let notification):
+                streams.hub.deliver(Push.userNotification(notification, id: eventID, time: time), toUser: notification.userID)
+                return PublishReceipt(eventID: eventID, seq: nil)
             }
-            return PublishReceipt(eventID: eventID, seq: seq)
-        case .userNotification(let notification):
-            streams.hub.deliver(Push.userNotification(notification, id: eventID, time: time), toUser: notification.userID)
-            return PublishReceipt(eventID: eventID, seq: nil)
         }
     }
 

@@ -22,7 +22,11 @@ extension PostgresBroker: ClusterChannel {
             answered.finish()
             _ = asks.withLock { $0.removeValue(forKey: request) }
         }
-        try await announce(String(decoding: JSON.encode(question), as: UTF8.self)) { .question(request: request, from: nodeID, $0) }
+        try await client.withConnection { connection in
+            try await self.announce(String(decoding: JSON.encode(question), as: UTF8.self), on: connection) {
+                .question(request: request, from: self.nodeID, $0)
+            }
+        }
         return await withTaskGroup { group in
             // At the deadline the stream ends, and so does the wait.
             group.addTask {
@@ -48,8 +52,10 @@ extension PostgresBroker: ClusterChannel {
         do {
             let text = try await client.withConnection { try await self.text(of: body, on: $0) }
             guard let text, let question = JSON.parse(text.utf8), let answerer = answerer.withLock({ $0 }) else { return }
-            let answer = await answerer(question)
-            try await announce(String(decoding: JSON.encode(answer), as: UTF8.self)) { .answer(request: request, to: node, $0) }
+            let answer = String(decoding: JSON.encode(await answerer(question)), as: UTF8.self)
+            try await client.withConnection { connection in
+                try await self.announce(answer, on: connection) { .answer(request: request, to: node, $0) }
+            }
         } catch {
             logger.warning("Could not answer another node", metadata: ["error": "\(describe(error))"])
         }
@@ -61,13 +67,13 @@ extension PostgresBroker: ClusterChannel {
     }
 
     /// Notifies every node of `text` in `notice`: inline, or stored in `herald_payloads` when too large.
-    func announce(_ text: String, as notice: (Notice.Body) -> Notice) async throws {
+    func announce(_ text: String, on connection: PostgresConnection, as notice: (Notice.Body) -> Notice) async throws {
         let inline = notice(.inline(text)).payload
         if inline.utf8.count <= Notice.maximumBytes {
-            return try await drain(client.query("SELECT pg_notify(\(Notice.channel), \(inline))", logger: logger))
+            return try await drain(connection.query("SELECT pg_notify(\(Notice.channel), \(inline))", logger: logger))
         }
         try await drain(
-            client.query(
+            connection.query(
                 """
                 WITH payload AS (INSERT INTO herald_payloads (body) VALUES (\(text)) RETURNING id)
                 SELECT pg_notify(\(Notice.channel), \(notice(.stored(0)).storedPrefix) || id) FROM payload

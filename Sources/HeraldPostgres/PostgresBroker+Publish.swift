@@ -3,17 +3,33 @@ import PostgresNIO
 
 /// The publish statements: each event is numbered, kept and announced in one statement.
 extension PostgresBroker {
+    /// Runs each event's statement on `connection`, in order.
+    func publish(_ events: [Event], time: String, on connection: PostgresConnection) async throws -> [PublishReceipt] {
+        var receipts: [PublishReceipt] = []
+        for event in events {
+            let eventID = EventID.next()
+            switch event {
+            case .entityUpdated(let update):
+                receipts.append(PublishReceipt(eventID: eventID, seq: try await publish(update, id: eventID, time: time, on: connection)))
+            case .userNotification(let notification):
+                try await publish(notification, id: eventID, time: time, on: connection)
+                receipts.append(PublishReceipt(eventID: eventID, seq: nil))
+            }
+        }
+        return receipts
+    }
+
     /// Numbers, keeps and announces an entity update; returns its `seq`.
     ///
     /// The push is cut at its `seq` (`Push.entityUpdated(_:id:time:)`) and joined in the
     /// database around the number it hands out, so the kept push and the announced one are
     /// the bytes every node sends.
-    func publish(_ update: EntityUpdate, id: String, time: String) async throws -> Int {
+    func publish(_ update: EntityUpdate, id: String, time: String, on connection: PostgresConnection) async throws -> Int {
         let parts = Push.entityUpdated(update, id: id, time: time)
         let entity = update.entityID.rawValue
         // Room for the notice's kind, seq, entity and separators within PostgreSQL's limit.
         let inlineLimit = Notice.maximumBytes - 32 - entity.utf8.count
-        let rows = try await client.query(
+        let rows = try await connection.query(
             """
             WITH head AS (
                 INSERT INTO herald_streams AS s (entity_id, latest_seq) VALUES (\(entity), 1)
@@ -38,9 +54,9 @@ extension PostgresBroker {
     }
 
     /// Announces a user notification (its push stored in `herald_payloads` when too large to announce).
-    func publish(_ notification: UserNotification, id: String, time: String) async throws {
+    func publish(_ notification: UserNotification, id: String, time: String, on connection: PostgresConnection) async throws {
         let push = String(buffer: Push.userNotification(notification, id: id, time: time).payload)
-        try await announce(push) { .userNotification(notification.userID, $0) }
+        try await announce(push, on: connection) { .userNotification(notification.userID, $0) }
     }
 }
 

@@ -97,25 +97,23 @@ public final class PostgresBroker: Broker, Service {
     /// How long a publish may wait for the database before it is answered `503`.
     static let publishTimeout: Duration = .seconds(5)
 
-    /// Refused after `publishTimeout` without an answer from the database (the statement may
-    /// still commit then: a `503` after a timeout does not prove the event was not published).
+    /// One statement for one event; a batch (`POST /events`) in one transaction, all or none.
+    /// Refused after `publishTimeout` without an answer from the database (the statements may
+    /// still commit then: a `503` after a timeout does not prove nothing was published).
     /// A node that is not listening still publishes: it catches up on its own events once it is back.
-    public func publish(_ event: Event) async throws -> PublishReceipt {
-        let eventID = EventID.next()
+    public func publish(_ events: [Event]) async throws -> [PublishReceipt] {
         let time = Date().formatted(.iso8601)
         do {
             return try await withTimeout(Self.publishTimeout) {
-                switch event {
-                case .entityUpdated(let update):
-                    let seq = try await self.publish(update, id: eventID, time: time)
-                    return PublishReceipt(eventID: eventID, seq: seq)
-                case .userNotification(let notification):
-                    try await self.publish(notification, id: eventID, time: time)
-                    return PublishReceipt(eventID: eventID, seq: nil)
+                try await self.client.withConnection { connection in
+                    guard events.count > 1 else { return try await self.publish(events, time: time, on: connection) }
+                    return try await connection.withTransaction(logger: self.logger) { connection in
+                        try await self.publish(events, time: time, on: connection)
+                    }
                 }
             }
         } catch {
-            throw HeraldError(.brokerUnavailable, "the database did not accept the event: \(describe(error))")
+            throw HeraldError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")
         }
     }
 

@@ -44,12 +44,12 @@ struct PublishRoutes: Sendable {
         return response
     }
 
-    /// Hands one event to the broker; nil (logged) when the broker could not take it.
-    private func publish(_ event: Event) async -> PublishReceipt? {
+    /// Hands events to the broker, all or none; nil (logged) when the broker could not take them.
+    private func publish(_ events: [Event]) async -> [PublishReceipt]? {
         do {
-            let receipt = try await broker.publish(event)
-            metrics.published(event)
-            return receipt
+            let receipts = try await broker.publish(events)
+            for event in events { metrics.published(event) }
+            return receipts
         } catch {
             logger.error("Publish failed: the broker did not accept the event", metadata: ["error": "\(error)"])
             return nil
@@ -67,13 +67,16 @@ struct PublishRoutes: Sendable {
         case .failure(let error): return ConnectRejection(.badRequest, reason: "invalid_body", message: error.message).response
         case .success(let decoded): entries = decoded
         }
+        // The good entries go to the broker in one batch (all or none); the bad ones are answered in place.
+        let events = entries.compactMap { try? $0.get() }
+        let receipts = events.isEmpty ? [] : await publish(events)
+        guard let receipts, receipts.count == events.count else { return Self.brokerUnavailable.response }
         var results: [PublishEntryResult] = []
+        var published = receipts.makeIterator()
         for entry in entries {
-            switch entry {
-            case .failure(let error):
+            if case .failure(let error) = entry {
                 results.append(PublishEntryResult(errorCode: error.code, errorMessage: error.message))
-            case .success(let event):
-                guard let receipt = await publish(event) else { return Self.brokerUnavailable.response }
+            } else if let receipt = published.next() {  // one receipt per good entry, checked above
                 results.append(PublishEntryResult(eventId: receipt.eventID, seq: receipt.seq))
             }
         }
@@ -107,7 +110,7 @@ struct PublishRoutes: Sendable {
         case .failure(let error):
             return ConnectRejection(.badRequest, reason: error.code, message: error.message).response
         case .success(let event):
-            guard let receipt = await publish(event) else { return Self.brokerUnavailable.response }
+            guard let receipt = await publish([event])?.first else { return Self.brokerUnavailable.response }
             var response = JSONObjectWriterBody()
             response.add("eventId", receipt.eventID)
             response.add("seq", ifPresent: receipt.seq)

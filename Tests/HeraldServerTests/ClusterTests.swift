@@ -239,6 +239,29 @@ import Testing
         try await a.stop()
     }
 
+    /// The entries of one `POST /events` are one transaction: the database refusing one (a trigger,
+    /// here) publishes none, and the next event of the entity is still its first.
+    @Test func aBatchIsPublishedWholeOrNotAtAll() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let a = try await node(database)
+        try await TestPostgres.execute([
+            """
+            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.entity_id = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$
+            """,
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON herald_events FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+        ], in: database)
+        let subscriber = try await a.subscriber(to: ["order-7"])
+        let batch = #"[{"detail-type":"Entity Updated","detail":{"entityId":"order-7","message":"first"}},"#
+            + #"{"detail-type":"Entity Updated","detail":{"entityId":"poison","message":"x"}}]"#
+        let refused = try await a.publish("/events", batch)
+        #expect(refused.status == 503 && JSON.parse(refused.body)?["reason"] == "broker_unavailable")
+        #expect(try await a.publishEntity("order-7", message: "m1")["seq"] == .int(1), "the refused batch used no seq")
+        try await expectPushes(subscriber, 1...1)
+        try await subscriber.expectNothingPending()
+        try await a.stop()
+    }
+
     @Test func withoutItsDatabaseANodeIsNotReadyAndRefusesPublishes() async throws {
         let database = try await TestPostgres.freshDatabase()
         let a = try await node(database)
