@@ -34,6 +34,7 @@ extension PostgresBroker {
                         failures = 0
                         try await serve(notices, on: connection)
                     }
+                    try? await connection.close()  // cancelled: the listening ended without an error
                 } catch {
                     try? await connection.close()
                     throw error
