@@ -49,8 +49,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AWSSignature",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeraldServer",
             dependencies: [
+                "AWSSignature",
                 "HeraldCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -136,6 +144,11 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AWSSignatureTests",
+            dependencies: ["AWSSignature"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,7 +6,7 @@ Every vector is signed by botocore itself at a fixed instant, either through
 client talking to a throwaway capture server on 127.0.0.1. The headers are
 recorded as they appear on the wire, including the unsigned ones the HTTP layer
 adds after signing. The result is written as Swift literals to
-Tests/HeraldServerTests/BotocoreVectors.swift.
+Tests/AWSSignatureTests/BotocoreVectors.swift.
 
 Usage: python3 scripts/make-sigv4-vectors.py
 """
@@ -33,7 +33,7 @@ SECRET = 'herald-publish-key-1'
 ENDPOINT = 'http://127.0.0.1:8080'
 CONNECTION_PATH = '/@connections/abc%3D%2B'  # ConnectionId "abc=+" as botocore serialises it
 USER_AGENT = ('User-Agent', f'Boto3/{boto3.__version__} Botocore/{botocore.__version__}')
-OUTPUT = pathlib.Path(__file__).resolve().parent.parent / 'Tests' / 'HeraldServerTests' / 'BotocoreVectors.swift'
+OUTPUT = pathlib.Path(__file__).resolve().parent.parent / 'Tests' / 'AWSSignatureTests' / 'BotocoreVectors.swift'
 
 
 def frozen_clock():

@@ -1,6 +1,8 @@
-import Crypto
+public import Crypto
 
-/// Verifies AWS Signature Version 4 on an incoming request, as the AWS SDKs sign them.
+/// AWS Signature Version 4: verifies an incoming request as the AWS SDKs sign them, and signs an
+/// outgoing one the same way (`AWSSignatureV4+Signing.swift`). No listed package does either
+/// (the AWS SDKs for Swift are not among them), so this is Herald's own, on swift-crypto.
 ///
 /// Canonicalisation reproduces botocore's `SigV4Auth` (1.43) byte for byte, so
 /// requests from boto3 and the AWS CLI verify unchanged:
@@ -18,23 +20,31 @@ import Crypto
 ///
 /// Only header-based signing with `X-Amz-Date` is supported (no presigned query
 /// strings, no `Date` header fallback, no `aws-chunked` streaming payloads).
-struct AWSSignatureV4 {
+public struct AWSSignatureV4 {
     /// An incoming HTTP request, as received on the wire.
-    struct Request {
+    public struct Request: Sendable {
         /// The HTTP method, e.g. `"POST"`.
-        var method: String
+        public var method: String
         /// The path exactly as on the wire, before `?`, still percent-encoded, e.g. `"/@connections/abc%3D"`.
-        var rawPath: String
+        public var rawPath: String
         /// The query after `?`, as on the wire (`""` when none).
-        var rawQuery: String
+        public var rawQuery: String
         /// Every header as received (names in any case; repeated names possible).
-        var headers: [(name: String, value: String)]
+        public var headers: [(name: String, value: String)]
         /// Lowercase hex SHA-256 of the body the server received (see ``AWSSignatureV4/sha256Hex(_:)``).
-        var bodySHA256Hex: String
+        public var bodySHA256Hex: String
+
+        public init(method: String, rawPath: String, rawQuery: String, headers: [(name: String, value: String)], bodySHA256Hex: String) {
+            self.method = method
+            self.rawPath = rawPath
+            self.rawQuery = rawQuery
+            self.headers = headers
+            self.bodySHA256Hex = bodySHA256Hex
+        }
     }
 
     /// Why a request failed verification.
-    enum Failure: Error, Equatable {
+    public enum Failure: Error, Equatable, Sendable {
         /// The `Authorization` header is absent or does not start with `AWS4-HMAC-SHA256`;
         /// the caller may try another scheme such as `Bearer`.
         case notSigV4
@@ -47,8 +57,8 @@ struct AWSSignatureV4 {
         case signatureMismatch
     }
 
-    static let algorithm = "AWS4-HMAC-SHA256"
-    static let unsignedPayload = "UNSIGNED-PAYLOAD"
+    public static let algorithm = "AWS4-HMAC-SHA256"
+    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
 
     /// Succeeds when the request's signature matches one of `secrets` (each tried as an
     /// AWS secret access key; the access key id is ignored).
@@ -56,7 +66,7 @@ struct AWSSignatureV4 {
     /// - Parameters:
     ///   - now: the server's clock, in seconds since 1970.
     ///   - maxSkewSeconds: how far `X-Amz-Date` may be from `now` (AWS allows 15 minutes).
-    static func verify(
+    public static func verify(
         _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double = 900
     ) -> Result<Void, Failure> {
         do {
@@ -68,7 +78,7 @@ struct AWSSignatureV4 {
     }
 
     /// Lowercase hex SHA-256 of `bytes`, for ``Request/bodySHA256Hex``.
-    static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
+    public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         hex(SHA256.hash(data: Array(bytes)))
     }
 
@@ -80,9 +90,8 @@ struct AWSSignatureV4 {
         let authorization = try Authorization(parsing: request.headers)
         let timestamp = try Timestamp(parsing: request.headers, scope: authorization.scope)
         try timestamp.checkSkew(now: now, maxSkewSeconds: maxSkewSeconds)
-        let canonical = try canonicalRequest(request, authorization: authorization)
-        let stringToSign = Self.stringToSign(
-            canonicalRequest: canonical, timestamp: timestamp, scope: authorization.scope)
+        let canonical = try canonicalRequest(request, signedHeaders: authorization.signedHeaders)
+        let stringToSign = Self.stringToSign(canonicalRequest: canonical, timestamp: timestamp.stringValue, scope: authorization.scope)
         // Every secret is tried, so the time taken does not reveal which one matched.
         let matches = secrets.map { secret in
             HMAC<SHA256>.isValidAuthenticationCode(
@@ -106,6 +115,10 @@ extension AWSSignatureV4 {
 
         /// The scope as it appears in the string to sign, without the access key id.
         var stringValue: String { "\(date)/\(region)/\(service)/aws4_request" }
+
+        init(date: String, region: String, service: String) {
+            (self.date, self.region, self.service) = (date, region, service)
+        }
 
         init(parsing credential: Substring) throws(Failure) {
             let parts = credential.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
@@ -262,13 +275,13 @@ extension AWSSignatureV4 {
 
 extension AWSSignatureV4 {
     /// The canonical request botocore builds for `request`, given its parsed `Authorization`.
-    static func canonicalRequest(_ request: Request, authorization: Authorization) throws(Failure) -> String {
+    static func canonicalRequest(_ request: Request, signedHeaders: [String]) throws(Failure) -> String {
         [
             request.method.uppercased(),
             canonicalURI(request.rawPath),
             canonicalQuery(request.rawQuery),
-            try canonicalHeaders(request.headers, signedHeaders: authorization.signedHeaders),
-            authorization.signedHeaders.joined(separator: ";"),
+            try canonicalHeaders(request.headers, signedHeaders: signedHeaders),
+            signedHeaders.joined(separator: ";"),
             try payloadHash(request),
         ].joined(separator: "\n")
     }
@@ -355,9 +368,8 @@ extension AWSSignatureV4 {
         return declared
     }
 
-    static func stringToSign(canonicalRequest: String, timestamp: Timestamp, scope: CredentialScope) -> String {
-        [algorithm, timestamp.stringValue, scope.stringValue, sha256Hex(canonicalRequest.utf8)]
-            .joined(separator: "\n")
+    static func stringToSign(canonicalRequest: String, timestamp: String, scope: CredentialScope) -> String {
+        [algorithm, timestamp, scope.stringValue, sha256Hex(canonicalRequest.utf8)].joined(separator: "\n")
     }
 
     /// HMAC chain `AWS4` + secret → date → region → service → `aws4_request`.
