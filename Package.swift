@@ -56,10 +56,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HeraldTokens",
+            dependencies: [
+                "HeraldCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeraldServer",
             dependencies: [
                 "AWSSignature",
                 "HeraldCore",
+                "HeraldTokens",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -125,6 +136,7 @@ let package = Package(
                 "HeraldCore",
                 "HeraldServer",
                 "HeraldPostgres",
+                "HeraldTokens",
                 "HeraldClient",
                 "HeraldBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -162,6 +174,7 @@ let package = Package(
                 "HeraldCore",
                 "HeraldServer",
                 "HeraldPostgres",
+                "HeraldTokens",
                 "HeraldClient",
                 "HeraldBench",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

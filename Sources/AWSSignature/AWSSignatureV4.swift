@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 
 /// AWS Signature Version 4: verifies an incoming request as the AWS SDKs sign them, and signs an
 /// outgoing one the same way (`AWSSignatureV4+Signing.swift`). No listed package does either

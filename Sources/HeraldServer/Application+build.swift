@@ -1,4 +1,5 @@
 public import HeraldCore
+import HeraldTokens
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import HeraldCore
+import HeraldTokens
 import Logging
 import NIOCore
 import NIOHTTP1

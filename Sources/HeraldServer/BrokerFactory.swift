@@ -1,4 +1,5 @@
 public import HeraldCore
+import HeraldTokens
 public import Logging
 public import ServiceLifecycle
 

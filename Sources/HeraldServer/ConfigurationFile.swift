@@ -1,6 +1,7 @@
 import Foundation
 public import Configuration
 public import HeraldCore
+import HeraldTokens
 import Yams
 
 /// `--config herald.yaml`: the settings of SPEC §6 in a YAML file, under the environment and the

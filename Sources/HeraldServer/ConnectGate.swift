@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 import Hummingbird
 import NIOCore
 
@@ -86,8 +87,10 @@ struct ConnectGate: Sendable {
             authorization: request.headers[.authorization]
         )
         switch credentials {
-        case .failure(let rejection):
-            return .failure(rejection)
+        case .failure(.badSubprotocol):
+            return .failure(.badSubprotocol)
+        case .failure(.missing):
+            return .failure(ConnectRejection(TokenRejection(.missing, ConnectCredentials.Problem.missing.message)))
         case .success(let credentials):
             switch verifier.verify(credentials.token) {
             case .failure(let rejection):

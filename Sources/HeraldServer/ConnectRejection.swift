@@ -1,6 +1,7 @@
 public import HTTPTypes
 public import Hummingbird
 import HeraldCore
+import HeraldTokens
 import NIOCore
 
 /// A refused request: the HTTP status and the `{"message","reason"}` body of SPEC §2 and §5.
@@ -22,9 +23,7 @@ public struct ConnectRejection: Error, Equatable, Sendable {
         awaitsKeyRefresh = rejection.unknownKeyID
     }
 
-    static let badSubprotocol = ConnectRejection(
-        .badRequest, reason: "bad_subprotocol", message: "the first Sec-WebSocket-Protocol value must be \"websocket\""
-    )
+    static let badSubprotocol = ConnectRejection(.badRequest, reason: "bad_subprotocol", message: ConnectCredentials.Problem.badSubprotocol.message)
     static let badUpgrade = ConnectRejection(
         .badRequest, reason: "bad_upgrade", message: "not a valid WebSocket upgrade request"
     )

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 import Synchronization
 
 /// Every open WebSocket connection of this node, by id: what the admin API and the

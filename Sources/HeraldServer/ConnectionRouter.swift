@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 import NIOCore
 
 /// Finds a connection on whichever node of the cluster holds it, for the admin and

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 
 /// A connection as the admin API lists it, and as nodes of a cluster send it to each other:
 /// `{"connectionId","userId","sourceIp","userAgent","connectedAt","lastActiveAt","subscriptions"}`.

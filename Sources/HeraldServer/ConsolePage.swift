@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 
 /// `GET /console` with `--dev` on a loopback address: a page to connect, subscribe, watch pushes
 /// arrive, publish a test event and see the server's figures (SPEC §10). It uses `/herald.js`,

@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldTokens
 import Hummingbird
 
 /// `GET /health` (the process is alive) and `GET /ready` (it accepts clients: not draining, and

@@ -1,6 +1,7 @@
 import Foundation
 public import Configuration
 public import HeraldCore
+import HeraldTokens
 import Logging
 
 extension HeraldConfiguration {

@@ -1,4 +1,5 @@
 public import HeraldCore
+public import HeraldTokens
 public import Logging
 
 /// Everything `serve` can be told (SPEC §6), with the spec's defaults.
@@ -12,37 +13,8 @@ public struct HeraldConfiguration: Sendable {
         public init() {}
     }
 
-    /// How client tokens are verified.
-    public struct Tokens: Sendable {
-        /// The HMAC secret (HS256/384/512).
-        public var secret: String?
-        /// Path of a PEM file with an RSA, P-256, P-384 or Ed25519 public key (RS*/ES*/EdDSA).
-        public var publicKeyFile: String?
-        /// Dotted path of the claim listing the entities a token may subscribe to; nil turns
-        /// subscription authorisation off (`--subscription-auth off`, the seed's behaviour).
-        public var entitiesClaim: String?
-        /// Longest token accepted (connect and `refresh`); longer ones are `token_invalid` before any parsing.
-        public var maxBytes = 16_384
-        /// A JWKS document in a file, for RS*/ES*/EdDSA keys by `kid`.
-        public var jwksFile: String?
-        /// A JWKS document at an HTTPS URL (the identity provider's `jwks_uri`).
-        public var jwksURL: String?
-        /// How often the JWKS is read again.
-        public var jwksRefreshInterval: Duration = .seconds(600)
-        /// At most one refresh per this long when tokens name unknown key ids.
-        public var jwksMinimumRefreshGap: Duration = .seconds(30)
-        /// The required `iss`, when set (`claim_mismatch` otherwise).
-        public var issuer: String?
-        /// The audience `aud` must name, when set (`claim_mismatch` otherwise).
-        public var audience: String?
-        /// The only algorithms accepted; a token's own `alg` never widens this.
-        public var algorithms = ["HS256", "HS384", "HS512"]
-        /// Clock skew allowed on `exp`, `nbf` and `iat`.
-        public var leeway: Duration = .seconds(30)
-        /// Dotted path of the user id claim; `nil` means `data.userId`, then `sub`.
-        public var identityClaim: String?
-        public init() {}
-    }
+    /// How client tokens are verified (`TokenConfiguration`, shared with the Lambda handlers).
+    public typealias Tokens = TokenConfiguration
 
     /// Per-connection limits.
     public struct Limits: Sendable {

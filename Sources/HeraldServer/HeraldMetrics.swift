@@ -1,5 +1,6 @@
 import CoreMetrics
 import HeraldCore
+import HeraldTokens
 import Prometheus
 
 /// The figures of SPEC §6 `GET /metrics`, kept through swift-metrics in this node's own

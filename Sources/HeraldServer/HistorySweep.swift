@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldTokens
 import ServiceLifecycle
 
 /// Frees history that outlived its age limit, on a timer, for entities nobody publishes to any more

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 public import Logging
 import Synchronization
 

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import HeraldCore
+import HeraldTokens
 import NIOCore
 
 /// Builds a JSON response body member by member, in order.

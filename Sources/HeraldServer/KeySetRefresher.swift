@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HeraldCore
+import HeraldTokens
 import Logging
 import NIOCore
 import NIOHTTP1

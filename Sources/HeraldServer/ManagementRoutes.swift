@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HeraldCore
+import HeraldTokens
 import Hummingbird
 import NIOCore
 

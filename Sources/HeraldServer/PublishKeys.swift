@@ -1,6 +1,7 @@
 import AWSSignature
 import Foundation
 import HTTPTypes
+import HeraldTokens
 import Hummingbird
 import NIOCore
 

@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldTokens
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldTokens
 import NIOCore
 import NIOWebSocket
 

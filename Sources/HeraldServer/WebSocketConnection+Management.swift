@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 import NIOCore
 
 /// What the admin and `@connections` APIs do to a connection, each run on its event loop.

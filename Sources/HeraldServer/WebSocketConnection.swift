@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 import Logging
 import NIOCore
 import NIOWebSocket

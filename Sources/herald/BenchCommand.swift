@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeraldBench
 import HeraldCore
+import HeraldTokens
 import HeraldServer
 
 /// `herald bench`: the load generator (SPEC §7) against Herald or, for comparison, Nginx + Nchan.

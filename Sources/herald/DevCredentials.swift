@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldTokens
 
 /// The credentials `serve --dev` generated, saved so that `listen`, `publish` and `token` in
 /// another terminal work with no setup. Only ever read as the last layer, under flags and

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeraldClient
 import HeraldCore
+import HeraldTokens
 import HeraldServer
 import HTTPTypes
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeraldClient
 import HeraldCore
+import HeraldTokens
 
 /// `herald publish`: send events through the HTTP publish API.
 struct PublishCommand: AsyncParsableCommand {

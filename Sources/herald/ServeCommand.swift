@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import HeraldCore
+import HeraldTokens
 import HeraldPostgres
 import HeraldServer
 import Logging

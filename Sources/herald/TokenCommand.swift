@@ -1,5 +1,6 @@
 import ArgumentParser
 import HeraldCore
+import HeraldTokens
 import HeraldServer
 
 /// `herald token`: the seed's CreateTestJwt.

@@ -3,6 +3,7 @@ import HTTPTypes
 import HeraldClient
 import HeraldCore
 import HeraldServer
+import HeraldTokens
 import NIOCore
 import NIOHTTP1
 import Testing

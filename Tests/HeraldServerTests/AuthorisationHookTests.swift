@@ -2,6 +2,7 @@ import Foundation
 import HeraldClient
 import HeraldCore
 import HeraldServer
+import HeraldTokens
 import Hummingbird
 import NIOCore
 import Synchronization

@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import HeraldCore
 import HeraldServer
+import HeraldTokens
 import Logging
 import Testing
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import HeraldClient
 import HeraldCore
 @testable import HeraldServer
+@testable import HeraldTokens
 import Testing
 
 @Suite struct ConnectTests {

@@ -2,6 +2,7 @@ import Foundation
 import HeraldClient
 import HeraldCore
 import HeraldServer
+import HeraldTokens
 import Testing
 
 /// When the server ends a connection on its own: token expiry (4001), maximum lifetime (4002),

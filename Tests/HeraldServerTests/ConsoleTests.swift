@@ -2,6 +2,7 @@ import Foundation
 import HeraldClient
 import HeraldCore
 @testable import HeraldServer
+@testable import HeraldTokens
 import NIOCore
 import NIOHTTP1
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import HeraldClient
 import HeraldCore
 import HeraldServer
+import HeraldTokens
 import NIOCore
 import NIOHTTP1
 import Synchronization

@@ -1,6 +1,7 @@
 import HeraldClient
 import HeraldCore
 import HeraldServer
+import HeraldTokens
 import Testing
 
 /// `--subscription-auth claims`: the token's `entities` claim decides what a connection may subscribe to.

@@ -4,6 +4,7 @@ import HTTPTypes
 import HeraldClient
 import HeraldCore
 import HeraldServer
+import HeraldTokens
 import Logging
 import NIOCore
 import NIOHTTP1

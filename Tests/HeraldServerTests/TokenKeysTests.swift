@@ -7,6 +7,7 @@ import JWTKit
 import Testing
 
 @testable import HeraldServer
+@testable import HeraldTokens
 
 /// Public-key tokens (RS*, ES*, EdDSA from a PEM file), the algorithm list as the only list,
 /// and the `iss` / `aud` checks (SPEC §2).

@@ -1,12 +1,12 @@
 import Foundation
-import HeraldCore
+public import HeraldCore
 import JWTKit
 import Synchronization
 
 /// The keys tokens are verified with, by algorithm name: those made at start-up from the secret
 /// and the PEM public key (used whatever the token's `kid`), and those of the JWKS document, by
 /// `kid`, replaced by each refresh. Only configured algorithms are ever in either.
-final class VerificationKeys: Sendable {
+public final class VerificationKeys: Sendable {
     /// What verifies a token with this `alg` and `kid`.
     enum Lookup {
         /// These keys (one, unless a token without `kid` meets several JWKS keys of its algorithm).
@@ -30,7 +30,7 @@ final class VerificationKeys: Sendable {
 
     /// Makes the keys of the secret and the PEM public key; a public key that none of the
     /// configured algorithms can use is a configuration error.
-    init(configuration: HeraldConfiguration.Tokens) async throws(HeraldError) {
+    public init(configuration: TokenConfiguration) async throws(HeraldError) {
         let publicKey = try configuration.publicKeyFile.map(Self.readPEM)
         var fixed: [String: any JWTAlgorithm] = [:]
         for name in configuration.algorithms {
@@ -61,7 +61,7 @@ final class VerificationKeys: Sendable {
     /// Replaces the JWKS keys with those of `document` (a JWKS JSON text); returns how many key ids it holds.
     /// Keys of unsupported types, without `kid`, or fitting no configured asymmetric algorithm are left out.
     @discardableResult
-    func replaceKeySet(with document: [UInt8]) async throws(HeraldError) -> Int {
+    public func replaceKeySet(with document: [UInt8]) async throws(HeraldError) -> Int {
         guard let jwks = try? JSONDecoder().decode(JWKS.self, from: Data(document)) else {
             throw HeraldError(.invalidConfiguration, "the JWKS document is not a JSON Web Key Set")
         }

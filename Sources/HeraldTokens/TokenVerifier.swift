@@ -67,7 +67,7 @@ public struct TokenVerifier: Sendable {
     private let entitiesClaim: String?
 
     /// - Parameter keys: the keys of the secret, the public key and the JWKS (shared with its refresher).
-    init(configuration: HeraldConfiguration.Tokens, keys: VerificationKeys) {
+    public init(configuration: TokenConfiguration, keys: VerificationKeys) {
         self.keys = keys
         leewaySeconds = configuration.leeway.inSeconds
         identityClaim = configuration.identityClaim
@@ -78,7 +78,7 @@ public struct TokenVerifier: Sendable {
     }
 
     /// A verifier with the secret's and public key's keys (and a JWKS, once its keys are loaded).
-    public init(configuration: HeraldConfiguration.Tokens) async throws(HeraldError) {
+    public init(configuration: TokenConfiguration) async throws(HeraldError) {
         self.init(configuration: configuration, keys: try await VerificationKeys(configuration: configuration))
     }
 

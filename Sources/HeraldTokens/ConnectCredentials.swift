@@ -3,16 +3,32 @@ import Foundation
 /// The token and subprotocol of an upgrade request, found as SPEC §2 orders the sources:
 /// `access_token` query parameter, `token` query parameter, the second `Sec-WebSocket-Protocol`
 /// value after `websocket`, then `Authorization: Bearer`. Pure, so it is tested alone.
-struct ConnectCredentials: Equatable {
-    var token: String
-    /// The client's own spelling of `websocket`, echoed in the handshake response.
-    var subprotocol: String?
+public struct ConnectCredentials: Equatable, Sendable {
+    /// Why no credentials could be taken from a request.
+    public enum Problem: Error, Equatable, Sendable {
+        /// The first `Sec-WebSocket-Protocol` value is not `websocket` (`400 bad_subprotocol`).
+        case badSubprotocol
+        /// No source holds a non-empty token (`401 token_missing`).
+        case missing
 
-    static func extract(
+        /// The refusal a server sends for it (SPEC §2).
+        public var message: String {
+            switch self {
+            case .badSubprotocol: #"the first Sec-WebSocket-Protocol value must be "websocket""#
+            case .missing: "no token: pass access_token, token, a subprotocol or a Bearer header"
+            }
+        }
+    }
+
+    public var token: String
+    /// The client's own spelling of `websocket`, echoed in the handshake response.
+    public var subprotocol: String?
+
+    public static func extract(
         query: (String) -> String?,
         subprotocolHeader: String?,
         authorization: String?
-    ) -> Result<ConnectCredentials, ConnectRejection> {
+    ) -> Result<ConnectCredentials, Problem> {
         var subprotocol: String?
         var subprotocolToken: String?
         if let subprotocolHeader {
@@ -23,13 +39,13 @@ struct ConnectCredentials: Equatable {
         }
         let candidates = [query("access_token"), query("token"), subprotocolToken, bearer(authorization)]
         guard let token = candidates.lazy.compactMap({ $0 }).first(where: { !$0.isEmpty }) else {
-            return .failure(ConnectRejection(TokenRejection(.missing, "no token: pass access_token, token, a subprotocol or a Bearer header")))
+            return .failure(.missing)
         }
         return .success(ConnectCredentials(token: token, subprotocol: subprotocol))
     }
 
     /// The credentials of an `Authorization: Bearer …` header; the scheme is case-insensitive.
-    static func bearer(_ header: String?) -> String? {
+    public static func bearer(_ header: String?) -> String? {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
