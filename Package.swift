@@ -12,9 +12,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "herald", targets: ["herald"]),
+        .executable(name: "herald-lambda", targets: ["herald-lambda"]),
         .library(name: "HeraldCore", targets: ["HeraldCore"]),
         .library(name: "HeraldServer", targets: ["HeraldServer"]),
         .library(name: "HeraldPostgres", targets: ["HeraldPostgres"]),
+        .library(name: "HeraldLambda", targets: ["HeraldLambda"]),
         .library(name: "HeraldBench", targets: ["HeraldBench"]),
     ],
     dependencies: [
@@ -107,6 +109,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HeraldLambda",
+            dependencies: [
+                "AWSSignature",
+                "HeraldCore",
+                "HeraldTokens",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeraldClient",
             dependencies: [
                 "HeraldCore",
@@ -148,6 +163,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "herald-lambda",
+            dependencies: [
+                "HeraldLambda",
+                "HeraldTokens",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HeraldCoreTests",
             dependencies: [
@@ -171,7 +195,9 @@ let package = Package(
         .testTarget(
             name: "HeraldServerTests",
             dependencies: [
+                "AWSSignature",
                 "HeraldCore",
+                "HeraldLambda",
                 "HeraldServer",
                 "HeraldPostgres",
                 "HeraldTokens",

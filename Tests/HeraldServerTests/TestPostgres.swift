@@ -21,8 +21,6 @@ enum TestPostgres {
     }
 
     private static let server = Task { try await start() }
-    /// Open for as long as this process lives; the server's watcher waits for it to close.
-    private static let lifeline = Pipe()
     private static let logger = Logger(label: "herald.test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// A new, empty database on the test server.
@@ -93,24 +91,13 @@ enum TestPostgres {
         let initdb = asOwner("\(bin)/initdb", ["-D", "\(folder)/data", "-U", "herald", "-A", "trust", "-E", "UTF8", "--no-sync"])
         try await run(initdb.0, initdb.1)
         let port = try freePort()
-        // Stops the server and removes its folder once this test process has ended, however it
-        // ended: the watcher reads a pipe only this process writes to, and the kernel closes it
-        // when the process goes (a zombie included).
-        let watcher = """
-            "\(bin)/postgres" -D "\(folder)/data" -k "\(folder)" -p \(port) -c listen_addresses=127.0.0.1 \
-              -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 >"\(folder)/log" 2>&1 </dev/null &
-            server=$!
-            cat >/dev/null
-            kill -INT $server; wait $server; rm -rf "\(folder)"
+        let process = try startWatched(
             """
-        let shell = asOwner("/bin/sh", ["-c", watcher])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: shell.0)
-        process.arguments = shell.1
-        process.standardInput = lifeline
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+            "\(bin)/postgres" -D "\(folder)/data" -k "\(folder)" -p \(port) -c listen_addresses=127.0.0.1 \
+              -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 >"\(folder)/log" 2>&1
+            """,
+            stoppedWith: "INT", thenRun: #"rm -rf "\#(folder)""#, as: asRoot ? "postgres" : nil
+        )
         let server = Server(host: "127.0.0.1", port: port, username: "herald", password: nil, adminDatabase: "postgres")
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
@@ -137,21 +124,5 @@ enum TestPostgres {
     private static func run(_ command: String, _ arguments: [String]) async throws {
         let (status, _, errors) = try await runToEnd(command, arguments)
         guard status == 0 else { throw TestFailure("\(command) \(arguments.joined(separator: " ")) failed: \(errors)") }
-    }
-
-    /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-    private static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("no free port for the test PostgreSQL") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

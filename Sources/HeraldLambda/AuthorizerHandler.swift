@@ -1,0 +1,33 @@
+public import HeraldCore
+public import HeraldTokens
+
+/// The `$connect` route's REQUEST authorizer (SPEC §2, §9): the token from the first of
+/// `access_token`, `token`, `Sec-WebSocket-Protocol: websocket, <jwt>` and `Authorization: Bearer`,
+/// verified as the server verifies it. Allowed: an IAM policy for the route, and the user in
+/// the context the `$connect` function reads. Refused: `Unauthorized`, which API Gateway
+/// answers with `401` (it does not pass on Herald's JSON body or reason).
+public struct AuthorizerHandler: LambdaHandler {
+    let verifier: TokenVerifier
+
+    public init(verifier: TokenVerifier) { self.verifier = verifier }
+
+    public func handle(_ event: JSONValue) async throws -> JSONValue {
+        let query = event["queryStringParameters"]?.objectValue ?? [:]
+        let credentials = ConnectCredentials.extract(
+            query: { query[$0]?.stringValue },
+            subprotocolHeader: WebSocketHandler.header("sec-websocket-protocol", in: event),
+            authorization: WebSocketHandler.header("authorization", in: event)
+        )
+        guard case .success(let found) = credentials, case .success(let identity) = verifier.verify(found.token) else {
+            throw LambdaError.unauthorized
+        }
+        return [
+            "principalId": .string(identity.userID.rawValue),
+            "policyDocument": [
+                "Version": "2012-10-17",
+                "Statement": [["Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"] ?? "*"]],
+            ],
+            "context": ["userId": .string(identity.userID.rawValue), "exp": .int(identity.expiresAt)],
+        ]
+    }
+}

@@ -1,0 +1,111 @@
+public import HeraldCore
+
+/// The DynamoDB operations the handlers use, on one table, with items as DynamoDB's JSON
+/// (`{"pk": {"S": "CONN#1"}, "seq": {"N": "42"}}`).
+public struct DynamoDB: Sendable {
+    /// One item: attribute name → DynamoDB attribute value.
+    public typealias Item = [String: JSONValue]
+
+    public let client: AWSClient
+    public let table: String
+
+    public init(client: AWSClient, table: String) {
+        self.client = client
+        self.table = table
+    }
+
+    /// A string attribute value.
+    public static func string(_ value: String) -> JSONValue { ["S": .string(value)] }
+    /// A number attribute value.
+    public static func number(_ value: Int) -> JSONValue { ["N": .string(String(value))] }
+
+    func call(_ operation: String, _ body: [String: JSONValue]) async throws -> JSONValue {
+        var body = body
+        body["TableName"] = .string(table)
+        return try await client.json(service: "dynamodb", target: "DynamoDB_20120810.\(operation)", .object(body))
+    }
+
+    /// Writes `item`; with `ifAbsent`, only when no item has its key (false when one had).
+    @discardableResult
+    func put(_ item: Item, ifAbsent: Bool = false) async throws -> Bool {
+        var body: [String: JSONValue] = ["Item": .object(item)]
+        if ifAbsent { body["ConditionExpression"] = "attribute_not_exists(pk)" }
+        do {
+            _ = try await call("PutItem", body)
+            return true
+        } catch let error as AWSError where error.type == "ConditionalCheckFailedException" {
+            return false
+        }
+    }
+
+    func get(pk: String, sk: String) async throws -> Item? {
+        let answer = try await call("GetItem", ["Key": ["pk": Self.string(pk), "sk": Self.string(sk)], "ConsistentRead": .bool(true)])
+        return answer["Item"]?.objectValue
+    }
+
+    /// Every item of `pk` whose sort key starts with `prefix` (or is after `after`), in sort-key
+    /// order, read consistently, all pages.
+    func query(pk: String, skBeginsWith prefix: String? = nil, skAfter after: String? = nil) async throws -> [Item] {
+        var condition = "pk = :pk"
+        var values: [String: JSONValue] = [":pk": Self.string(pk)]
+        if let prefix {
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = Self.string(prefix)
+        } else if let after {
+            condition += " AND sk > :after"
+            values[":after"] = Self.string(after)
+        }
+        var items: [Item] = []
+        var start: JSONValue?
+        repeat {
+            var body: [String: JSONValue] = ["KeyConditionExpression": .string(condition), "ExpressionAttributeValues": .object(values), "ConsistentRead": .bool(true)]
+            if let start { body["ExclusiveStartKey"] = start }
+            let answer = try await call("Query", body)
+            if case .array(let page)? = answer["Items"] { items += page.compactMap(\.objectValue) }
+            start = answer["LastEvaluatedKey"]
+        } while start != nil
+        return items
+    }
+
+    /// Adds `amount` to the number `attribute` of an item (made at 0 when absent); returns the new value.
+    func add(_ amount: Int, to attribute: String, pk: String, sk: String) async throws -> Int {
+        let answer = try await call("UpdateItem", [
+            "Key": ["pk": Self.string(pk), "sk": Self.string(sk)],
+            "UpdateExpression": "ADD #value :amount",
+            "ExpressionAttributeNames": ["#value": .string(attribute)],
+            "ExpressionAttributeValues": [":amount": Self.number(amount)],
+            "ReturnValues": "UPDATED_NEW",
+        ])
+        guard let value = answer["Attributes"]?[attribute]?["N"]?.stringValue.flatMap(Int.init) else {
+            throw AWSError(status: 200, type: "UnexpectedAnswer", message: "UpdateItem returned no \(attribute)")
+        }
+        return value
+    }
+
+    /// Puts and deletes in batches of 25 (DynamoDB's limit), retrying what it leaves unprocessed.
+    func write(puts: [Item] = [], deletes: [(pk: String, sk: String)] = []) async throws {
+        var requests: [JSONValue] = puts.map { ["PutRequest": ["Item": .object($0)]] }
+            + deletes.map { ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]] }
+        var attempts = 0
+        while !requests.isEmpty {
+            let batch = Array(requests.prefix(25))
+            requests.removeFirst(batch.count)
+            let answer = try await client.json(
+                service: "dynamodb", target: "DynamoDB_20120810.BatchWriteItem", ["RequestItems": .object([table: .array(batch)])]
+            )
+            if case .array(let unprocessed)? = answer["UnprocessedItems"]?[table], !unprocessed.isEmpty {
+                attempts += 1
+                guard attempts < 8 else { throw AWSError(status: 200, type: "UnprocessedItems", message: "\(unprocessed.count) writes left undone") }
+                try await Task.sleep(for: .milliseconds(25 << attempts))
+                requests = unprocessed + requests
+            }
+        }
+    }
+}
+
+extension DynamoDB.Item {
+    /// The string attribute `name`.
+    func string(_ name: String) -> String? { self[name]?["S"]?.stringValue }
+    /// The number attribute `name`.
+    func number(_ name: String) -> Int? { self[name]?["N"]?.stringValue.flatMap(Int.init) }
+}

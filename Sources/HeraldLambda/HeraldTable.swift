@@ -1,0 +1,155 @@
+import Foundation
+public import HeraldCore
+
+/// The AWS shape's single DynamoDB table (SPEC §9), every item keyed by `pk` and `sk`:
+///
+/// | item | pk | sk | attributes |
+/// |---|---|---|---|
+/// | a connection | `CONN#<id>` | `META` | `userId`, `sourceIp`, `userAgent`, `connectedAt` (ms), `ttl` |
+/// | its subscription | `CONN#<id>` | `SUB#<entity>` | `ttl` |
+/// | an entity's subscriber | `ENTITY#<entity>` | `CONN#<id>` | `ttl` |
+/// | a user's connection | `USER#<user>` | `CONN#<id>` | `ttl` |
+/// | an entity's latest seq | `ENTITY#<entity>` | `HEAD` | `seq` |
+/// | a kept event | `HIST#<entity>` | `SEQ#<seq, 19 digits>` | `push` (the exact frame text), `ttl` |
+/// | an EventBridge event's number | `EVENT#<EventBridge id>` | `META` | `seq`, `ttl` (SQS may deliver twice) |
+/// | the epoch | `META` | `EPOCH` | `value` |
+///
+/// `ttl` is DynamoDB's time-to-live attribute (epoch seconds): a connection's items outlive its
+/// longest life (API Gateway closes a connection after 2 hours), kept events the history window.
+public struct HeraldTable: Sendable {
+    public let database: DynamoDB
+
+    public init(database: DynamoDB) { self.database = database }
+
+    /// One connection, as the `$connect` route saw it.
+    public struct Connection: Equatable, Sendable {
+        public var id: String
+        public var userID: UserID
+        public var sourceIP: String
+        public var userAgent: String?
+        /// Milliseconds since 1970.
+        public var connectedAt: Int
+
+        public init(id: String, userID: UserID, sourceIP: String, userAgent: String?, connectedAt: Int) {
+            (self.id, self.userID, self.sourceIP, self.userAgent, self.connectedAt) = (id, userID, sourceIP, userAgent, connectedAt)
+        }
+    }
+
+    /// How long a connection's items are kept: past API Gateway's 2-hour connection limit.
+    static let connectionTTL: TimeInterval = 3 * 3600
+
+    // MARK: Connections
+
+    public func connected(_ connection: Connection, now: Date = Date()) async throws {
+        let ttl = DynamoDB.number(Int(now.timeIntervalSince1970 + Self.connectionTTL))
+        var meta: DynamoDB.Item = [
+            "pk": DynamoDB.string("CONN#\(connection.id)"), "sk": DynamoDB.string("META"), "userId": DynamoDB.string(connection.userID.rawValue),
+            "sourceIp": DynamoDB.string(connection.sourceIP), "connectedAt": DynamoDB.number(connection.connectedAt), "ttl": ttl,
+        ]
+        if let agent = connection.userAgent { meta["userAgent"] = DynamoDB.string(agent) }
+        let byUser: DynamoDB.Item = ["pk": DynamoDB.string("USER#\(connection.userID)"), "sk": DynamoDB.string("CONN#\(connection.id)"), "ttl": ttl]
+        try await database.write(puts: [meta, byUser])
+    }
+
+    /// The connection's user and subscribed entities; nil when it is not (or no longer) known.
+    public func connection(_ id: String) async throws -> (userID: UserID, subscriptions: [EntityID])? {
+        let items = try await database.query(pk: "CONN#\(id)")
+        guard let meta = items.first(where: { $0.string("sk") == "META" }), let user = meta.string("userId").flatMap(UserID.init) else { return nil }
+        let entities = items.compactMap { $0.string("sk") }.filter { $0.hasPrefix("SUB#") }.compactMap { EntityID(String($0.dropFirst(4))) }
+        return (user, entities)
+    }
+
+    /// Forgets a connection and every subscription it held.
+    public func disconnected(_ id: String) async throws {
+        guard let (user, entities) = try await connection(id) else { return }
+        var deletes: [(pk: String, sk: String)] = [("CONN#\(id)", "META"), ("USER#\(user)", "CONN#\(id)")]
+        for entity in entities { deletes += [("CONN#\(id)", "SUB#\(entity)"), ("ENTITY#\(entity)", "CONN#\(id)")] }
+        try await database.write(deletes: deletes)
+    }
+
+    public func subscribe(_ id: String, to entities: [EntityID], now: Date = Date()) async throws {
+        let ttl = DynamoDB.number(Int(now.timeIntervalSince1970 + Self.connectionTTL))
+        try await database.write(puts: entities.flatMap { entity -> [DynamoDB.Item] in
+            [
+                ["pk": DynamoDB.string("CONN#\(id)"), "sk": DynamoDB.string("SUB#\(entity)"), "ttl": ttl],
+                ["pk": DynamoDB.string("ENTITY#\(entity)"), "sk": DynamoDB.string("CONN#\(id)"), "ttl": ttl],
+            ]
+        })
+    }
+
+    public func unsubscribe(_ id: String, from entities: [EntityID]) async throws {
+        try await database.write(deletes: entities.flatMap { [("CONN#\(id)", "SUB#\($0)"), ("ENTITY#\($0)", "CONN#\(id)")] })
+    }
+
+    /// The connections subscribed to `entity`.
+    public func subscribers(of entity: EntityID) async throws -> [String] {
+        try await database.query(pk: "ENTITY#\(entity)", skBeginsWith: "CONN#").compactMap { $0.string("sk")?.dropFirst(5) }.map(String.init)
+    }
+
+    /// The connections of `user`.
+    public func connections(of user: UserID) async throws -> [String] {
+        try await database.query(pk: "USER#\(user)", skBeginsWith: "CONN#").compactMap { $0.string("sk")?.dropFirst(5) }.map(String.init)
+    }
+
+    // MARK: Streams
+
+    /// Numbers the entity's next event.
+    public func nextSeq(of entity: EntityID) async throws -> Int {
+        try await database.add(1, to: "seq", pk: "ENTITY#\(entity)", sk: "HEAD")
+    }
+
+    /// The entity's latest `seq` (0 before the first).
+    public func latestSeq(of entity: EntityID) async throws -> Int {
+        try await database.get(pk: "ENTITY#\(entity)", sk: "HEAD")?.number("seq") ?? 0
+    }
+
+    /// Keeps an event's push for resume until `until`, and lets go of the one `size` events
+    /// older (the count limit; the age limit is DynamoDB's time-to-live). Size 0 keeps nothing.
+    public func keep(_ push: String, seq: Int, of entity: EntityID, until: Date, trimming size: Int) async throws {
+        guard size > 0 else { return }
+        try await database.put([
+            "pk": DynamoDB.string("HIST#\(entity)"), "sk": DynamoDB.string(Self.seqKey(seq)), "push": DynamoDB.string(push),
+            "ttl": DynamoDB.number(Int(until.timeIntervalSince1970)),
+        ])
+        if seq > size { try await database.write(deletes: [("HIST#\(entity)", Self.seqKey(seq - size))]) }
+    }
+
+    /// The kept events after `since`, oldest first, that have not expired by `now` (DynamoDB's
+    /// time-to-live deletes lazily).
+    public func kept(of entity: EntityID, after since: Int, now: Date = Date()) async throws -> [(seq: Int, push: String)] {
+        try await database.query(pk: "HIST#\(entity)", skAfter: Self.seqKey(since)).compactMap { item in
+            guard let seq = item.string("sk").flatMap({ Int($0.dropFirst(4)) }), let push = item.string("push"),
+                (item.number("ttl") ?? .max) > Int(now.timeIntervalSince1970)
+            else { return nil }
+            return (seq, push)
+        }
+    }
+
+    /// The `seq` of the EventBridge event `eventID`: numbered on its first delivery and
+    /// remembered for a day, so SQS's redelivery of the same event keeps it.
+    public func seq(of eventID: String, entity: EntityID, now: Date = Date()) async throws -> Int {
+        let key = (pk: "EVENT#\(eventID)", sk: "META")
+        if let known = try await database.get(pk: key.pk, sk: key.sk)?.number("seq") { return known }
+        let seq = try await nextSeq(of: entity)
+        let item: DynamoDB.Item = [
+            "pk": DynamoDB.string(key.pk), "sk": DynamoDB.string(key.sk), "seq": DynamoDB.number(seq),
+            "ttl": DynamoDB.number(Int(now.timeIntervalSince1970) + 86_400),
+        ]
+        if try await database.put(item, ifAbsent: true) { return seq }
+        // Another delivery numbered it a moment before (this number is left unused).
+        return try await database.get(pk: key.pk, sk: key.sk)?.number("seq") ?? seq
+    }
+
+    /// The deployment's epoch, made on first use.
+    public func epoch() async throws -> String {
+        let made = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+        _ = try await database.put(["pk": DynamoDB.string("META"), "sk": DynamoDB.string("EPOCH"), "value": DynamoDB.string(made)], ifAbsent: true)
+        return try await database.get(pk: "META", sk: "EPOCH")?.string("value") ?? made
+    }
+
+    /// `SEQ#` and 19 digits: sort keys that order as the numbers do.
+    static func seqKey(_ seq: Int) -> String {
+        let digits = String(max(seq, 0))
+        return "SEQ#" + String(repeating: "0", count: max(0, 19 - digits.count)) + digits
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+public import HeraldCore
+
+/// What every handler of the AWS shape reads from its function's environment (the SAM template
+/// sets these).
+public struct LambdaSettings: Sendable {
+    /// `HERALD_TABLE`: the DynamoDB table.
+    public var table: String
+    /// `HERALD_SECRET_ID`: the Secrets Manager secret holding the HMAC token secret.
+    public var secretID: String
+    /// `HERALD_MANAGEMENT_ENDPOINT`: the WebSocket API's `https://…/stage` URL, for the fan-out
+    /// functions (the WebSocket function reads it from each event when this is unset).
+    public var managementEndpoint: String?
+    /// `HERALD_HISTORY_SIZE` (100) and `HERALD_HISTORY_TTL` in seconds (600): the history window.
+    public var history = EntityHistory.Limits()
+    /// `HERALD_MAX_SUBSCRIPTIONS` (100) per connection.
+    public var maxSubscriptions = 100
+    /// `HERALD_TOKEN_LEEWAY` in seconds (30).
+    public var tokenLeeway: Duration = .seconds(30)
+
+    public init(table: String, secretID: String) {
+        self.table = table
+        self.secretID = secretID
+    }
+
+    /// Reads the environment; the error names the first variable missing or malformed.
+    public init(environment: [String: String]) throws(LambdaError) {
+        guard let table = environment["HERALD_TABLE"], !table.isEmpty else { throw LambdaError("HERALD_TABLE is not set") }
+        guard let secret = environment["HERALD_SECRET_ID"], !secret.isEmpty else { throw LambdaError("HERALD_SECRET_ID is not set") }
+        self.init(table: table, secretID: secret)
+        managementEndpoint = environment["HERALD_MANAGEMENT_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        func number(_ name: String) throws(LambdaError) -> Int? {
+            guard let text = environment[name] else { return nil }
+            guard let value = Int(text), value >= 0 else { throw LambdaError("\(name) must be a whole number, not \(text)") }
+            return value
+        }
+        history.size = try number("HERALD_HISTORY_SIZE") ?? history.size
+        history.ttl = try number("HERALD_HISTORY_TTL").map { .seconds($0) } ?? history.ttl
+        maxSubscriptions = try number("HERALD_MAX_SUBSCRIPTIONS") ?? maxSubscriptions
+        tokenLeeway = try number("HERALD_TOKEN_LEEWAY").map { .seconds($0) } ?? tokenLeeway
+    }
+}
