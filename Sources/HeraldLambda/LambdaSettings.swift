@@ -18,6 +18,12 @@ public struct LambdaSettings: Sendable {
     /// `HERALD_TOKEN_LEEWAY` in seconds (30).
     public var tokenLeeway: Duration = .seconds(30)
 
+    /// Every variable these settings read (the SAM template sets each of them).
+    public static let variables = [
+        "HERALD_TABLE", "HERALD_SECRET_ID", "HERALD_MANAGEMENT_ENDPOINT", "HERALD_HISTORY_SIZE", "HERALD_HISTORY_TTL",
+        "HERALD_MAX_SUBSCRIPTIONS", "HERALD_TOKEN_LEEWAY",
+    ]
+
     public init(table: String, secretID: String) {
         self.table = table
         self.secretID = secretID

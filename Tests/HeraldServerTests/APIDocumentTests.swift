@@ -152,7 +152,7 @@ import Yams
 }
 
 /// One of the API documents, as JSON, with local `$ref`s followed on demand.
-private struct APIDocument {
+struct APIDocument {
     typealias Operation = (name: String, method: HTTPMethod, path: String, spec: JSONValue, parameters: [JSONValue])
     static let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appending(path: "../docs")
     let root: JSONValue
