@@ -1,23 +1,23 @@
 import AsyncHTTPClient
 import Foundation
-import HeraldCore
-import HeraldTokens
-import Logging
+public import HeraldCore
+public import Logging
 import NIOCore
 import NIOHTTP1
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 
 /// Loads the JWKS document into the verification keys: at start, every refresh interval, and
 /// when a token names a key id the set lacks — at most once per minimum gap, with concurrent
 /// askers sharing the one refresh in flight, so a flood of made-up `kid`s cannot hammer the
 /// identity provider. A failed refresh keeps the keys it had.
-final class KeySetRefresher: Service, Sendable {
-    enum Source: Sendable, CustomStringConvertible {
+public final class KeySetRefresher: Service, Sendable {
+    /// Where the JWKS document comes from.
+    public enum Source: Sendable, CustomStringConvertible {
         case file(String)
         case url(String)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .file(let path): "--jwks-file \(path)"
             case .url(let url): "--jwks-url \(url)"
@@ -30,7 +30,7 @@ final class KeySetRefresher: Service, Sendable {
         var inFlight: Task<Void, Never>?
     }
 
-    let source: Source
+    public let source: Source
     private let keys: VerificationKeys
     private let interval: Duration
     private let minimumGap: Duration
@@ -38,9 +38,9 @@ final class KeySetRefresher: Service, Sendable {
     private let state = Mutex(State())
 
     /// The largest JWKS document read.
-    static let maxDocumentBytes = 1 << 20
+    public static let maxDocumentBytes = 1 << 20
 
-    init(source: Source, keys: VerificationKeys, interval: Duration, minimumGap: Duration, logger: Logger) {
+    public init(source: Source, keys: VerificationKeys, interval: Duration, minimumGap: Duration, logger: Logger) {
         self.source = source
         self.keys = keys
         self.interval = interval
@@ -49,7 +49,7 @@ final class KeySetRefresher: Service, Sendable {
     }
 
     /// Reads the document and replaces the keys; throws (naming the source) when it cannot.
-    func load() async throws(HeraldError) {
+    public func load() async throws(HeraldError) {
         state.withLock { $0.lastRefresh = .now }
         let document: [UInt8]
         do {
@@ -67,7 +67,7 @@ final class KeySetRefresher: Service, Sendable {
 
     /// A token named a key id the set lacks: the refresh to wait for before trying it again, or
     /// nil when the set was refreshed less than the minimum gap ago.
-    func refreshForUnknownKeyID() -> Task<Void, Never>? {
+    public func refreshForUnknownKeyID() -> Task<Void, Never>? {
         state.withLock { state in
             if let inFlight = state.inFlight { return inFlight }
             if let last = state.lastRefresh, ContinuousClock.now - last < minimumGap { return nil }
@@ -82,7 +82,7 @@ final class KeySetRefresher: Service, Sendable {
     }
 
     /// Refreshes every interval until graceful shutdown.
-    func run() async {
+    public func run() async {
         await cancelWhenGracefulShutdown {
             while (try? await Task.sleep(for: self.interval)) != nil {
                 await self.refreshKeepingOldKeys()
