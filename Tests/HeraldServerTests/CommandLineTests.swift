@@ -72,6 +72,27 @@ import Testing
         _ = await listen.exitCode()
     }
 
+    /// The saved dev credentials hold the publish key: their folder is 0700 and the file 0600 whatever the umask.
+    @Test func devCredentialsArePrivateToTheirOwner() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "herald-private-\(UUID().uuidString)")
+        let credentials = directory.appending(path: "dev/credentials.json")
+        let serve = try HeraldProcess(
+            URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 000; exec \"$0\" serve --dev --port 0", Self.binary.path],
+            environment: ["HERALD_DEV_CREDENTIALS": credentials.path]
+        )
+        #expect(await serve.line(timeout: .seconds(20))?.hasPrefix("listening on ws://127.0.0.1:") == true)
+        while let line = await serve.line(timeout: .seconds(10)), !line.contains("curl") {}
+        serve.signal(SIGTERM)
+        #expect(await serve.exitCode() == 0)
+        func mode(_ url: URL) throws -> Int { try (FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int) ?? -1 }
+        #expect(try mode(directory) == 0o700)
+        #expect(try mode(credentials.deletingLastPathComponent()) == 0o700)
+        #expect(try mode(credentials) == 0o600)
+        let saved = try #require(JSON.parse(Array(try Data(contentsOf: credentials))))
+        #expect(saved["publishKey"] != nil)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     @Test func clientCommandsFailWithOneLineReasons() async throws {
         let environment = ["HERALD_DEV_CREDENTIALS": "/nonexistent/herald.json"]
         let unreachable = try HeraldProcess(
