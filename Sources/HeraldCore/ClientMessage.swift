@@ -83,7 +83,7 @@ public struct ClientMessage: Equatable, Sendable {
         guard let id = EntityID(raw) else {
             throw ProtocolError(
                 .invalidEntityID,
-                "an entity id must be 1 to \(EntityID.maxBytes) UTF-8 bytes with no control characters"
+                "an entity id must be \(EntityID.rule)"
             )
         }
         return id

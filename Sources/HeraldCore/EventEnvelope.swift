@@ -90,7 +90,7 @@ public enum EventEnvelope {
             return .failure(.invalidDetail("\"entityId\" is required and must be a string"))
         }
         guard let entityID = EntityID(raw) else {
-            return .failure(.invalidDetail("\"entityId\" must be 1 to 256 UTF-8 bytes with no control characters"))
+            return .failure(.invalidDetail("\"entityId\" must be \(EntityID.rule)"))
         }
         return optionalString("message", in: detail).map {
             EntityUpdate(entityID: entityID, message: $0, data: detail["data"].flatMap { $0 == .null ? nil : $0 })
@@ -103,7 +103,7 @@ public enum EventEnvelope {
             return .failure(.invalidDetail("\"userId\" is required and must be a string"))
         }
         guard let userID = UserID(raw) else {
-            return .failure(.invalidDetail("\"userId\" must be 1 to 256 UTF-8 bytes with no control characters"))
+            return .failure(.invalidDetail("\"userId\" must be \(EntityID.rule)"))
         }
         guard case .string(let message)? = detail["message"] else {
             return .failure(.invalidDetail("\"message\" is required and must be a string"))

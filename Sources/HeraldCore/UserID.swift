@@ -2,7 +2,7 @@
 public struct UserID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
-    /// Validates `rawValue`; `nil` when it is empty, over 256 UTF-8 bytes or holds a control character.
+    /// Validates `rawValue`; `nil` when it is empty, over 256 UTF-8 bytes or holds a control, format or separator character.
     public init?(_ rawValue: String) {
         guard EntityID.isValid(rawValue) else { return nil }
         self.rawValue = rawValue

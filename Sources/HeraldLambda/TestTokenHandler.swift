@@ -11,7 +11,7 @@ public struct TestTokenHandler: LambdaHandler {
     public func handle(_ event: JSONValue) async throws -> JSONValue {
         var claims = TokenIssuer.Claims()
         if let user = event["userId"]?.stringValue {
-            guard UserID(user) != nil else { throw LambdaError("userId must be 1 to 256 bytes without control characters") }
+            guard UserID(user) != nil else { throw LambdaError("userId must be \(EntityID.rule)") }
             claims.userID = user
         }
         if case .int(let seconds)? = event["ttlSeconds"], seconds > 0 { claims.ttl = .seconds(seconds) }

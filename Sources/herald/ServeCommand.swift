@@ -100,10 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logs = configuration.logs
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = switch logs.format {
-            case .text: StreamLogHandler.standardError(label: label)
-            case .json: JSONLogHandler(label: label)
-            }
+            var handler = LogLineHandler(label: label, format: logs.format)
             handler.logLevel = logs.level
             return handler
         }

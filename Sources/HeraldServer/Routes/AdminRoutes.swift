@@ -56,7 +56,7 @@ struct AdminRoutes: Sendable {
         var user: UserID?
         if let text = query["userId"] {
             guard let id = UserID(String(text)) else {
-                return ConnectRejection(.badRequest, reason: "invalid_query", message: "userId must be 1 to 256 bytes without control characters").response
+                return ConnectRejection(.badRequest, reason: "invalid_query", message: "userId must be \(EntityID.rule)").response
             }
             user = id
         }

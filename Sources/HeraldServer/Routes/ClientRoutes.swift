@@ -34,7 +34,7 @@ struct ClientRoutes: Sendable {
             var claims = TokenIssuer.Claims()
             if let user = request.uri.queryParameters["userId"] {
                 guard UserID(String(user)) != nil else {
-                    return ConnectRejection(.badRequest, reason: "invalid_query", message: "userId must be 1 to 256 bytes without control characters").response
+                    return ConnectRejection(.badRequest, reason: "invalid_query", message: "userId must be \(EntityID.rule)").response
                 }
                 claims.userID = String(user)
             }
