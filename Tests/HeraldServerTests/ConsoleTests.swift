@@ -47,6 +47,64 @@ import Testing
         #expect(ClientRoutes.console(for: exposed) != nil)
     }
 
+    /// A DNS-rebinding page reaches the development server under its own name: the console and its
+    /// tokens answer only to this machine's names.
+    @Test func theConsoleAnswersOnlyToThisMachinesNames() async throws {
+        let server = try await TestServer.start { $0.isDevelopment = true }
+        func status(_ path: String, host: String) async throws -> String {
+            try await RawHTTP.exchange(port: server.port, request: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
+                .split(separator: "\r\n").first.map(String.init) ?? ""
+        }
+        for path in ["/console", "/console/token?userId=ada"] {
+            for host in ["localhost:\(server.port)", "LOCALHOST:\(server.port)", "127.0.0.1:\(server.port)", "[::1]:\(server.port)", "localhost"] {
+                #expect(try await status(path, host: host) == "HTTP/1.1 200 OK", "\(path) \(host)")
+            }
+            for host in ["attacker.example:\(server.port)", "attacker.example", "127.0.0.1.attacker.example", "localhost.:\(server.port)", "[::1]x", "127.0.0.2"] {
+                #expect(try await status(path, host: host) == "HTTP/1.1 403 Forbidden", "\(path) \(host)")
+            }
+        }
+        let refused = try await RawHTTP.received(
+            port: server.port, request: "GET /console/token HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n", until: { $0.hasSuffix("}") }
+        )
+        #expect(refused.contains(#""reason":"host_not_allowed""#) && !refused.contains("authToken"))
+        try await server.stop()
+    }
+
+    /// With `--dev` and no `--allowed-origin`, only the console's own pages may open a WebSocket.
+    @Test func inDevelopmentOnlyTheConsolesOriginsMayConnect() async throws {
+        let server = try await TestServer.start { $0.isDevelopment = true }
+        let token = try await server.token()
+        for origin in ["http://localhost:\(server.port)", "http://127.0.0.1:\(server.port)", "http://[::1]:\(server.port)", "HTTP://LOCALHOST:\(server.port)"] {
+            #expect(try await server.upgradeAttempt(query: "?access_token=\(token)", headers: ["Origin": origin]).0 == 101, "\(origin)")
+        }
+        for origin in ["https://evil.example", "http://localhost:\(server.port + 1)", "http://localhost", "null", "http://attacker.example:\(server.port)"] {
+            let (status, body) = try await server.upgradeAttempt(query: "?access_token=\(token)", headers: ["Origin": origin])
+            #expect(status == 403 && body?["reason"] == "origin_not_allowed", "\(origin)")
+        }
+        // A client that sends no Origin (not a browser) is not refused for it, nor one on this machine
+        // that names its target as its origin (`herald listen`'s WebSocket client sends `ws://127.0.0.1`).
+        #expect(try await server.upgradeAttempt(query: "?access_token=\(token)").0 == 101)
+        #expect(try await server.upgradeAttempt(query: "?access_token=\(token)", headers: ["Origin": "ws://127.0.0.1"]).0 == 101)
+        #expect(try await server.upgradeAttempt(query: "?access_token=\(token)", headers: ["Origin": "ws://evil.example"]).0 == 403)
+        try await server.stop()
+    }
+
+    /// A publish key chosen by the operator cannot break out of the page's script.
+    @Test func theKeyInThePageCannotCloseItsScript() async throws {
+        let key = "k</script><script>alert(1)</script>\u{2028}&\"x"
+        let server = try await TestServer.start {
+            $0.isDevelopment = true
+            $0.publishKeys = [key]
+        }
+        let page = String(buffer: try await server.request(.GET, "/console", key: nil).body)
+        #expect(!page.contains("</script><script>alert"))
+        let line = try #require(page.split(separator: "\n").first { $0.hasPrefix("const publishKey = ") })
+        let literal = line.dropFirst("const publishKey = ".count).dropLast()
+        #expect(!literal.contains("<") && !literal.contains(">") && !literal.contains("&"))
+        #expect(JSON.parse(String(literal)) == .string(key), "the literal still reads back as the key")
+        try await server.stop()
+    }
+
     /// The DOM of `url` after Chromium ran it headless for at most 10 s of page time.
     static func headlessDOM(of url: String) async throws -> String {
         guard let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first(where: FileManager.default.isExecutableFile)

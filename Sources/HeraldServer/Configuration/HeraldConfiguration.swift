@@ -64,7 +64,8 @@ public struct HeraldConfiguration: Sendable {
 
     /// Set when the hook decides subscriptions the token's claim does not allow.
     public var subscriptionHook: SubscriptionHook?
-    /// Browser origins allowed to connect (`Origin` header); empty allows any. Others get `403 origin_not_allowed`.
+    /// Browser origins allowed to connect (`Origin` header); others get `403 origin_not_allowed`. Empty
+    /// allows any, except with `--dev`: then only the console's own origins (a loopback name on the server's port).
     public var allowedOrigins: [String] = []
     /// Keys accepted on the publish and admin API.
     public var publishKeys: [String] = []

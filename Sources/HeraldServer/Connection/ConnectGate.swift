@@ -28,15 +28,15 @@ struct ConnectGate: Sendable {
     let refusals: Refusals
     /// The WebSocket path; upgrades elsewhere are refused with 404.
     let path: String
-    /// Allowed `Origin` values, lowercased; empty allows any.
-    let allowedOrigins: Set<String>
+    /// Which browser pages may connect.
+    let origins: OriginPolicy
     let maxConnections: Int
     let maxConnectionsPerUser: Int
     let handshakes: HandshakeRateLimit
 
     init(
         verifier: TokenVerifier, keySet: KeySetRefresher?, lifecycle: Lifecycle, hub: Hub, refusals: Refusals, path: String,
-        allowedOrigins: [String], limits: HeraldConfiguration.Limits
+        origins: OriginPolicy, limits: HeraldConfiguration.Limits
     ) {
         self.verifier = verifier
         self.keySet = keySet
@@ -44,7 +44,7 @@ struct ConnectGate: Sendable {
         self.hub = hub
         self.refusals = refusals
         self.path = path
-        self.allowedOrigins = Set(allowedOrigins.map { $0.lowercased() })
+        self.origins = origins
         maxConnections = limits.maxConnections
         maxConnectionsPerUser = limits.maxConnectionsPerUser
         handshakes = HandshakeRateLimit(perSecond: limits.maxHandshakesPerSecond)
@@ -52,15 +52,17 @@ struct ConnectGate: Sendable {
 
     /// Decides on `eventLoop`, at once — unless the token names a key id the JWKS lacks: then
     /// after one refresh of the key set (shared with other connects, rate-limited), it decides again.
-    func admit(_ request: Request, sourceIP: String?, on eventLoop: any EventLoop) -> EventLoopFuture<Result<Admission, ConnectRejection>> {
-        let decision = admit(request, sourceIP: sourceIP)
+    func admit(
+        _ request: Request, sourceIP: String?, serverPort: Int?, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Result<Admission, ConnectRejection>> {
+        let decision = admit(request, sourceIP: sourceIP, serverPort: serverPort)
         guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh, let refresh = keySet?.refreshForUnknownKeyID() else {
             return eventLoop.makeSucceededFuture(counted(decision))
         }
         let refreshed = eventLoop.makePromise(of: Void.self)
         refreshed.completeWithTask { await refresh.value }
         // The second decision does not count the handshake against the address again.
-        return refreshed.futureResult.map { counted(admit(request, sourceIP: sourceIP, countingHandshake: false)) }
+        return refreshed.futureResult.map { counted(admit(request, sourceIP: sourceIP, serverPort: serverPort, countingHandshake: false)) }
     }
 
     private func counted(_ decision: Result<Admission, ConnectRejection>) -> Result<Admission, ConnectRejection> {
@@ -68,14 +70,14 @@ struct ConnectGate: Sendable {
         return decision
     }
 
-    func admit(_ request: Request, sourceIP: String?, countingHandshake: Bool = true) -> Result<Admission, ConnectRejection> {
+    func admit(_ request: Request, sourceIP: String?, serverPort: Int?, countingHandshake: Bool = true) -> Result<Admission, ConnectRejection> {
         guard request.uri.path == path else {
             return .failure(ConnectRejection(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
         }
         if lifecycle.isDraining { return .failure(.draining) }
         if countingHandshake, let sourceIP, !handshakes.admit(sourceIP) { return .failure(.tooManyHandshakes) }
         // A browser always sends Origin; other clients may not, and are not refused for it.
-        if !allowedOrigins.isEmpty, let origin = request.headers[.origin], !allowedOrigins.contains(origin.lowercased()) {
+        if let origin = request.headers[.origin], !origins.allows(origin, serverPort: serverPort) {
             return .failure(.originNotAllowed)
         }
         if maxConnections > 0, hub.connections >= maxConnections {
@@ -114,7 +116,7 @@ struct ConnectGate: Sendable {
     /// request that asks for an upgrade, so a client that reused it would wait forever.
     func rejectRoute(_ request: Request) -> Response {
         var response: Response
-        switch counted(admit(request, sourceIP: nil)) {
+        switch counted(admit(request, sourceIP: nil, serverPort: nil)) {
         case .failure(let rejection): response = rejection.response
         case .success: response = ConnectRejection.badUpgrade.response
         }

@@ -49,7 +49,9 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                     let decided: EventLoopFuture<Result<Admission, ConnectRejection>>
                     if let head = try? HTTPRequest(head, secure: secure, splitCookie: false) {
                         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
-                        decided = gate.admit(request, sourceIP: channel.remoteAddress?.ipAddress, on: channel.eventLoop)
+                        decided = gate.admit(
+                            request, sourceIP: channel.remoteAddress?.ipAddress, serverPort: channel.localAddress?.port, on: channel.eventLoop
+                        )
                     } else {
                         decided = channel.eventLoop.makeSucceededFuture(.failure(.badUpgrade))
                     }

@@ -66,7 +66,7 @@ public func buildApplication(
     let verifier = TokenVerifier(configuration: tokens, keys: tokenKeys)
     let gate = ConnectGate(
         verifier: verifier, keySet: keySet, lifecycle: lifecycle, hub: hub, refusals: refusals, path: configuration.listen.path,
-        allowedOrigins: configuration.allowedOrigins, limits: configuration.limits
+        origins: OriginPolicy(allowedOrigins: configuration.allowedOrigins, isDevelopment: configuration.isDevelopment), limits: configuration.limits
     )
     let connection = WebSocketConnection.Settings(
         hub: hub, broker: broker, refusals: refusals, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits,

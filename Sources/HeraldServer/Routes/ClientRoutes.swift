@@ -27,10 +27,12 @@ struct ClientRoutes: Sendable {
         }
         guard let console else { return }
         let page = ByteBuffer(string: ConsolePage.html(publishKey: console.publishKey))
-        router.get("console") { _, _ in
+        // Only under this machine's own names: a DNS-rebinding page reaches the same socket under its own.
+        let local = router.group().add(middleware: LoopbackHostMiddleware())
+        local.get("console") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: ResponseBody(byteBuffer: page))
         }
-        router.get("console/token") { request, _ in
+        local.get("console/token") { request, _ in
             var claims = TokenIssuer.Claims()
             if let user = request.uri.queryParameters["userId"] {
                 guard UserID(String(user)) != nil else {
@@ -51,6 +53,20 @@ struct ClientRoutes: Sendable {
             let secret = configuration.tokens.secret, let publishKey = configuration.publishKeys.first
         else { return nil }
         return Console(secret: secret, publishKey: publishKey)
+    }
+}
+
+/// Refuses, with `403 host_not_allowed`, a request whose `Host` is not `localhost`, `127.0.0.1` or `[::1]`.
+private struct LoopbackHostMiddleware: RouterMiddleware {
+    func handle(
+        _ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response
+    ) async throws -> Response {
+        guard let host = request.head.authority, Loopback.isAuthority(host) else {
+            return ConnectRejection(
+                .forbidden, reason: "host_not_allowed", message: "the development console answers only to localhost, 127.0.0.1 and [::1]"
+            ).response
+        }
+        return try await next(request, context)
     }
 }
 
