@@ -1,6 +1,9 @@
+import AsyncHTTPClient
+import HeraldCore
 public import HTTPTypes
 public import Logging
 import NIOCore
+import NIOHTTP1
 public import NIOSSL
 import NIOWebSocket
 import Synchronization
@@ -54,7 +57,9 @@ public final class HeraldSocket: Sendable {
                     socket.inbox.append(.closed(code: closeFrame.map { UInt16(webSocketErrorCode: $0.closeCode) }, reason: closeFrame?.reason))
                 } catch {
                     socket.inbox.append(.closed(code: nil, reason: "\(error)"))
-                    opened.take()?.resume(throwing: ConnectError(description: "cannot connect to \(url): \(error)"))
+                    guard let waiting = opened.take() else { return }
+                    let refusal = await refusal(of: url, headers: headers, tlsConfiguration: tlsConfiguration)
+                    waiting.resume(throwing: ConnectError(description: "cannot connect to \(url): \(refusal ?? "\(error)")"))
                 }
             }
         }
@@ -97,6 +102,21 @@ public final class HeraldSocket: Sendable {
             group.cancelAll()
         }
     }
+}
+
+/// Why the server refused an upgrade: the same upgrade request again over plain HTTP, whose
+/// answer is Herald's status and `{"message","reason"}` (swift-websocket's client reports only
+/// that the upgrade failed). Nil when the server cannot be reached or gives no such answer.
+private func refusal(of url: String, headers: HTTPFields, tlsConfiguration: TLSConfiguration?) async -> String? {
+    guard tlsConfiguration == nil else { return nil }  // the probe's client would not trust a test's own certificate
+    var request = HTTPClientRequest(url: HTTPURL.http(from: url))
+    request.headers.add(contentsOf: [
+        ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ])
+    for field in headers { request.headers.add(name: field.name.rawName, value: field.value) }
+    guard let answer = try? await PublishClient.send(request, timeout: .seconds(5)) else { return nil }
+    guard let body = JSON.parse(answer.body), let reason = body["reason"]?.stringValue else { return "HTTP \(answer.status)" }
+    return "HTTP \(answer.status) \(reason): \(body["message"]?.stringValue ?? "")"
 }
 
 /// The connect call's continuation, resumed once: by the upgrade or by the failure.

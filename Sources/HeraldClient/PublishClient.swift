@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// Posts to Herald's publish API with a publish key.
 public struct PublishClient: Sendable {
@@ -20,17 +21,54 @@ public struct PublishClient: Sendable {
         self.publishKey = publishKey
     }
 
-    /// Sends `body` to `path` (e.g. `/events`).
+    /// Sends `body` to `path` (e.g. `/events`). Throws `Unreachable` when Herald cannot be reached.
     public func post(_ path: String, body: [UInt8], timeout: Duration = .seconds(10)) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let publishKey { request.headers.add(name: "Authorization", value: "Bearer \(publishKey)") }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .init(timeout))
-        let text = try await response.body.collect(upTo: 16 << 20)
-        return Answer(status: Int(response.status.code), body: String(buffer: text))
+        return try await Self.send(request, timeout: timeout)
     }
+
+    /// Herald did not answer: the connection was refused, timed out or broke.
+    public struct Unreachable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// One request through the client commands' HTTP client; its answer, or `Unreachable`.
+    static func send(_ request: HTTPClientRequest, timeout: Duration) async throws -> Answer {
+        do {
+            let response = try await http.execute(request, timeout: .init(timeout))
+            let text = try await response.body.collect(upTo: 16 << 20)
+            return Answer(status: Int(response.status.code), body: String(buffer: text))
+        } catch {
+            throw Unreachable(description: Self.describe(error))
+        }
+    }
+
+    /// A connection failure in a few words (`connection refused`), not the error's debug description.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            error.connectionErrors.first.map { describe($0.error) } ?? error.dnsAAAAError.map(describe) ?? "\(error)"
+        case let error as IOError:
+            String(cString: strerror(error.errnoCode)).lowercased()
+        case let error as HTTPClientError where error == .deadlineExceeded || error == .connectTimeout:
+            "no answer in time"
+        default:
+            "\(error)"
+        }
+    }
+
+    /// A client that gives up at the first failed connect: AsyncHTTPClient's shared one retries a
+    /// refused connection until the request's deadline, so a command against a closed port took 10 s.
+    private static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 }
 
 /// Converts between the `http(s)://` and `ws(s)://` spellings of a Herald URL.

@@ -82,6 +82,14 @@ struct BenchCommand: AsyncParsableCommand {
             let reasons = report.failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
             throw CommandFailure("no connection became ready (\(reasons))")
         }
+        // A run whose publishes were refused measured nothing: say so in the exit status, not only in a warning.
+        if report.publishesFailed + report.publishErrors > 0 {
+            let statuses = report.publishStatuses.filter { !(200..<300).contains($0.key) }.sorted { $0.key < $1.key }
+                .map { "HTTP \($0.key) ×\($0.value)" }.joined(separator: ", ")
+            throw CommandFailure(
+                "\(report.publishesFailed) publishes refused\(statuses.isEmpty ? "" : " (\(statuses))") and \(report.publishErrors) unanswered"
+            )
+        }
     }
 
     private func makeConfiguration() throws -> BenchConfiguration {

@@ -99,14 +99,35 @@ import Testing
             Self.binary, ["publish", "entity", "e", "--message", "m", "--url", "http://127.0.0.1:1", "--publish-key", "k"],
             environment: environment
         )
+        let started = ContinuousClock.now
         #expect(await unreachable.exitCode() != 0)
-        #expect(await unreachable.standardError().contains("cannot reach Herald"))
+        #expect(ContinuousClock.now - started < .seconds(5), "a refused connection is reported at once, not after the request timeout")
+        #expect(await unreachable.standardError().contains("cannot reach Herald at http://127.0.0.1:1: connection refused"))
         let noKey = try HeraldProcess(Self.binary, ["serve", "--port", "0"], environment: environment)
         #expect(await noKey.exitCode() != 0)
         #expect(await noKey.standardError().contains("no token key"))
         let badPort = try HeraldProcess(Self.binary, ["serve", "--dev", "--port", "http"], environment: environment)
         #expect(await badPort.exitCode() != 0)
         #expect(await badPort.standardError().contains("--port"))
+    }
+
+    /// `listen` refused at the upgrade says why, in the server's words; `bench` whose publishes are refused fails.
+    @Test func refusalsReachTheCommandLine() async throws {
+        let server = try await TestServer.start()
+        let environment = ["HERALD_DEV_CREDENTIALS": "/nonexistent/herald.json"]
+        let listen = try HeraldProcess(Self.binary, ["listen", "e", "--token", "not-a-token", "--url", server.httpURL], environment: environment)
+        #expect(await listen.exitCode() != 0)
+        let listenError = await listen.standardError()
+        #expect(listenError.contains("HTTP 401 token_invalid: "), "\(listenError)")
+        let bench = try HeraldProcess(
+            Self.binary,
+            ["bench", "--connections", "2", "--rate", "5", "--duration", "1s", "--url", server.httpURL, "--jwt-secret", TestServer.secret, "--publish-key", "wrong-key"],
+            environment: environment
+        )
+        #expect(await bench.exitCode() != 0)
+        let benchError = await bench.standardError()
+        #expect(benchError.contains("publishes refused (HTTP 401 ×"), "\(benchError)")
+        try await server.stop()
     }
 
     /// `serve --config`: the file's settings apply under the flags; a bad file stops serve with one line naming the key.
