@@ -99,6 +99,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            resources: [.embedInCode("Resources/console.html")],
             swiftSettings: swiftSettings
         ),
         .target(
