@@ -30,7 +30,7 @@ import Testing
             cases.append(("reserved opcode \(opcode)", RawWebSocket.frame(opcode: opcode, payload: message)))
         }
         for (name, bytes) in cases {
-            let outcome = try await RawWebSocket.exchange(port: server.port, token: token, sending: bytes, timeout: .seconds(3))
+            let outcome = try await RawWebSocket.exchange(port: server.port, token: token, sending: bytes)
             #expect(outcome.status == "HTTP/1.1 101 Switching Protocols", "\(name)")
             #expect(outcome.frames.map(\.opcode) == [0x8] && outcome.closeCode == 1002, "\(name): \(outcome.frames)")
             #expect(outcome.ending == .endOfStream, "\(name)")
@@ -50,7 +50,7 @@ import Testing
         let server = try await TestServer.start()
         let token = try await server.token()
         for code: UInt16 in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65_535] {
-            let outcome = try await RawWebSocket.exchange(port: server.port, token: token, sending: RawWebSocket.close(code), timeout: .seconds(3))
+            let outcome = try await RawWebSocket.exchange(port: server.port, token: token, sending: RawWebSocket.close(code))
             #expect(outcome.closeCode == 1002 && outcome.ending == .endOfStream, "close code \(code): \(outcome.frames)")
         }
         let oneByte = try await RawWebSocket.exchange(port: server.port, token: token, sending: RawWebSocket.frame(opcode: 0x8, payload: [0x03]))
