@@ -63,7 +63,7 @@ import Testing
 }
 
 /// The application's authorisation hook on 127.0.0.1: allows `ok-*`, refuses `no-*`, answers
-/// `slow-*` after 4 s, `wait-*` (allowed) after 150 ms so that calls overlap, and `err-*` with 500;
+/// `slow-*` after 4 s, `wait-*` (allowed) after 300 ms so that calls overlap, and `err-*` with 500;
 /// remembers each question and how many were in flight at most.
 final class HookServer: Sendable {
     private struct Figures {
@@ -97,7 +97,7 @@ final class HookServer: Sendable {
             defer { hook.figures.withLock { $0.inFlight -= 1 } }
             let entity = JSON.parse(body.readableBytesView)?["entityId"]?.stringValue ?? ""
             if entity.hasPrefix("slow-") { try await Task.sleep(for: .seconds(4)) }
-            if entity.hasPrefix("wait-") { try await Task.sleep(for: .milliseconds(150)) }
+            if entity.hasPrefix("wait-") { try await Task.sleep(for: .milliseconds(300)) }
             if entity.hasPrefix("err-") { return Response(status: .internalServerError) }
             let allow = entity.hasPrefix("ok-") || entity.hasPrefix("slow-") || entity.hasPrefix("wait-")
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"allow":\#(allow)}"#)))

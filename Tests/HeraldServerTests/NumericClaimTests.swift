@@ -81,16 +81,16 @@ import Testing
         let socket = try await server.connect()
         for (index, token) in tokens.enumerated() {
             socket.send(#"{"action":"refresh","token":"\#(token)","requestId":\#(index)}"#)
-            let reply = try await socket.json()
+            let reply = try await socket.json(timeout: .seconds(20))
             #expect(reply["type"] == "error" && reply["code"] == "token_invalid" && reply["requestId"] == .int(index), "\(reply.text)")
         }
         socket.send(#"{"action":"ping","requestId":"still-open"}"#)
-        #expect(try await socket.json() == .object(["type": "pong", "requestId": "still-open"]))
+        #expect(try await socket.json(timeout: .seconds(20)) == .object(["type": "pong", "requestId": "still-open"]))
 
         // A far but valid exp (the year 9999) is accepted, its fraction truncated.
         let far = TestServer.signed(claims: #"{"exp":253402300798.75,"data":{"userId":"myuserid"}}"#)
         socket.send(#"{"action":"refresh","token":"\#(far)"}"#)
-        #expect(try await socket.json() == .object(["type": "refreshed", "expiresAt": .int(253_402_300_798)]))
+        #expect(try await socket.json(timeout: .seconds(20)) == .object(["type": "refreshed", "expiresAt": .int(253_402_300_798)]))
         try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + far).expectNothingPending()
         try await server.stop()
     }
