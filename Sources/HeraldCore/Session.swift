@@ -48,7 +48,7 @@ public final class Session: Sendable {
         case .failure(let error):
             reply(error)
         case .success(let message):
-            if let refusal = tooManyIDs(message) {
+            if let refusal = message.refusalOfLongEntityList(limit: machine.withLock { $0.maxSubscriptions }) {
                 reply(refusal)
                 return nil
             }
@@ -107,23 +107,6 @@ public final class Session: Sendable {
             let answer = hookAnswers[entity] ?? request.remembered[entity]
             subscribe(entity, resume: request.resume, requestID: request.requestID, hookAnswer: answer)
         }
-    }
-
-    /// An `entityIds` list longer than `--max-subscriptions` is refused whole, with one error:
-    /// it could never be subscribed in full, and answering it id by id would multiply one
-    /// message into thousands of replies.
-    private func tooManyIDs(_ message: ClientMessage) -> ProtocolError? {
-        let entities: [EntityID]
-        switch message.action {
-        case .subscribe(let ids, _, _), .unsubscribe(let ids): entities = ids
-        case .refresh, .ping: return nil
-        }
-        let limit = machine.withLock { $0.maxSubscriptions }
-        guard entities.count > limit else { return nil }
-        return ProtocolError(
-            .invalidMessage, "entityIds lists \(entities.count) ids; at most \(limit) per message (the subscription limit)",
-            requestID: message.requestID
-        )
     }
 
     private func subscribe(_ entity: EntityID, resume: SubscribeRequest.Resume?, requestID: JSONValue?, hookAnswer: Bool?) {
