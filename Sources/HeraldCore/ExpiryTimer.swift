@@ -1,4 +1,4 @@
-/// When a connection acts on its token's expiry (SPEC §2: closed `4001` at `exp` + leeway), as a
+/// When a connection acts on its token's expiry (closed `4001` at `exp` + leeway), as a
 /// timer delay that is always representable: a far `exp` (the year 9999) is waited for in steps
 /// of at most `longestStep`, each ending in a new timer instead of a close.
 public struct ExpiryTimer: Equatable, Sendable {

@@ -1,4 +1,4 @@
-/// The authorisation hook's answers one connection remembers (SPEC §3: "cached per connection"),
+/// The authorisation hook's answers one connection remembers (docs/PROTOCOL.md §2),
 /// as a value: each for `ttl`, and never more than `capacity` of them — when full, the oldest is
 /// forgotten first. Every answer lives equally long, so the oldest is also the first to expire.
 /// No clock of its own: the caller passes monotonic nanoseconds.
