@@ -31,6 +31,23 @@ public struct ClientMessage: Equatable, Sendable {
         }
     }
 
+    /// The one error for a `subscribe` or `unsubscribe` whose `entityIds` lists more than `limit`
+    /// (`--max-subscriptions`) ids: it could never be subscribed in full, and answering it id by
+    /// id would turn one message into thousands of replies (and authorisation-hook calls). Nil
+    /// for any other message.
+    public func refusalOfLongEntityList(limit: Int) -> ProtocolError? {
+        let entities: [EntityID]
+        switch action {
+        case .subscribe(let ids, _, _), .unsubscribe(let ids): entities = ids
+        case .refresh, .ping: return nil
+        }
+        guard entities.count > limit else { return nil }
+        return ProtocolError(
+            .invalidMessage, "entityIds lists \(entities.count) ids; at most \(limit) per message (the subscription limit)",
+            requestID: requestID
+        )
+    }
+
     private static func validRequestID(_ value: JSONValue) -> JSONValue? {
         switch value {
         case .string, .int, .double: value

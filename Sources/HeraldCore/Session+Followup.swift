@@ -3,7 +3,7 @@ extension Session {
     public enum Followup: Equatable, Sendable {
         /// Verify the token of a `refresh`.
         case refresh(RefreshRequest)
-        /// Ask the authorisation hook about `request.askHook`, then call `subscribe(_:approved:)`.
+        /// Ask the authorisation hook about `request.askHook`, then call `hookAnswered(_:answers:)`.
         case authorise(SubscribeRequest)
     }
 
@@ -31,7 +31,9 @@ extension Session {
         public var entities: [EntityID]
         public var resume: Resume?
         public var requestID: JSONValue?
-        /// The entities only the hook can allow (each once).
+        /// The entities to ask the hook about (each once, only as many as the connection has room for).
         public var askHook: [EntityID] = []
+        /// The hook's remembered answers for other entities of the message.
+        public var remembered: [EntityID: Bool] = [:]
     }
 }

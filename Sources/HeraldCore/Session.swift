@@ -11,20 +11,28 @@ public final class Session: Sendable {
     private let hub: Hub
     private let broker: any Broker
     private let machine: Mutex<SessionStateMachine>
+    /// Monotonic nanoseconds, for the hook's remembered answers.
+    private let clock: @Sendable () -> UInt64
 
     /// Creates the session and registers its outlet with the hub under `userID`.
     /// - Parameters:
     ///   - allowedEntities: what the token's claim allows when claim authorisation is on (nil: off).
     ///   - asksHook: whether the application's authorisation hook decides what the claim does not allow.
+    ///   - hookCacheTTL: how long the hook's answers are remembered.
+    ///   - clock: the current time in monotonic nanoseconds.
     public init(
         userID: UserID, outlet: any Outlet, hub: Hub, broker: any Broker, maxSubscriptions: Int,
-        allowedEntities: EntityPatterns? = nil, asksHook: Bool = false
+        allowedEntities: EntityPatterns? = nil, asksHook: Bool = false, hookCacheTTL: Duration = .seconds(60),
+        clock: @escaping @Sendable () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }
     ) {
         self.userID = userID
         self.outlet = outlet
         self.hub = hub
         self.broker = broker
-        machine = Mutex(SessionStateMachine(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook))
+        self.clock = clock
+        machine = Mutex(
+            SessionStateMachine(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook, hookCacheTTL: hookCacheTTL)
+        )
         hub.connect(outlet, user: userID)
     }
 
@@ -40,17 +48,18 @@ public final class Session: Sendable {
         case .failure(let error):
             reply(error)
         case .success(let message):
+            if let refusal = message.refusalOfLongEntityList(limit: machine.withLock { $0.maxSubscriptions }) {
+                reply(refusal)
+                return nil
+            }
             switch message.action {
             case .subscribe(let entities, let since, let epoch):
                 // `seq`s the client saw in another epoch say nothing about this one's: nothing can be recovered.
                 let resume = since.map { SubscribeRequest.Resume(since: $0, sameEpoch: epoch == nil || epoch == broker.epoch) }
                 var request = SubscribeRequest(entities: entities, resume: resume, requestID: message.requestID)
-                request.askHook = machine.withLock { machine in
-                    var seen = Set<EntityID>()
-                    return entities.filter { machine.needsHook($0) && seen.insert($0).inserted }
-                }
+                (request.askHook, request.remembered) = machine.withLock { $0.hookQuestions(for: entities, now: clock()) }
                 if !request.askHook.isEmpty { return .authorise(request) }
-                subscribe(request, approved: [])
+                subscribe(request, hookAnswers: [:])
             case .unsubscribe(let entities):
                 for entity in entities { unsubscribe(entity, requestID: message.requestID) }
             case .ping:
@@ -82,16 +91,26 @@ public final class Session: Sendable {
         hub.disconnect(outlet, user: userID, subscriptions: subscriptions)
     }
 
-    /// Subscribes to each entity of `request` in order, answering each; `approved` holds the
-    /// entities the authorisation hook allowed (those it was asked about and refused are forbidden).
-    public func subscribe(_ request: SubscribeRequest, approved: Set<EntityID>) {
+    /// The hook answered `request.askHook` (an entity missing from `answers` counts as refused):
+    /// the answers are remembered, then the subscribe is answered.
+    public func hookAnswered(_ request: SubscribeRequest, answers: [EntityID: Bool]) {
+        var answers = answers
+        for entity in request.askHook where answers[entity] == nil { answers[entity] = false }
+        machine.withLock { $0.hookAnswered(answers, now: clock()) }
+        subscribe(request, hookAnswers: answers)
+    }
+
+    /// Subscribes to each entity of `request` in order, answering each; `hookAnswers` (with the
+    /// request's remembered answers) holds what the hook said about the entities it was asked about.
+    public func subscribe(_ request: SubscribeRequest, hookAnswers: [EntityID: Bool]) {
         for entity in request.entities {
-            subscribe(entity, resume: request.resume, requestID: request.requestID, approvedByHook: approved.contains(entity))
+            let answer = hookAnswers[entity] ?? request.remembered[entity]
+            subscribe(entity, resume: request.resume, requestID: request.requestID, hookAnswer: answer)
         }
     }
 
-    private func subscribe(_ entity: EntityID, resume: SubscribeRequest.Resume?, requestID: JSONValue?, approvedByHook: Bool) {
-        switch machine.withLock({ $0.subscribeRequested(entity, approvedByHook: approvedByHook) }) {
+    private func subscribe(_ entity: EntityID, resume: SubscribeRequest.Resume?, requestID: JSONValue?, hookAnswer: Bool?) {
+        switch machine.withLock({ $0.subscribeRequested(entity, hookAnswer: hookAnswer) }) {
         case .subscribe:
             let replay = broker.subscribe(outlet, to: entity, since: resume.flatMap { $0.sameEpoch ? $0.since : nil })
             let recovered = replay.recovered && resume?.sameEpoch != false

@@ -16,16 +16,46 @@ public struct SessionStateMachine: Sendable {
     public private(set) var allowedEntities: EntityPatterns?
     /// True when the application's authorisation hook decides what the claim does not allow.
     public let asksHook: Bool
+    /// The hook's answers this connection remembers: at most twice `maxSubscriptions`, each for the cache TTL.
+    public private(set) var hookAnswers: HookAnswers
 
-    public init(maxSubscriptions: Int, allowedEntities: EntityPatterns? = nil, asksHook: Bool = false) {
+    /// - Parameter hookCacheTTL: how long the hook's answers are remembered.
+    public init(maxSubscriptions: Int, allowedEntities: EntityPatterns? = nil, asksHook: Bool = false, hookCacheTTL: Duration = .seconds(60)) {
         self.maxSubscriptions = maxSubscriptions
         self.allowedEntities = allowedEntities
         self.asksHook = asksHook
+        hookAnswers = HookAnswers(capacity: asksHook ? 2 * maxSubscriptions : 1, ttl: hookCacheTTL)
     }
 
-    /// True when subscribing to `entity` needs the hook's answer first.
-    public func needsHook(_ entity: EntityID) -> Bool {
-        asksHook && !subscriptions.contains(entity) && allowedEntities?.allows(entity) != true
+    /// Which of a subscribe's `entities` to ask the hook about, and the remembered answers for
+    /// others. In order, an id is asked about only while the connection has room for it were
+    /// every id before it allowed: ids already subscribed, allowed by the claim, or with a
+    /// remembered answer need no call, and the rest — no room left — are answered
+    /// `subscription_limit` without one. So one message asks at most `maxSubscriptions` questions,
+    /// and none at all on a connection that is full.
+    public func hookQuestions(for entities: [EntityID], now: UInt64) -> (ask: [EntityID], known: [EntityID: Bool]) {
+        guard asksHook else { return ([], [:]) }
+        var room = maxSubscriptions - subscriptions.count
+        var ask: [EntityID] = []
+        var known: [EntityID: Bool] = [:]
+        var seen = Set<EntityID>()
+        for entity in entities where !subscriptions.contains(entity) && seen.insert(entity).inserted {
+            if allowedEntities?.allows(entity) == true {
+                room -= 1
+            } else if let answer = hookAnswers.answer(for: entity, now: now) {
+                known[entity] = answer
+                if answer { room -= 1 }
+            } else if room > 0 {
+                ask.append(entity)
+                room -= 1
+            }
+        }
+        return (ask, known)
+    }
+
+    /// The hook answered at `now`: remembered for the cache TTL (within the cache's bound).
+    public mutating func hookAnswered(_ answers: [EntityID: Bool], now: UInt64) {
+        for (entity, allowed) in answers { hookAnswers.record(entity, allowed: allowed, now: now) }
     }
 
     /// A refreshed token replaced the allowed entities; they apply to later subscriptions.
@@ -33,10 +63,15 @@ public struct SessionStateMachine: Sendable {
         self.allowedEntities = allowedEntities
     }
 
-    /// The client asked to subscribe to `entity`; `approvedByHook` is the hook's answer, when it was asked.
-    public mutating func subscribeRequested(_ entity: EntityID, approvedByHook: Bool = false) -> SubscribeAction {
+    /// The client asked to subscribe to `entity`; `hookAnswer` is the hook's answer (asked or
+    /// remembered), nil when it was not asked. An entity only the hook can allow that it was not
+    /// asked about had no room (`hookQuestions`): `subscription_limit`.
+    public mutating func subscribeRequested(_ entity: EntityID, hookAnswer: Bool? = nil) -> SubscribeAction {
         if subscriptions.contains(entity) { return .acknowledge }
-        guard isAllowedWithoutHook(entity) || approvedByHook else { return .refuse(.forbidden) }
+        if !isAllowedWithoutHook(entity) {
+            guard asksHook, let hookAnswer else { return .refuse(asksHook ? .subscriptionLimit : .forbidden) }
+            guard hookAnswer else { return .refuse(.forbidden) }
+        }
         guard subscriptions.count < maxSubscriptions else { return .refuse(.subscriptionLimit) }
         subscriptions.insert(entity)
         return .subscribe

@@ -40,9 +40,15 @@ public struct LambdaSettings: Sendable {
             guard let value = Int(text), value >= 0 else { throw LambdaError("\(name) must be a whole number, not \(text)") }
             return value
         }
+        func seconds(_ name: String) throws(LambdaError) -> Duration? {
+            guard let value = try number(name) else { return nil }
+            let longest = ConfigValue.maximumDuration.components.seconds
+            guard value <= longest else { throw LambdaError("\(name) must be at most \(longest) seconds (ten years), not \(value)") }
+            return .seconds(value)
+        }
         history.size = try number("HERALD_HISTORY_SIZE") ?? history.size
-        history.ttl = try number("HERALD_HISTORY_TTL").map { .seconds($0) } ?? history.ttl
+        history.ttl = try seconds("HERALD_HISTORY_TTL") ?? history.ttl
         maxSubscriptions = try number("HERALD_MAX_SUBSCRIPTIONS") ?? maxSubscriptions
-        tokenLeeway = try number("HERALD_TOKEN_LEEWAY").map { .seconds($0) } ?? tokenLeeway
+        tokenLeeway = try seconds("HERALD_TOKEN_LEEWAY") ?? tokenLeeway
     }
 }

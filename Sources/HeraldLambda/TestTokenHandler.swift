@@ -2,7 +2,8 @@ public import HeraldCore
 public import HeraldTokens
 
 /// `CreateTestJwt` (the seed's function): `{"authToken": "…"}`, a token for `userId` (default
-/// `myuserid`), valid `ttlSeconds` (default 3600), signed with the deployment's secret.
+/// `myuserid`), valid `ttlSeconds` (default 3600; a whole number from 1 to 31536000, a year —
+/// anything else is refused with an error naming the range), signed with the deployment's secret.
 public struct TestTokenHandler: LambdaHandler {
     let issuer: TokenIssuer
 
@@ -14,7 +15,13 @@ public struct TestTokenHandler: LambdaHandler {
             guard UserID(user) != nil else { throw LambdaError("userId must be \(EntityID.rule)") }
             claims.userID = user
         }
-        if case .int(let seconds)? = event["ttlSeconds"], seconds > 0 { claims.ttl = .seconds(seconds) }
+        if let ttl = event["ttlSeconds"] {
+            let longest = TokenIssuer.maximumTTL.components.seconds
+            guard case .int(let seconds) = ttl, (1...longest).contains(Int64(seconds)) else {
+                throw LambdaError("ttlSeconds must be a whole number of seconds from 1 to \(longest) (365 days)")
+            }
+            claims.ttl = .seconds(seconds)
+        }
         return ["authToken": .string(try await issuer.token(for: claims))]
     }
 }

@@ -64,6 +64,9 @@ public struct WebSocketHandler: LambdaHandler {
         case .success(let decoded): message = decoded
         }
         let requestID = message.requestID
+        if let refusal = message.refusalOfLongEntityList(limit: settings.maxSubscriptions) {
+            return try await reply(.error(refusal), to: id, api)
+        }
         switch message.action {
         case .subscribe(let entities, let since, let epoch):
             try await subscribe(id, to: entities, since: since, epoch: epoch, requestID: requestID, api)

@@ -19,6 +19,9 @@ public struct TokenIssuer: Sendable {
         public init() {}
     }
 
+    /// The longest lifetime a test token may have: a year.
+    public static let maximumTTL: Duration = .seconds(365 * 86_400)
+
     private let secret: String
     private let algorithm: String
 
@@ -27,15 +30,25 @@ public struct TokenIssuer: Sendable {
         self.algorithm = algorithm
     }
 
-    /// A signed token for `claims`, expiring `ttl` after `now`.
+    /// A signed token for `claims`, expiring `ttl` after `now` (a negative `ttl` makes an expired
+    /// token); a `ttl` longer than `maximumTTL` either way, or an `exp` or `nbf` that would not be
+    /// a NumericDate, is refused.
     public func token(for claims: Claims = Claims(), now: Date = Date()) async throws -> String {
+        guard claims.ttl <= Self.maximumTTL, claims.ttl >= .zero - Self.maximumTTL else {
+            throw HeraldError(.invalidConfiguration, "a test token's lifetime must be within 365 days, not \(claims.ttl)")
+        }
+        let exp = now.timeIntervalSince1970 + claims.ttl.inSeconds
+        let notBefore = claims.notBefore?.timeIntervalSince1970
+        guard NumericDate.range.contains(exp), notBefore.map(NumericDate.range.contains) != false else {
+            throw HeraldError(.invalidConfiguration, "a test token's exp and nbf must fall between 1970 and the year 9999")
+        }
         guard let digest = VerificationKeys.hmacAlgorithms[algorithm],
             secret.utf8.count >= TokenVerifier.digestBytes[algorithm, default: 64]
         else { throw HeraldError(.invalidConfiguration, "\(algorithm) needs an HMAC secret of at least \(TokenVerifier.digestBytes[algorithm, default: 64]) bytes") }
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
         let payload = SeedPayload(
-            exp: Int(now.timeIntervalSince1970) + Int(claims.ttl.components.seconds),
-            nbf: claims.notBefore.map { Int($0.timeIntervalSince1970) },
+            exp: Int(exp.rounded(.towardZero)),
+            nbf: notBefore.map { Int($0.rounded(.towardZero)) },
             data: .init(userId: claims.userID, firstName: claims.firstName, lastName: claims.lastName, sub: claims.sub),
             entities: claims.entities
         )

@@ -113,19 +113,21 @@ public struct TokenVerifier: Sendable {
     }
 
     /// The claim checks, separate from the signature so they can be tested alone.
+    ///
+    /// `exp`, `nbf` and `iat` must be NumericDates within `NumericDate.range` (a huge, negative or
+    /// non-numeric value is `token_invalid`, never arithmetic on it).
     func check(_ claims: JSONValue, now: Double) -> Result<Identity, TokenRejection> {
-        guard let exp = Self.number(claims["exp"]) else {
+        guard let expiry = claims["exp"] else {
             return .failure(TokenRejection(.invalid, "the token has no numeric \"exp\" claim"))
         }
-        if now > exp + leewaySeconds {
+        guard let exp = NumericDate(expiry) else { return .failure(Self.notANumericDate("exp")) }
+        if now > exp.seconds + leewaySeconds {
             return .failure(TokenRejection(.expired, "the token has expired"))
         }
         for claim in ["nbf", "iat"] {
             guard let value = claims[claim] else { continue }
-            guard let time = Self.number(value) else {
-                return .failure(TokenRejection(.invalid, "the token's \"\(claim)\" claim is not a number"))
-            }
-            if time > now + leewaySeconds {
+            guard let time = NumericDate(value) else { return .failure(Self.notANumericDate(claim)) }
+            if time.seconds > now + leewaySeconds {
                 return .failure(TokenRejection(.notYetValid, "the token is not valid yet"))
             }
         }
@@ -138,7 +140,16 @@ public struct TokenVerifier: Sendable {
         guard let userID = identity(in: claims) else {
             return .failure(TokenRejection(.invalid, "the token names no user (data.userId or sub)"))
         }
-        return .success(Identity(userID: userID, expiresAt: Int(exp), allowedEntities: entitiesClaim.map { allowedEntities(in: claims, at: $0) }))
+        return .success(
+            Identity(userID: userID, expiresAt: exp.wholeSeconds, allowedEntities: entitiesClaim.map { allowedEntities(in: claims, at: $0) })
+        )
+    }
+
+    private static func notANumericDate(_ claim: String) -> TokenRejection {
+        TokenRejection(
+            .invalid,
+            "the token's \"\(claim)\" claim is not a number of epoch seconds from 0 to \(Int(NumericDate.range.upperBound)) (the year 9999)"
+        )
     }
 
     private func identity(in claims: JSONValue) -> UserID? {
@@ -164,14 +175,6 @@ public struct TokenVerifier: Sendable {
         case .string(let value)?: value == audience
         case .array(let values)?: values.contains(.string(audience))
         default: false
-        }
-    }
-
-    private static func number(_ value: JSONValue?) -> Double? {
-        switch value {
-        case .int(let number)?: Double(number)
-        case .double(let number)?: number
-        default: nil
         }
     }
 }

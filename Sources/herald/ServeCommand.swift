@@ -51,6 +51,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("auth-hook-timeout"), help: "No answer in this long is a refusal (default 2s).") var authHookTimeout: String?
     @Option(name: .customLong("auth-hook-cache-ttl"), help: "How long a connection keeps an answer (default 60s).")
     var authHookCacheTTL: String?
+    @Option(name: .customLong("auth-hook-concurrency"), help: "Hook calls in flight on this node; more wait in line (default 8).")
+    var authHookConcurrency: String?
     @Option(name: .customLong("entities-claim"), help: "Dotted path of the entities claim (default entities).") var entitiesClaim: String?
     @Option(name: .customLong("allowed-origin"), help: "Browser Origin allowed to connect; repeat for several (HERALD_ALLOWED_ORIGINS).")
     var allowedOrigins: [String] = []
@@ -137,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("max-token-bytes", maxTokenBytes), ("jwks-file", jwksFile), ("jwks-url", jwksURL),
             ("jwks-refresh-interval", jwksRefreshInterval), ("jwks-min-refresh-interval", jwksMinRefreshInterval), ("subscription-auth", subscriptionAuth), ("entities-claim", entitiesClaim),
             ("auth-hook-url", authHookURL), ("auth-hook-timeout", authHookTimeout), ("auth-hook-cache-ttl", authHookCacheTTL),
+            ("auth-hook-concurrency", authHookConcurrency),
             ("max-connections", maxConnections), ("max-messages-per-second", maxMessagesPerSecond),
             ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-header-bytes", maxHeaderBytes), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),

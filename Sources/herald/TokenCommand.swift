@@ -22,6 +22,9 @@ struct TokenCommand: AsyncParsableCommand {
         guard let lifetime = ConfigValue.duration(ttl) else {
             throw CommandFailure("invalid --ttl \"\(ttl)\": expected a duration such as 30s, 10m, 1h or plain seconds")
         }
+        guard lifetime <= TokenIssuer.maximumTTL else {
+            throw CommandFailure("invalid --ttl \"\(ttl)\": a test token lives at most \(TokenIssuer.maximumTTL.components.seconds / 3600)h (365 days)")
+        }
         var claims = TokenIssuer.Claims()
         claims.userID = userID
         claims.firstName = firstName

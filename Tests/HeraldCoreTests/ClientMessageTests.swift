@@ -70,4 +70,21 @@ import Testing
         }
         #expect(error.requestID == "abc")
     }
+
+    /// `since` is a non-negative integer in Int range (integral forms such as `1e2` count); larger,
+    /// fractional or negative numbers are `invalid_message`. Any number is a `requestId`, echoed.
+    @Test func numbersInSinceAndRequestID() throws {
+        #expect(try decode(#"{"action":"subscribe","entityId":"a","since":9223372036854775807}"#).get().action
+            == .subscribe([EntityID("a")!], since: .max))
+        #expect(try decode(#"{"action":"subscribe","entityId":"a","since":1e2}"#).get().action == .subscribe([EntityID("a")!], since: 100))
+        #expect(try decode(#"{"action":"subscribe","entityId":"a","since":-0}"#).get().action == .subscribe([EntityID("a")!], since: 0))
+        for since in ["9223372036854775808", "1e19", "1e300", "1.5", "-1", "-1e300", "\"40\"", "true", "[1]"] {
+            #expect(errorCode(#"{"action":"subscribe","entityId":"a","since":\#(since)}"#) == .invalidMessage, "\(since)")
+        }
+        #expect(errorCode(#"{"action":"subscribe","entityId":"a","epoch":1e300}"#) == .invalidMessage)
+        #expect(try decode(#"{"action":"ping","requestId":1e300}"#).get().requestID == .double(1e300))
+        #expect(try decode(#"{"action":"ping","requestId":-0}"#).get().requestID == .int(0))
+        #expect(try decode(#"{"action":"ping","requestId":123456789012345678901234567890}"#).get().requestID == .double(1.2345678901234568e29))
+        #expect(errorCode(#"{"action":"ping","requestId":1e400}"#) == .invalidJSON)
+    }
 }

@@ -38,4 +38,26 @@ import Testing
         #expect(JSON.parse(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)) != nil)
         #expect(JSON.parse(String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)) == nil)
     }
+
+    /// Numbers at and past the edges: beyond a double's range they are refused (the document is
+    /// not accepted), below it they underflow to 0, and whatever is accepted survives encoding.
+    @Test func extremeNumbersAreRefusedOrRoundTrip() {
+        for refused in ["1e400", "-1e400", "1E+309", String(repeating: "9", count: 400), "[1, 2e999]", #"{"data":-1e99999}"#] {
+            #expect(JSON.parse(refused) == nil, "\(refused.prefix(40))")
+        }
+        #expect(JSON.parse("1e-400") == .int(0))
+        #expect(JSON.parse("-0.0") == .int(0))
+        #expect(JSON.parse("-9223372036854775808") == .int(.min))
+        #expect(JSON.parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+        #expect(JSON.parse("0." + String(repeating: "0", count: 30_000) + "1") == .int(0))
+        let accepted = [
+            "1e308", "-1.7976931348623157e308", "5e-324", "0.1", "123456789012345678901234567890", "1.5", "-2.25e-7",
+            "9007199254740993", "-0", String(repeating: "1", count: 300),
+        ]
+        for text in accepted {
+            let value = JSON.parse(text)
+            #expect(value != nil, "\(text.prefix(40))")
+            #expect(value.flatMap { JSON.parse(JSON.encode($0)) } == value, "\(text.prefix(40))")
+        }
+    }
 }

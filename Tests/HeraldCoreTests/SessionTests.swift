@@ -26,13 +26,15 @@ import Testing
     @Test func subscribeIsAcknowledgedPerEntityInOrder() {
         let hub = Hub(shardCount: 2)
         let broker = MemoryBroker(hub: hub)
-        let (session, outlet) = session(hub: hub, broker: broker, maxSubscriptions: 1)
+        let (session, outlet) = session(hub: hub, broker: broker, maxSubscriptions: 2)
+        #expect(session.receive(text: Array(#"{"action":"subscribe","entityId":"z"}"#.utf8)) == nil)
         #expect(session.receive(text: Array(#"{"action":"subscribe","entityIds":["a","b"],"requestId":1}"#.utf8)) == nil)
         #expect(outlet.texts == [
+            #"{"type":"subscribed","entityId":"z","recovered":true,"epoch":"\#(broker.epoch)"}"#,
             #"{"type":"subscribed","entityId":"a","recovered":true,"epoch":"\#(broker.epoch)","requestId":1}"#,
-            #"{"type":"error","code":"subscription_limit","message":"limit of 1 subscriptions reached; unsubscribe from something first","requestId":1}"#,
+            #"{"type":"error","code":"subscription_limit","message":"limit of 2 subscriptions reached; unsubscribe from something first","requestId":1}"#,
         ])
-        #expect(hub.subscriptions == 1)
+        #expect(hub.subscriptions == 2)
         session.end()
         #expect(hub.subscriptions == 0)
         #expect(hub.connections == 0)
@@ -58,7 +60,7 @@ import Testing
         }
         #expect(request.askHook == [EntityID("x")!, EntityID("y")!])  // the claim allows order-1; x once
         #expect(outlet.texts.isEmpty)  // nothing answered before the hook has
-        session.subscribe(request, approved: [EntityID("x")!])
+        session.hookAnswered(request, answers: [EntityID("x")!: true])  // y: no answer, a refusal
         let answers = outlet.texts.map { JSON.parse($0)?["type"]?.stringValue == "subscribed" ? "ok" : JSON.parse($0)?["code"]?.stringValue ?? "?" }
         #expect(answers == ["ok", "ok", "forbidden", "ok"])
         #expect(session.subscriptions == [EntityID("order-1")!, EntityID("x")!])

@@ -63,25 +63,43 @@ import Testing
 }
 
 /// The application's authorisation hook on 127.0.0.1: allows `ok-*`, refuses `no-*`, answers
-/// `slow-*` after 4 s and `err-*` with 500; remembers each question.
+/// `slow-*` after 4 s, `wait-*` (allowed) after 300 ms so that calls overlap, and `err-*` with 500;
+/// remembers each question and how many were in flight at most.
 final class HookServer: Sendable {
-    private let asked = Mutex<[String]>([])
+    private struct Figures {
+        var asked: [String] = []
+        var inFlight = 0
+        var mostInFlight = 0
+    }
+
+    private let figures = Mutex(Figures())
     private let server: Mutex<LocalHTTPServer?> = Mutex(nil)
 
     var url: String { "http://127.0.0.1:\(server.withLock { $0 }?.port ?? 0)/authorise" }
-    var questions: [String] { asked.withLock { $0 } }
+    var questions: [String] { figures.withLock { $0.asked } }
+    /// Calls so far.
+    var calls: Int { figures.withLock { $0.asked.count } }
+    /// The most calls that were in flight at once.
+    var mostInFlight: Int { figures.withLock { $0.mostInFlight } }
     func count(of entity: String) -> Int { questions.count { $0.contains(#""entityId":"\#(entity)""#) } }
+    func reset() { figures.withLock { $0 = Figures() } }
 
     static func start() async throws -> HookServer {
         let hook = HookServer()
         let router = Router()
         router.post("authorise") { request, _ in
             let body = try await request.body.collect(upTo: 4_096)
-            hook.asked.withLock { $0.append(String(buffer: body)) }
+            hook.figures.withLock {
+                $0.asked.append(String(buffer: body))
+                $0.inFlight += 1
+                $0.mostInFlight = max($0.mostInFlight, $0.inFlight)
+            }
+            defer { hook.figures.withLock { $0.inFlight -= 1 } }
             let entity = JSON.parse(body.readableBytesView)?["entityId"]?.stringValue ?? ""
             if entity.hasPrefix("slow-") { try await Task.sleep(for: .seconds(4)) }
+            if entity.hasPrefix("wait-") { try await Task.sleep(for: .milliseconds(300)) }
             if entity.hasPrefix("err-") { return Response(status: .internalServerError) }
-            let allow = entity.hasPrefix("ok-") || entity.hasPrefix("slow-")
+            let allow = entity.hasPrefix("ok-") || entity.hasPrefix("slow-") || entity.hasPrefix("wait-")
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"allow":\#(allow)}"#)))
         }
         let server = try await LocalHTTPServer.start(router)

@@ -77,6 +77,108 @@ import Testing
         try await server.stop()
     }
 
+    /// Seeded random numbers — huge, negative, fractional, exponent forms, long digit strings,
+    /// strings that look like numbers — in signed tokens' `exp`/`nbf`/`iat`, in `since` and
+    /// `requestId`, and in published `data`: each answered exactly as the protocol says.
+    @Test func randomNumbersAreAnsweredAsTheProtocolSays() async throws {
+        let server = try await TestServer.start { $0.limits.maxMessagesPerSecond = 0 }
+        var random = SplitMix64(seed: Self.seed ^ 0x4E55_4D42)
+        let now = Date().timeIntervalSince1970
+        let socket = try await server.connect()
+
+        // 1. Claims: the connect's status and reason, and the same token as a refresh.
+        for index in 0..<200 {
+            var claims = [#""data":{"userId":"myuserid"}"#]
+            for claim in ["exp", "nbf", "iat"] {
+                let present = claim == "exp" ? !index.isMultiple(of: 17) : Bool.random(using: &random)
+                if present { claims.append(#""\#(claim)":\#(random.numericClaim(now: now))"#) }
+            }
+            let text = "{" + claims.shuffled(using: &random).joined(separator: ",") + "}"
+            let expected = Self.expectedReason(claims: text, now: now)
+            let (status, reason) = try await Self.upgradeReason(server.port, token: TestServer.signed(claims: text))
+            if let expected {
+                #expect(status == "401" && reason == expected, "seed \(Self.seed): \(text) → \(status) \(reason ?? "")")
+            } else {
+                #expect(status == "101", "seed \(Self.seed): \(text) → \(status) \(reason ?? "")")
+            }
+            socket.send(#"{"action":"refresh","token":"\#(TestServer.signed(claims: text))","requestId":\#(index)}"#)
+            let reply = try await socket.json(timeout: .seconds(20))
+            let answer = reply["type"] == "refreshed" ? "refreshed" : reply["code"]?.stringValue
+            #expect(answer == (expected == nil ? "refreshed" : expected == "token_expired" ? "token_expired" : "token_invalid"), "seed \(Self.seed): \(text) → \(reply.text)")
+        }
+
+        // 2. since and requestId: an integer since from 0 to Int.max subscribes; any other number is
+        //    invalid_message; a number past a double's range makes the frame invalid_json. Any number
+        //    is a requestId and is echoed as it parses.
+        for _ in 0..<200 {
+            let since = random.numberText(), requestID = random.numberText()
+            socket.send(#"{"action":"subscribe","entityId":"numbers","since":\#(since),"requestId":\#(requestID)}"#)
+            let reply = try await socket.json(timeout: .seconds(20))
+            switch (JSON.parse(since), JSON.parse(requestID)) {
+            case (nil, _), (_, nil):
+                #expect(reply["code"] == "invalid_json" && reply["requestId"] == nil, "seed \(Self.seed): \(since) \(requestID) → \(reply.text)")
+            case (.int(let value)?, let echoed?) where value >= 0:
+                #expect(reply["type"] == "subscribed" && reply["requestId"] == echoed, "seed \(Self.seed): \(since) → \(reply.text)")
+            case (_, let echoed?):
+                #expect(reply["code"] == "invalid_message" && reply["requestId"] == echoed, "seed \(Self.seed): \(since) → \(reply.text)")
+            }
+        }
+
+        // 3. data: a number a double holds is delivered as the same value; past that the publish is 400.
+        socket.send(#"{"action":"subscribe","entityId":"numbers"}"#)
+        #expect(try await socket.json(timeout: .seconds(20))["type"] == "subscribed")
+        var published = 0
+        for _ in 0..<150 {
+            let number = random.numberText()
+            let answer = try await server.publish("/entities/numbers/updates", #"{"message":"n","data":{"n":\#(number),"list":[\#(number)]}}"#)
+            guard let value = JSON.parse(number) else {
+                #expect(answer.status == 400, "seed \(Self.seed): \(number) → \(answer.status)")
+                continue
+            }
+            #expect(answer.status == 202, "seed \(Self.seed): \(number) → \(answer.status)")
+            published += 1
+            let push = try await socket.json(timeout: .seconds(20))
+            #expect(push["seq"] == .int(published) && push["data"] == .object(["n": value, "list": [value]]), "seed \(Self.seed): \(number) → \(push.text)")
+        }
+        socket.send(#"{"action":"ping","requestId":"end"}"#)
+        #expect(try await socket.json(timeout: .seconds(20)) == .object(["type": "pong", "requestId": "end"]))
+        try await server.stop()
+    }
+
+    /// Upgrades with `token`: the status code, and the refusal's `reason`.
+    private static func upgradeReason(_ port: Int, token: String) async throws -> (String, String?) {
+        let request = upgradeRequest(query: "?access_token=\(token)") + "\r\n\r\n"
+        let response = try await RawHTTP.received(port: port, request: request, timeout: .seconds(20)) {
+            $0.hasPrefix("HTTP/1.1 101") ? $0.contains("\r\n\r\n") : $0.hasSuffix("}")
+        }
+        let status = String(response.split(separator: " ").dropFirst().first ?? "")
+        let body = response.range(of: "\r\n\r\n").map { String(response[$0.upperBound...]) } ?? ""
+        return (status, JSON.parse(body)?["reason"]?.stringValue)
+    }
+
+    /// What the verifier must answer for these claims at `now` (nil: accepted), from the rules of
+    /// docs/PROTOCOL.md: `exp` first, then `nbf` and `iat`; a NumericDate is a number from 0 to 253402300799.
+    static func expectedReason(claims text: String, now: Double) -> String? {
+        guard let claims = JSON.parse(text) else { return "token_invalid" }
+        func date(_ claim: String) -> Double?? {
+            guard let value = claims[claim] else { return .some(nil) }
+            let seconds: Double
+            switch value {
+            case .int(let number): seconds = Double(number)
+            case .double(let number): seconds = number
+            default: return nil
+            }
+            return (0...253_402_300_799).contains(seconds) ? .some(seconds) : nil
+        }
+        guard case .some(let exp?) = date("exp") else { return "token_invalid" }
+        if now > exp + 30 { return "token_expired" }
+        for claim in ["nbf", "iat"] {
+            guard case .some(let time) = date(claim) else { return "token_invalid" }
+            if let time, time > now + 30 { return "token_not_yet_valid" }
+        }
+        return nil
+    }
+
     /// A valid upgrade request head (without its closing blank line) to `/` + `query`.
     static func upgradeRequest(query: String) -> String {
         [
@@ -133,6 +235,50 @@ struct SplitMix64: RandomNumberGenerator {
     mutating func noise(length: Int) -> String {
         let alphabet = Array("abcXYZ019.-_=+/\"\\{}[]:, \t\n\u{0}\u{7F}é漢🙂")
         return String((0..<length).map { _ in pick(alphabet) })
+    }
+
+    /// A JSON number's text of any form: small and huge integers, long digit strings, fractions,
+    /// exponents far past a double's range, negative zero.
+    mutating func numberText() -> String {
+        let sign = Bool.random(using: &self) ? "-" : ""
+        switch Int.random(in: 0...7, using: &self) {
+        case 0: return pick(["0", "-0", "-0.0", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e19", "1e300", "1e400", "-1e400", "5e-324", "1e-400"])
+        case 1: return sign + digits(in: 1...18)
+        case 2: return sign + digits(in: 19...400)
+        case 3:
+            let whole = digits(in: 1...6)
+            return sign + whole + "." + digits(in: 1...30)
+        case 4:
+            let mantissa = digits(in: 1...3)
+            return sign + mantissa + pick(["e", "E", "e+", "e-"]) + "\(Int.random(in: 0...500, using: &self))"
+        case 5: return "\(Int.random(in: 0...1_000, using: &self))"
+        case 6:
+            let zeros = String(repeating: "0", count: Int.random(in: 0...400, using: &self))
+            return sign + "0." + zeros + digits(in: 3...3)
+        default: return "\(Int.random(in: Int.min...Int.max, using: &self))"
+        }
+    }
+
+    /// A run of decimal digits, as long as `lengths` allows, not starting with 0.
+    mutating func digits(in lengths: ClosedRange<Int>) -> String {
+        let count = Int.random(in: lengths, using: &self)
+        var text = "\(Int.random(in: 1...9, using: &self))"
+        for _ in 1..<max(count, 1) { text += "\(Int.random(in: 0...9, using: &self))" }
+        return text
+    }
+
+    /// A value for a token's `exp`, `nbf` or `iat`: plausible times a day or more away from `now`
+    /// (so the answer never depends on the clock), the edges of the range, and anything else.
+    mutating func numericClaim(now: Double) -> String {
+        let days = Double(Int.random(in: 1...3_000, using: &self)) * 86_400
+        switch Int.random(in: 0...5, using: &self) {
+        case 0: return "\(Int(now + days))"
+        case 1: return "\(Int(now - days))"
+        case 2: return "\(now + pick([-1, 1]) * days + 0.25)"
+        case 3: return pick(["253402300799", "253402300800", "0", "-0", "-1", "1.5", "1.8e9", "2E10", "\"1800000000\"", "\"NaN\"", "null", "true"])
+        case 4: return String(format: "%.9e", now + pick([-1, 1]) * days)
+        default: return numberText()
+        }
     }
 
     /// A copy of `token` with a few characters replaced, removed or duplicated.

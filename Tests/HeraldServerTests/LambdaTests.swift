@@ -193,12 +193,15 @@ import Testing
     }
 
     @Test func messagesAreAnsweredAsTheServerAnswersThem() async throws {
-        let deployment = try await Deployment.start(["HERALD_MAX_SUBSCRIPTIONS": "1"])
+        let deployment = try await Deployment.start(["HERALD_MAX_SUBSCRIPTIONS": "2"])
         try await deployment.connect("c1", user: "ada")
         let codes = { (frames: [JSONValue]) in frames.map { $0["code"] ?? $0["type"] ?? .null } }
         #expect(codes(try await deployment.send("not json", from: "c1")) == ["invalid_json"])
         #expect(codes(try await deployment.send(#"{"action":"dance"}"#, from: "c1")) == ["unknown_action"])
+        #expect(codes(try await deployment.send(#"{"action":"subscribe","entityId":"z"}"#, from: "c1")) == ["subscribed"])
         #expect(codes(try await deployment.send(#"{"action":"subscribe","entityIds":["a","b"]}"#, from: "c1")) == ["subscribed", "subscription_limit"])
+        // A list longer than the limit: one error, nothing subscribed (not one Management API call per id).
+        #expect(codes(try await deployment.send(#"{"action":"subscribe","entityIds":["x","y","w"]}"#, from: "c1")) == ["invalid_message"])
         #expect(try await deployment.send(#"{"action":"ping","requestId":"p"}"#, from: "c1") == [["type": "pong", "requestId": "p"]])
         #expect(codes(try await deployment.send(#"{"action":"unsubscribe","entityId":"a"}"#, from: "c1")) == ["unsubscribed"])
         let refreshed = try await deployment.send(#"{"action":"refresh","token":"\#(try await deployment.token("ada"))"}"#, from: "c1")

@@ -42,10 +42,14 @@ import Testing
         }
         socket.sendBinary([1, 2, 3])
         #expect(try await socket.json()["code"] == "unsupported_frame")
-        socket.send(#"{"action":"subscribe","entityIds":["a","b","c"]}"#)
+        socket.send(#"{"action":"subscribe","entityId":"a"}"#)
         #expect(try await socket.json()["type"] == "subscribed")
+        socket.send(#"{"action":"subscribe","entityIds":["b","c"]}"#)
         #expect(try await socket.json()["type"] == "subscribed")
         #expect(try await socket.json()["code"] == "subscription_limit")
+        // A list longer than the limit itself: one error for the whole message.
+        socket.send(#"{"action":"subscribe","entityIds":["x","y","z"]}"#)
+        #expect(try await socket.json()["code"] == "invalid_message")
         try await socket.expectNothingPending()
         try await server.stop()
     }

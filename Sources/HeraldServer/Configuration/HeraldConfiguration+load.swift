@@ -70,6 +70,7 @@ extension HeraldConfiguration {
             var hook = SubscriptionHook(url: url)
             hook.timeout = try settings.duration("auth-hook-timeout", atLeast: .milliseconds(1)) ?? hook.timeout
             hook.cacheTTL = try settings.duration("auth-hook-cache-ttl") ?? hook.cacheTTL
+            hook.concurrency = try settings.integer("auth-hook-concurrency", in: 1...4_096) ?? hook.concurrency
             subscriptionHook = hook
         }
         tokens.maxBytes = try settings.size("max-token-bytes", atLeast: 64) ?? tokens.maxBytes
@@ -85,7 +86,8 @@ extension HeraldConfiguration {
         limits.maxHandshakesPerSecond = try settings.integer("max-handshakes-per-second", in: 0...1_000_000) ?? limits.maxHandshakesPerSecond
         limits.maxConnections = try settings.integer("max-connections", in: 0...10_000_000) ?? limits.maxConnections
         limits.maxConnectionsPerUser = try settings.integer("max-connections-per-user", in: 0...10_000_000) ?? limits.maxConnectionsPerUser
-        limits.maxMessageBytes = try settings.size("max-message-bytes", atLeast: 1) ?? limits.maxMessageBytes
+        // NIOWebSocket traps on a frame limit past 4 GiB; far below that, 64 MiB is already no limit for a push protocol.
+        limits.maxMessageBytes = try settings.size("max-message-bytes", atLeast: 1, atMost: 64 << 20) ?? limits.maxMessageBytes
         limits.maxSubscriptions = try settings.integer("max-subscriptions", in: 1...1_000_000) ?? limits.maxSubscriptions
         limits.outboundBufferBytes = try settings.size("outbound-buffer-bytes", atLeast: 1) ?? limits.outboundBufferBytes
         limits.pingInterval = try settings.duration("ping-interval", atLeast: .milliseconds(1)) ?? limits.pingInterval
@@ -156,15 +158,16 @@ private struct Settings {
         guard let text = string(name) else { return nil }
         guard let value = HeraldCore.ConfigValue.duration(text), value >= minimum else {
             let floor = minimum > .zero ? " of at least \(minimum)" : ""
-            throw Self.invalid(name, "a duration\(floor) such as 500ms, 30s, 10m, 24h or plain seconds")
+            throw Self.invalid(name, "a duration\(floor) up to 87600h (ten years) such as 500ms, 30s, 10m, 24h or plain seconds")
         }
         return value
     }
 
-    func size(_ name: String, atLeast minimum: Int) throws(HeraldError) -> Int? {
+    func size(_ name: String, atLeast minimum: Int, atMost maximum: Int = .max) throws(HeraldError) -> Int? {
         guard let text = string(name) else { return nil }
-        guard let value = HeraldCore.ConfigValue.size(text), value >= minimum else {
-            throw Self.invalid(name, "a size of at least \(minimum) byte(s), such as 32768, 32KiB or 1MiB")
+        guard let value = HeraldCore.ConfigValue.size(text), value >= minimum, value <= maximum else {
+            let ceiling = maximum < .max ? " and at most \(maximum)" : ""
+            throw Self.invalid(name, "a size of at least \(minimum) byte(s)\(ceiling), such as 32768, 32KiB or 1MiB")
         }
         return value
     }

@@ -57,8 +57,11 @@ public struct HeraldConfiguration: Sendable {
         public var url: String
         /// How long one answer may take; no answer in time is a refusal.
         public var timeout: Duration = .seconds(2)
-        /// How long a connection remembers an answer.
+        /// How long a connection remembers an answer (at most twice `--max-subscriptions` answers).
         public var cacheTTL: Duration = .seconds(60)
+        /// Calls in flight on the whole node (`--auth-hook-concurrency`); more wait in line. One
+        /// connection has at most 4 in flight.
+        public var concurrency = 8
         public init(url: String) { self.url = url }
     }
 
@@ -113,6 +116,7 @@ public struct HeraldConfiguration: Sendable {
         "host", "port", "path", "jwt-secret", "jwt-public-key", "jwt-algorithms", "jwks-file", "jwks-url",
         "jwks-refresh-interval", "jwks-min-refresh-interval", "max-token-bytes", "jwt-issuer", "jwt-audience", "token-leeway",
         "identity-claim", "publish-keys", "subscription-auth", "auth-hook-url", "auth-hook-timeout", "auth-hook-cache-ttl",
+        "auth-hook-concurrency",
         "entities-claim", "allowed-origins", "max-connections", "max-connections-per-user", "max-messages-per-second",
         "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
         "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "drain-timeout",

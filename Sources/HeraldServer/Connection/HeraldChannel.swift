@@ -137,6 +137,8 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
             secure ? .after(try pipeline.handler(type: NIOSSLServerHandler.self)) : .first
         try pipeline.addHandler(wire, position: position)
         try pipeline.addHandlers([
+            // Right after NIO's frame decoder: the aggregator loses the mask and RSV bits of fragments.
+            ClientFrameValidator(),
             NIOWebSocketFrameAggregator(
                 minNonFinalFragmentSize: 1,
                 maxAccumulatedFrameCount: 1024,

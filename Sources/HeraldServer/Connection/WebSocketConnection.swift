@@ -73,8 +73,8 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     private var lifetime: Scheduled<Void>?
     /// Inbound messages per second (text and binary).
     private var rateLimit: RateLimit
-    /// The hook's answers for this connection, each kept for the hook's cache TTL.
-    var hookAnswers: [EntityID: (allowed: Bool, until: NIODeadline)] = [:]
+    /// The hook calls of the subscribe that waits for them (cancelled when the connection closes).
+    var hookCalls: Task<Void, Never>?
     /// A subscribe waits for the hook: later messages are held (and reading paused) so they keep their order.
     var waitingForHook = false
     var held: [WebSocketFrame] = []
@@ -103,13 +103,24 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         wire.flush()
     }
 
+    /// Every close the server starts (a timer's, an admin's, a refused frame's, a flood's): the
+    /// close frame goes out and, once written, the output side is shut (FIN). The client's further
+    /// input is read and dropped until its close frame or EOF, or for at most the close timeout —
+    /// so the close frame reaches the client, instead of the TCP reset that closing a socket with
+    /// unread input would send.
     func close(_ reason: CloseReason) {
         guard case .open = state, let context else { return }
-        wire.writeAndFlush(WireFrame.close(reason).bytes)
         closeCode = reason.code
+        log("Closing", reason: reason)
         let timeout = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(settings.limits.closeTimeout)) { context.close(promise: nil) }
         state = .closing(timeout)
-        log("Closing", reason: reason)
+        let written = eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenSuccess { context.close(mode: .output, promise: nil) }
+        wire.writeAndFlush(WireFrame.close(reason).bytes, promise: written)
+        // Reading may be paused (a subscribe waiting for the hook); the input must drain all the same.
+        held.removeAll()
+        try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+        context.read()
     }
 
     // MARK: Channel events
@@ -119,7 +130,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         session = Session(
             userID: identity.userID, outlet: self, hub: settings.hub, broker: settings.broker,
             maxSubscriptions: settings.limits.maxSubscriptions, allowedEntities: identity.allowedEntities,
-            asksHook: settings.hook != nil
+            asksHook: settings.hook != nil, hookCacheTTL: settings.hook?.cacheTTL ?? .zero
         )
         scheduleExpiry()
         if settings.limits.maxConnectionLifetime > .zero {
@@ -137,6 +148,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     func channelInactive(context: ChannelHandlerContext) {
         if case .closing(let timeout) = state { timeout?.cancel() }
         state = .closed
+        hookCalls?.cancel()
         expiry?.cancel()
         lifetime?.cancel()
         session?.end()
@@ -162,10 +174,11 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         lastActiveAt = Date()
         switch frame.opcode {
         case .text, .binary:
-            guard admitMessage() else { break }
+            guard admit(ping: false) else { break }
             if waitingForHook { hold(frame) } else { handle(frame) }
         case .ping:
-            if case .open = state { wire.writeAndFlush(WireFrame(.pong, payload: frame.unmaskedData).bytes) }
+            guard admit(ping: true) else { break }
+            wire.writeAndFlush(WireFrame(.pong, payload: frame.unmaskedData).bytes)
         case .connectionClose:
             receiveClose(frame.unmaskedData, context: context)
         default:
@@ -202,15 +215,21 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         }
     }
 
+    /// Broken input closes with the RFC 6455 code it earns; while closing, more of it is dropped.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let reason: CloseReason
         switch error {
+        case let violation as ClientFrameValidator.Violation:
+            reason = violation.reason
         case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
-            fail(.messageTooBig, context: context)
-        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error:
-            fail(.protocolError, context: context)
+            reason = .messageTooBig
+        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error, is ByteToMessageDecoderError:
+            // The last: input after a frame the decoder gave up on.
+            reason = .protocolError
         default:
-            context.close(promise: nil)
+            return context.close(promise: nil)
         }
+        close(reason)
     }
 
     // MARK: Helpers
@@ -218,7 +237,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     private func receive(text data: ByteBuffer) {
         guard case .open = state, let session else { return }
         guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
-            return fail(.invalidText)
+            return close(.invalidText)
         }
         switch session.receive(text: text.utf8) {
         case .refresh(let request)?: verify(request)
@@ -236,13 +255,17 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         }
     }
 
-    /// Applies the inbound rate limit: true to handle the message; otherwise it was answered
-    /// `rate_limited`, or the connection is closing with 1008 because the flood went on.
-    private func admitMessage() -> Bool {
+    /// Applies the inbound rate limit (`--max-messages-per-second`) to a data frame or a ping: true
+    /// to handle it. A refused message is answered `rate_limited`, a refused ping not at all; once
+    /// a second's worth in a row was refused, the connection closes with 1008.
+    private func admit(ping: Bool) -> Bool {
         guard case .open = state else { return false }
         switch rateLimit.eventOccurred(now: NIODeadline.now().uptimeNanoseconds) {
         case .handle:
             return true
+        case .refuse where ping:
+            settings.refusals.count("ping.rate_limited")
+            return false
         case .refuse:
             settings.refusals.count("message.rate_limited")
             let limit = settings.limits.maxMessagesPerSecond
@@ -250,7 +273,7 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
             return false
         case .close:
             settings.refusals.count("close.1008")
-            fail(.policyViolation)
+            close(.policyViolation)
             return false
         }
     }
@@ -272,40 +295,38 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
         }
     }
 
-    /// Closes the connection with 4001 at its token's `exp` + leeway (replacing an earlier deadline).
+    /// Closes the connection with 4001 at its token's `exp` + leeway (replacing an earlier deadline);
+    /// a far `exp` is waited for a day at a time (`ExpiryTimer`).
     private func scheduleExpiry() {
         expiry?.cancel()
-        let deadline = TimeInterval(identity.expiresAt) + settings.tokenLeeway.inSeconds
-        let remaining = max(0, deadline - Date().timeIntervalSince1970)
-        expiry = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(min(remaining, 1e9) * 1e9))) { [self] in
-            close(.tokenExpired)
+        let timer = ExpiryTimer(expiresAt: identity.expiresAt, leeway: settings.tokenLeeway, now: Date().timeIntervalSince1970)
+        expiry = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timer.delay)) { [self] in
+            if timer.expires { close(.tokenExpired) } else { scheduleExpiry() }
         }
     }
 
-    /// The client's close frame: answered with its own code when the client started the handshake,
-    /// then the socket is closed (the server closes TCP first, RFC 6455 §7.1.1).
+    /// The client's close frame: a valid one is answered with its own code (none for an empty one),
+    /// an invalid one (a code RFC 6455 §7.4 does not allow, a 1-byte payload, a reason that is not
+    /// UTF-8) with 1002 or 1007; then the socket is closed (the server closes TCP first, §7.1.1).
     private func receiveClose(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         guard case .open = state else {
             context.close(promise: nil)
             return
         }
-        var echo = ByteBuffer()
-        let code = payload.getInteger(at: payload.readerIndex, as: UInt16.self)
-        if let code { echo.writeInteger(code) }
-        closeCode = code ?? 1005  // 1005: the client's close frame had no code
-        writeThenClose(WireFrame(.close, payload: echo), context: context)
+        switch ClientClose.read(payload.readableBytesView) {
+        case .invalid(let reason):
+            closeCode = reason.code
+            log("Closing", reason: reason)
+            writeThenClose(.close(reason), context: context)
+        case .valid(let close):
+            var echo = ByteBuffer()
+            if let code = close.code { echo.writeInteger(code) }
+            closeCode = close.code ?? 1005  // 1005: the client's close frame had no code
+            writeThenClose(WireFrame(.close, payload: echo), context: context)
+        }
     }
 
-    /// A broken or unacceptable frame: the close frame goes out and the socket closes without waiting.
-    func fail(_ reason: CloseReason, context: ChannelHandlerContext? = nil) {
-        guard let context = context ?? self.context else { return }
-        guard case .open = state else { return context.close(promise: nil) }
-        closeCode = reason.code
-        log("Closing", reason: reason)
-        writeThenClose(.close(reason), context: context)
-    }
-
-    /// Writes a close frame and closes the socket once it is out.
+    /// Writes a close frame and closes the socket once it is out (the client has sent its close: nothing more comes).
     private func writeThenClose(_ frame: WireFrame, context: ChannelHandlerContext) {
         state = .closing(nil)
         let promise = context.eventLoop.makePromise(of: Void.self)

@@ -70,7 +70,9 @@ public func buildApplication(
     )
     let connection = WebSocketConnection.Settings(
         hub: hub, broker: broker, refusals: refusals, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits,
-        hook: configuration.subscriptionHook.map { AuthorisationHook(url: $0.url, timeout: $0.timeout, cacheTTL: $0.cacheTTL, logger: logger) },
+        hook: configuration.subscriptionHook.map {
+            AuthorisationHook(url: $0.url, timeout: $0.timeout, cacheTTL: $0.cacheTTL, concurrency: $0.concurrency, logger: logger)
+        },
         metrics: metrics, directory: directory, logger: logger
     )
     let path = RouterPath(configuration.listen.path)
