@@ -1,0 +1,103 @@
+import AsyncHTTPClient
+import Foundation
+import HeraldClient
+import HeraldCore
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Memory does not grow with the number of entities ever published (SPEC §4): a `herald serve`
+/// child publishes to 200,000 distinct ids with a short history TTL; once their events expired
+/// and a sweep ran, the node keeps no entity and its resident memory is back near where it started.
+@Suite(.serialized) struct MemorySoakTests {
+    private static let secret = "soak-secret-0123456789abcdef-0123456789abcdef-0123456789"
+    private static let key = "soak-key"
+
+    /// VmRSS of `pid`, in bytes, from `/proc/PID/status`.
+    private func residentBytes(of pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { throw TestFailure("no VmRSS in /proc/\(pid)/status") }
+        return kilobytes * 1024
+    }
+
+    /// `POST /events` of one entity update for each id in `range`.
+    private func publish(_ range: Range<Int>, through client: PublishClient) async throws {
+        var body = "["
+        for index in range {
+            if index > range.lowerBound { body += "," }
+            body += #"{"detail-type":"Entity Updated","detail":{"entityId":"order-\#(index)","message":"m"}}"#
+        }
+        body += "]"
+        let answer = try await client.post("/events", body: Array(body.utf8), timeout: .seconds(30))
+        #expect(answer.status == 200 && JSON.parse(answer.body)?["failedEntryCount"] == .int(0))
+    }
+
+    /// Publishes `count` ids from `start` in batches of 2,500 (under the 256 KiB body limit), two at a time.
+    private func publish(_ count: Int, from start: Int, through client: PublishClient) async throws {
+        let batch = 2_500
+        try await withThrowingTaskGroup { group in
+            for lane in 0..<2 {
+                group.addTask {
+                    for first in stride(from: start + lane * batch, to: start + count, by: 2 * batch) {
+                        try await publish(first..<min(first + batch, start + count), through: client)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// `streams` of `GET /admin/stats`: the entities the node keeps.
+    private func streams(_ client: PublishClient, _ baseURL: String) async throws -> Int? {
+        var request = HTTPClientRequest(url: baseURL + "/admin/stats")
+        request.headers.add(name: "Authorization", value: "Bearer \(Self.key)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard case .int(let count)? = JSON.parse(body.readableBytesView)?["streams"] else { return nil }
+        return count
+    }
+
+    @Test func residentMemoryReturnsNearItsBaselineOnceTwoHundredThousandIdsAreForgotten() async throws {
+        let environment = [
+            "HERALD_JWT_SECRET": Self.secret, "HERALD_PUBLISH_KEYS": Self.key, "HERALD_HOST": "127.0.0.1",
+            "HERALD_HISTORY_TTL": "3s", "HERALD_LOG_LEVEL": "warning",
+        ]
+        let serve = try HeraldProcess(CommandLineTests.binary, ["serve", "--port", "0"], environment: environment)
+        let listening = try #require(await serve.line(timeout: .seconds(20)))
+        let port = try #require(listening.wholeMatch(of: /listening on ws:\/\/127\.0\.0\.1:(\d+)\//)?.1)
+        let baseURL = "http://127.0.0.1:\(port)"
+        let client = PublishClient(baseURL: baseURL, publishKey: Self.key)
+        let pid = serve.processIdentifier
+
+        // Warm up the allocator, the connection and the event loops with 10,000 ids, and let them be forgotten.
+        try await publish(10_000, from: 0, through: client)
+        try await waitForNoStreams(client, baseURL)
+        let baseline = try residentBytes(of: pid)
+
+        let started = ContinuousClock.now
+        try await publish(200_000, from: 10_000, through: client)
+        let peakStreams = try await streams(client, baseURL) ?? 0
+        let peak = try residentBytes(of: pid)
+        try await waitForNoStreams(client, baseURL)
+        let after = try residentBytes(of: pid)
+        let mebibyte = Double(1 << 20)
+        print(
+            "soak: \(ContinuousClock.now - started); streams at the end of publishing \(peakStreams); RSS baseline "
+                + "\(Double(baseline) / mebibyte) MiB, peak \(Double(peak) / mebibyte) MiB, after \(Double(after) / mebibyte) MiB"
+        )
+        #expect(peakStreams > 10_000, "the ids were kept for their TTL")
+        #expect(after - baseline < 16 << 20, "RSS \(after) is within 16 MiB of the baseline \(baseline)")
+        serve.signal(SIGTERM)
+        #expect(await serve.exitCode() == 0)
+    }
+
+    private func waitForNoStreams(_ client: PublishClient, _ baseURL: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await streams(client, baseURL) != 0 {
+            guard ContinuousClock.now < deadline else { throw TestFailure("the node still keeps entities after 30 s") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
