@@ -7,8 +7,11 @@ import NIOHTTP1
 import Testing
 
 /// Memory does not grow with the number of entities ever published (SPEC §4): a `herald serve`
-/// child publishes to 200,000 distinct ids with a short history TTL; once their events expired
-/// and a sweep ran, the node keeps no entity and its resident memory is back near where it started.
+/// child is published to with 60,000 distinct ids (`HERALD_SOAK_IDS` for more) and a 4 s history
+/// TTL; once their events expired and a sweep ran, the node keeps no entity and its resident
+/// memory is back near where it started. (The old code kept every id: +36 MiB here, never freed.)
+/// A debug server takes about 2,900 events a second (2,500 per request), so the default fits in
+/// about half a minute; docs/PERFORMANCE.md has the 200,000-id figure from a release build.
 @Suite(.serialized) struct MemorySoakTests {
     private static let secret = "soak-secret-0123456789abcdef-0123456789abcdef-0123456789"
     private static let key = "soak-key"
@@ -31,21 +34,16 @@ import Testing
         }
         body += "]"
         let answer = try await client.post("/events", body: Array(body.utf8), timeout: .seconds(30))
-        #expect(answer.status == 200 && JSON.parse(answer.body)?["failedEntryCount"] == .int(0))
+        // (The answer lists every entry, then says how many failed: read without parsing it all.)
+        #expect(answer.status == 200 && answer.body.hasSuffix(#""failedEntryCount":0}"#), "\(answer.status)")
     }
 
-    /// Publishes `count` ids from `start` in batches of 2,500 (under the 256 KiB body limit), two at a time.
+    /// Publishes `count` ids from `start` in batches of 2,500 (under the 256 KiB body limit), one
+    /// at a time (a second lane does not make a debug server faster).
     private func publish(_ count: Int, from start: Int, through client: PublishClient) async throws {
         let batch = 2_500
-        try await withThrowingTaskGroup { group in
-            for lane in 0..<2 {
-                group.addTask {
-                    for first in stride(from: start + lane * batch, to: start + count, by: 2 * batch) {
-                        try await publish(first..<min(first + batch, start + count), through: client)
-                    }
-                }
-            }
-            try await group.waitForAll()
+        for first in stride(from: start, to: start + count, by: batch) {
+            try await publish(first..<min(first + batch, start + count), through: client)
         }
     }
 
@@ -59,10 +57,11 @@ import Testing
         return count
     }
 
-    @Test func residentMemoryReturnsNearItsBaselineOnceTwoHundredThousandIdsAreForgotten() async throws {
+    @Test func residentMemoryReturnsNearItsBaselineOnceManyDistinctIdsAreForgotten() async throws {
+        let ids = ProcessInfo.processInfo.environment["HERALD_SOAK_IDS"].flatMap { Int($0) } ?? 60_000
         let environment = [
             "HERALD_JWT_SECRET": Self.secret, "HERALD_PUBLISH_KEYS": Self.key, "HERALD_HOST": "127.0.0.1",
-            "HERALD_HISTORY_TTL": "3s", "HERALD_LOG_LEVEL": "warning",
+            "HERALD_HISTORY_TTL": "4s", "HERALD_LOG_LEVEL": "warning",
         ]
         let serve = try HeraldProcess(CommandLineTests.binary, ["serve", "--port", "0"], environment: environment)
         let listening = try #require(await serve.line(timeout: .seconds(20)))
@@ -71,23 +70,23 @@ import Testing
         let client = PublishClient(baseURL: baseURL, publishKey: Self.key)
         let pid = serve.processIdentifier
 
-        // Warm up the allocator, the connection and the event loops with 10,000 ids, and let them be forgotten.
-        try await publish(10_000, from: 0, through: client)
+        // Warm up the allocator, the connection and the event loops with 2,500 ids, and let them be forgotten.
+        try await publish(2_500, from: 0, through: client)
         try await waitForNoStreams(client, baseURL)
         let baseline = try residentBytes(of: pid)
 
         let started = ContinuousClock.now
-        try await publish(200_000, from: 10_000, through: client)
+        try await publish(ids, from: 2_500, through: client)
         let peakStreams = try await streams(client, baseURL) ?? 0
         let peak = try residentBytes(of: pid)
         try await waitForNoStreams(client, baseURL)
         let after = try residentBytes(of: pid)
         let mebibyte = Double(1 << 20)
         print(
-            "soak: \(ContinuousClock.now - started); streams at the end of publishing \(peakStreams); RSS baseline "
+            "soak: \(ids) ids in \(ContinuousClock.now - started); streams at the end of publishing \(peakStreams); RSS baseline "
                 + "\(Double(baseline) / mebibyte) MiB, peak \(Double(peak) / mebibyte) MiB, after \(Double(after) / mebibyte) MiB"
         )
-        #expect(peakStreams > 10_000, "the ids were kept for their TTL")
+        #expect(peakStreams > 5_000, "the ids were kept for their TTL")
         #expect(after - baseline < 16 << 20, "RSS \(after) is within 16 MiB of the baseline \(baseline)")
         serve.signal(SIGTERM)
         #expect(await serve.exitCode() == 0)
