@@ -156,8 +156,8 @@ public final class EntityStreams: Sendable {
     public func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?, epoch: String? = nil, now: Date) -> Replay {
         withShard(for: entity) { state in
             hub.subscribe(outlet, to: entity)
-            if state.streams[entity] == nil { state.replace(entity, with: newStream()) }
-            guard let stream = state.streams[entity] else { return .none(epoch: "") }
+            let stream = state.streams[entity] ?? newStream()
+            if state.streams[entity] == nil { state.replace(entity, with: stream) }
             guard let since else { return .none(epoch: stream.epoch) }
             if let epoch, epoch != stream.epoch { return Replay(frames: [], recovered: false, epoch: stream.epoch) }
             return stream.replay(after: since, now: now)

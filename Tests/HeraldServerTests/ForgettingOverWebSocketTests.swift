@@ -78,6 +78,9 @@ import Testing
         #expect(keptCount == 4)
         #expect(try await stat(server, "keptEvents") == keptCount)
         #expect(try await stat(server, "keptBytes") == keptBytes)
+        let series = try await server.metrics()
+        #expect(series["herald_history_bytes"] == Double(keptBytes) && series["herald_history_events"] == Double(keptCount))
+        #expect(series["herald_streams"] == 10)
         for (index, entity) in entities.enumerated() {
             let socket = try await server.connect()
             socket.send(#"{"action":"subscribe","entityId":"\#(entity)","since":0}"#)
