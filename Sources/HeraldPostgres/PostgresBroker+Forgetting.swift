@@ -5,7 +5,7 @@ import PostgresNIO
 /// How the cluster forgets streams (SPEC §4, §8), on every node's sweep.
 ///
 /// A node marks the streams it has subscribers for as held (`held_at`, one statement per
-/// 10,000). A row nobody published to within the TTL (so it keeps no event) and nobody held
+/// 10,000, skipping rows held within half the grace period). A row nobody published to within the TTL (so it keeps no event) and nobody held
 /// within `holdGrace` — longer than two sweeps, so a node with subscribers has held it in that
 /// time — is deleted with its events. Then each node forgets its idle copies of the streams
 /// the database no longer has. A stream started again must not get its old run's epoch: before
@@ -18,10 +18,19 @@ extension PostgresBroker {
     /// How long a row may go unheld before it may be deleted: three sweeps.
     var holdGrace: Duration { history.sweepInterval * 3 }
 
-    /// Marks the streams this node has subscribers for as held now.
+    /// Marks the streams this node has subscribers for as held now. A row held within half the
+    /// grace period (by this node or another) is left alone: it is still held at least every two
+    /// sweeps, and a stream many nodes hold is written once, not once per node.
     func holdSubscribedStreams() async throws {
+        let fresh = holdGrace.inSeconds / 2
         for ids in Self.chunks(of: streams.hub.subscribedEntities().map(\.rawValue)) where !ids.isEmpty {
-            try await client.query("UPDATE herald_streams SET held_at = clock_timestamp() WHERE entity_id = ANY(\(ids))", logger: logger)
+            try await client.query(
+                """
+                UPDATE herald_streams SET held_at = clock_timestamp()
+                WHERE entity_id = ANY(\(ids)) AND held_at < clock_timestamp() - make_interval(secs => \(fresh))
+                """,
+                logger: logger
+            )
         }
     }
 
