@@ -111,10 +111,14 @@ struct StreamShard {
         return keepingNothing
     }
 
-    /// Drops stale records from the front, and every stale record once they outnumber the kept events.
+    /// Drops stale records from the front, and every stale record once they outnumber the kept
+    /// events; gives back the room of a shard that shrank (neither a dictionary nor a ring buffer
+    /// shrinks by itself: after 200,000 forgotten entities the empty tables held 50 MiB).
     mutating func tidy() {
         while let first = order.first, !isKept(first) { order.removeFirst() }
         if order.count > 2 * keptEvents + 1_024 { order = CircularBuffer(order.filter(isKept)) }
+        if order.capacity > 4 * order.count + 1_024 { order = CircularBuffer(order) }
+        if streams.capacity > 4 * streams.count + 1_024 { streams = Dictionary(uniqueKeysWithValues: streams.map { ($0.key, $0.value) }) }
     }
 
     private func isKept(_ record: Record) -> Bool {

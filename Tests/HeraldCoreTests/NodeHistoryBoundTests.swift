@@ -98,4 +98,25 @@ import Testing
         #expect(shard.evictOldest() == EntityID("hot")!)
         #expect(shard.evictOldest() == nil)
     }
+
+    @Test func aShardThatEmptiedGivesItsRoomBack() {
+        var shard = StreamShard()
+        var ticket = 0
+        let limits = EntityHistory.Limits(size: 1)
+        let entities = (0..<20_000).map { EntityID("order-\($0)")! }
+        for entity in entities {
+            shard.update(entity, make: { EntityHistory(limits: limits) }, ticket: { ticket += 1; return ticket }) { stream in
+                _ = stream.append(at: now) { frame("e", $0) }
+            }
+            shard.tidy()
+        }
+        #expect(shard.streams.capacity >= 20_000 && shard.recordCount == 20_000)
+        for entity in entities {
+            shard.replace(entity, with: nil)
+            shard.tidy()
+        }
+        #expect(shard.streams.isEmpty && shard.keptEvents == 0 && shard.keptBytes == 0)
+        #expect(shard.streams.capacity <= 2_048, "a dictionary never shrinks by itself")
+        #expect(shard.recordCount == 0)
+    }
 }
