@@ -47,8 +47,9 @@ public struct EntityHistory: Sendable {
     /// Frame bytes of the kept events (header and payload, what the node-wide bound counts).
     public private(set) var bytes = 0
     /// Kept events, oldest first, with consecutive `seq`s ending at `latestSeq`. Room for one to
-    /// start with (NIO's default of 16 would be a kilobyte for every entity); it doubles as needed.
-    private var kept = CircularBuffer<Kept>(initialCapacity: 1)
+    /// start with (a ring of two holds one; NIO's default of 16 would be a kilobyte for every
+    /// entity); it doubles as needed.
+    private var kept = CircularBuffer<Kept>(initialCapacity: 2)
     private let limits: Limits
 
     /// A stream with nothing numbered yet, under `epoch` (a new random one unless given).
@@ -118,7 +119,7 @@ public struct EntityHistory: Sendable {
     }
 
     private mutating func dropAll() {
-        kept = CircularBuffer(initialCapacity: 1)
+        kept = CircularBuffer(initialCapacity: 2)
         bytes = 0
     }
 

@@ -99,7 +99,10 @@ struct StreamShard {
     /// Drops events older than the TTL from every stream; returns the entities that keep nothing now.
     mutating func evictExpired(now: Date) -> [EntityID] {
         var keepingNothing: [EntityID] = []
-        for index in streams.indices {
+        // Walked by index, not over `streams.indices`: that collection holds the table, and the
+        // first change would then copy all of it.
+        var index = streams.startIndex
+        while index != streams.endIndex {
             let (count, bytes) = (streams.values[index].count, streams.values[index].bytes)
             if count > 0 {
                 streams.values[index].evictExpired(now: now)
@@ -107,6 +110,7 @@ struct StreamShard {
                 keptBytes += streams.values[index].bytes - bytes
             }
             if streams.values[index].count == 0 { keepingNothing.append(streams.keys[index]) }
+            index = streams.index(after: index)
         }
         return keepingNothing
     }
