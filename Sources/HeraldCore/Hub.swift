@@ -38,14 +38,13 @@ public final class Hub: Sendable {
         connectionCount.add(1, ordering: .relaxed)
     }
 
-    /// Removes a connection and every subscription it still holds.
-    public func disconnect(_ outlet: any Outlet, user: UserID, subscriptions: some Sequence<EntityID>) {
-        for entity in subscriptions { unsubscribe(outlet, from: entity) }
+    /// Removes a connection of `user` (its subscriptions go through `EntityStreams.unsubscribe` first).
+    public func disconnect(_ outlet: any Outlet, user: UserID) {
         Self.remove(outlet, for: user, in: Self.shard(for: user, in: userShards))
         connectionCount.subtract(1, ordering: .relaxed)
     }
 
-    /// Adds `outlet` to the subscribers of `entity`.
+    /// Adds `outlet` to the subscribers of `entity` (`EntityStreams` calls this under its lock).
     public func subscribe(_ outlet: any Outlet, to entity: EntityID) {
         let queue = queue(for: outlet.eventLoop)
         let inserted = Self.shard(for: entity, in: entityShards).registry.withLock {
@@ -54,11 +53,27 @@ public final class Hub: Sendable {
         if inserted { subscriptionCount.add(1, ordering: .relaxed) }
     }
 
-    /// Removes `outlet` from the subscribers of `entity`.
-    public func unsubscribe(_ outlet: any Outlet, from entity: EntityID) {
-        if Self.remove(outlet, for: entity, in: Self.shard(for: entity, in: entityShards)) {
-            subscriptionCount.subtract(1, ordering: .relaxed)
+    /// Removes `outlet` from the subscribers of `entity` (`EntityStreams` calls this under its
+    /// lock); returns how many subscribers the entity has left.
+    @discardableResult
+    public func unsubscribe(_ outlet: any Outlet, from entity: EntityID) -> Int {
+        let (removed, left) = Self.shard(for: entity, in: entityShards).registry.withLock { registry in
+            let removed = registry[entity]?.remove(outlet) == true
+            if registry[entity]?.isEmpty == true { registry[entity] = nil }
+            return (removed, registry[entity]?.count ?? 0)
         }
+        if removed { subscriptionCount.subtract(1, ordering: .relaxed) }
+        return left
+    }
+
+    /// How many local subscribers `entity` has.
+    public func subscriberCount(of entity: EntityID) -> Int {
+        Self.shard(for: entity, in: entityShards).registry.withLock { $0[entity]?.count ?? 0 }
+    }
+
+    /// Every entity with a local subscriber (what a cluster node tells its database it holds).
+    public func subscribedEntities() -> [EntityID] {
+        entityShards.flatMap { shard in shard.registry.withLock { Array($0.keys) } }
     }
 
     // MARK: Delivery
@@ -134,12 +149,10 @@ public final class Hub: Sendable {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
-    @discardableResult
-    private static func remove<Key>(_ outlet: any Outlet, for key: Key, in shard: Shard<Key>) -> Bool {
+    private static func remove<Key>(_ outlet: any Outlet, for key: Key, in shard: Shard<Key>) {
         shard.registry.withLock { registry in
-            guard registry[key]?.remove(outlet) == true else { return false }
+            guard registry[key]?.remove(outlet) == true else { return }
             if registry[key]?.isEmpty == true { registry[key] = nil }
-            return true
         }
     }
 }

@@ -65,24 +65,38 @@ public struct JSONObjectWriter {
         buffer.writeStaticString("\":")
     }
 
-    /// Writes a JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    /// Writes a JSON string literal: quotes, backslashes and control characters escaped, the rest
+    /// as UTF-8, in runs between the bytes that need escaping (one copy each, not one write per byte).
     static func writeQuoted(_ string: String, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-            case 0..<0x20:
-                buffer.writeStaticString("\\u00")
-                buffer.writeInteger(hexDigit(byte >> 4))
-                buffer.writeInteger(hexDigit(byte & 0xF))
-            default: buffer.writeInteger(byte)
+        let utf8 = string.utf8
+        var runStart = utf8.startIndex
+        var index = runStart
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 {
+                buffer.writeBytes(utf8[runStart..<index])
+                writeEscaped(byte, into: &buffer)
+                runStart = utf8.index(after: index)
             }
+            index = utf8.index(after: index)
         }
+        buffer.writeBytes(utf8[runStart..<utf8.endIndex])
         buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    private static func writeEscaped(_ byte: UInt8, into buffer: inout ByteBuffer) {
+        switch byte {
+        case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+        case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+        case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+        case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+        case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+        default:
+            buffer.writeStaticString("\\u00")
+            buffer.writeInteger(hexDigit(byte >> 4))
+            buffer.writeInteger(hexDigit(byte & 0xF))
+        }
     }
 
     private static func hexDigit(_ value: UInt8) -> UInt8 {

@@ -5,15 +5,15 @@ public import Foundation
 #endif
 
 /// The standalone broker: events are numbered, kept and delivered in this process (its
-/// `EntityStreams`), straight to the local hub.
+/// `EntityStreams`), straight to the local hub. It forgets an entity as soon as it has no
+/// subscriber and keeps no event, and never one that has a subscriber.
 public final class MemoryBroker: Broker {
-    public let epoch: String
     private let streams: EntityStreams
     private let now: @Sendable () -> Date
 
     /// - Parameters:
     ///   - hub: where pushes are delivered.
-    ///   - history: how much of each entity's stream is kept for resume.
+    ///   - history: how much of each entity's stream is kept for resume, and of all together.
     ///   - now: the clock stamped into each push's `time` and used for history age (injected for tests).
     public init(
         hub: Hub,
@@ -23,7 +23,6 @@ public final class MemoryBroker: Broker {
     ) {
         streams = EntityStreams(hub: hub, history: history, shardCount: shardCount)
         self.now = now
-        epoch = String(UInt64.random(in: 1...UInt64.max), radix: 36)
     }
 
     /// Numbers, keeps and delivers each event in turn (nothing in this process can fail).
@@ -45,12 +44,20 @@ public final class MemoryBroker: Broker {
         }
     }
 
-    public func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?) -> Replay {
-        streams.subscribe(outlet, to: entity, since: since, now: now())
+    public func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?, epoch: String?) -> Replay {
+        streams.subscribe(outlet, to: entity, since: since, epoch: epoch, now: now())
     }
 
-    /// Frees events that outlived the history's age limit (the server calls this on a timer).
-    public func evictExpiredHistory() {
+    public func unsubscribe(_ outlet: any Outlet, from entities: [EntityID]) {
+        streams.unsubscribe(outlet, from: entities)
+    }
+
+    /// Frees events that outlived the history's age limit and forgets the entities left idle
+    /// (the server calls this on a timer).
+    @discardableResult
+    public func evictExpiredHistory() -> EntityStreams.Sweep {
         streams.evictExpiredHistory(now: now())
     }
+
+    public var streamFigures: EntityStreams.Figures { streams.figures }
 }

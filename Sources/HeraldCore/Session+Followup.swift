@@ -23,8 +23,8 @@ extension Session {
         /// A `subscribe` with `since`.
         public struct Resume: Equatable, Sendable {
             public var since: Int
-            /// False when the client's `epoch` is not the broker's: nothing can be recovered.
-            public var sameEpoch: Bool
+            /// The epoch of the ack under which the client saw `since` (nil: `since` alone decides).
+            public var epoch: String?
         }
 
         /// Every entity of the message, in order.

@@ -54,8 +54,7 @@ public final class Session: Sendable {
             }
             switch message.action {
             case .subscribe(let entities, let since, let epoch):
-                // `seq`s the client saw in another epoch say nothing about this one's: nothing can be recovered.
-                let resume = since.map { SubscribeRequest.Resume(since: $0, sameEpoch: epoch == nil || epoch == broker.epoch) }
+                let resume = since.map { SubscribeRequest.Resume(since: $0, epoch: epoch) }
                 var request = SubscribeRequest(entities: entities, resume: resume, requestID: message.requestID)
                 (request.askHook, request.remembered) = machine.withLock { $0.hookQuestions(for: entities, now: clock()) }
                 if !request.askHook.isEmpty { return .authorise(request) }
@@ -86,9 +85,11 @@ public final class Session: Sendable {
         outlet.send(Push.error(error))
     }
 
-    /// Removes the connection and its subscriptions from the hub. Call once, when the connection ends.
+    /// Removes the connection and its subscriptions (through the broker, which forgets entities
+    /// nobody holds any more). Call once, when the connection ends.
     public func end() {
-        hub.disconnect(outlet, user: userID, subscriptions: subscriptions)
+        broker.unsubscribe(outlet, from: Array(subscriptions))
+        hub.disconnect(outlet, user: userID)
     }
 
     /// The hook answered `request.askHook` (an entity missing from `answers` counts as refused):
@@ -112,15 +113,16 @@ public final class Session: Sendable {
     private func subscribe(_ entity: EntityID, resume: SubscribeRequest.Resume?, requestID: JSONValue?, hookAnswer: Bool?) {
         switch machine.withLock({ $0.subscribeRequested(entity, hookAnswer: hookAnswer) }) {
         case .subscribe:
-            let replay = broker.subscribe(outlet, to: entity, since: resume.flatMap { $0.sameEpoch ? $0.since : nil })
-            let recovered = replay.recovered && resume?.sameEpoch != false
+            // The broker judges `since` against the entity's stream under its lock (its epoch included).
+            let replay = broker.subscribe(outlet, to: entity, since: resume?.since, epoch: resume?.epoch)
             // Ack, then the missed events, all before any live push (those wait for this turn of the event loop).
-            outlet.write(Push.subscribed(entity, recovered: recovered, epoch: broker.epoch, requestID: requestID))
+            outlet.write(Push.subscribed(entity, recovered: replay.recovered, epoch: replay.epoch, requestID: requestID))
             for frame in replay.frames { outlet.write(frame) }
             outlet.flush()
         case .acknowledge:
             // Already live on this connection: nothing was missed since it subscribed.
-            outlet.send(Push.subscribed(entity, recovered: true, epoch: broker.epoch, requestID: requestID))
+            let epoch = broker.subscribe(outlet, to: entity, since: nil, epoch: nil).epoch
+            outlet.send(Push.subscribed(entity, recovered: true, epoch: epoch, requestID: requestID))
         case .refuse(let code):
             reply(ProtocolError(code, refusal(code, entity: entity), requestID: requestID))
         }
@@ -128,7 +130,7 @@ public final class Session: Sendable {
 
     private func unsubscribe(_ entity: EntityID, requestID: JSONValue?) {
         if machine.withLock({ $0.unsubscribeRequested(entity) }) {
-            hub.unsubscribe(outlet, from: entity)
+            broker.unsubscribe(outlet, from: [entity])
         }
         outlet.send(Push.unsubscribed(entity, requestID: requestID))
     }

@@ -10,13 +10,14 @@ import HeraldCore
 ///
 /// | kind | fields |
 /// |---|---|
-/// | `e` / `E` | seq, entity, push / (the push is in `herald_events`) |
+/// | `e` / `E` | seq, stream epoch, entity, push / (the push is in `herald_events`) |
 /// | `u` / `U` | user, push / payload id |
 /// | `q` / `Q` | request id, asking node, question JSON / payload id |
 /// | `a` / `A` | request id, asking node, answer JSON / payload id |
 enum Notice: Equatable, Sendable {
-    /// An entity's event, with its push (the exact bytes every node sends) or nil when stored.
-    case entityEvent(EntityID, seq: Int, push: String?)
+    /// An entity's event in the stream run `epoch`, with its push (the exact bytes every node
+    /// sends) or nil when stored.
+    case entityEvent(EntityID, seq: Int, epoch: String, push: String?)
     /// A user notification's push.
     case userNotification(UserID, Body)
     /// A node's question to the others.
@@ -34,12 +35,25 @@ enum Notice: Equatable, Sendable {
     static let channel = "herald_events"
     /// The longest payload PostgreSQL carries (it refuses 8,000 bytes and more).
     static let maximumBytes = 7_999
+    /// The longest stream epoch a notice carries (the database makes them: 32 hex digits at most).
+    static let maximumEpochBytes = 64
+
+    /// The SQL expression of an entity event's notice, which the publish statement builds around
+    /// the `seq` it hands out: over rows with `seq`, `epoch`, `entity_id` and `push`, the push
+    /// inline when the payload stays within `inlineLimit` bytes of push.
+    static func entityEventSQL(inlineLimit: Int) -> String {
+        """
+        CASE WHEN octet_length(push) <= \(inlineLimit)
+            THEN 'e' || chr(10) || seq || chr(10) || epoch || chr(10) || entity_id || chr(10) || push
+            ELSE 'E' || chr(10) || seq || chr(10) || epoch || chr(10) || entity_id END
+        """
+    }
 
     /// The text form (what `pg_notify` sends); the database builds entity events' itself.
     var payload: String {
         switch self {
-        case .entityEvent(let entity, let seq, let push?): "e\n\(seq)\n\(entity)\n\(push)"
-        case .entityEvent(let entity, let seq, nil): "E\n\(seq)\n\(entity)"
+        case .entityEvent(let entity, let seq, let epoch, let push?): "e\n\(seq)\n\(epoch)\n\(entity)\n\(push)"
+        case .entityEvent(let entity, let seq, let epoch, nil): "E\n\(seq)\n\(epoch)\n\(entity)"
         case .userNotification(_, let body), .question(_, _, let body), .answer(_, _, let body):
             switch body {
             case .inline(let text): "\(Character(kind.lowercased()))\n\(header)\(text)"
@@ -64,7 +78,7 @@ enum Notice: Equatable, Sendable {
     /// The fields before the body, each ended by a line feed.
     private var header: String {
         switch self {
-        case .entityEvent(let entity, let seq, _): "\(seq)\n\(entity)\n"
+        case .entityEvent(let entity, let seq, let epoch, _): "\(seq)\n\(epoch)\n\(entity)\n"
         case .userNotification(let user, _): "\(user)\n"
         case .question(let request, let node, _), .answer(let request, let node, _): "\(request)\n\(node)\n"
         }
@@ -74,7 +88,12 @@ enum Notice: Equatable, Sendable {
     init?(payload: String) {
         guard let kind = payload.first, payload.dropFirst().first == "\n" else { return nil }
         // The last field may hold line feeds: split only as often as there are fields before it.
-        let fieldCount = ["E", "u", "U"].contains(kind) ? 2 : 3
+        let fieldCount =
+            switch kind {
+            case "e": 4
+            case "u", "U": 2
+            default: 3
+            }
         let fields = payload.dropFirst(2).split(separator: "\n", maxSplits: fieldCount - 1, omittingEmptySubsequences: false)
             .map(String.init)
         guard fields.count == fieldCount else { return nil }
@@ -83,8 +102,10 @@ enum Notice: Equatable, Sendable {
         }
         switch kind {
         case "e", "E":
-            guard let seq = Int(fields[0]), seq > 0, let entity = EntityID(fields[1]) else { return nil }
-            self = .entityEvent(entity, seq: seq, push: kind == "e" ? fields[2] : nil)
+            guard let seq = Int(fields[0]), seq > 0, !fields[1].isEmpty, fields[1].utf8.count <= Self.maximumEpochBytes,
+                let entity = EntityID(fields[2])
+            else { return nil }
+            self = .entityEvent(entity, seq: seq, epoch: fields[1], push: kind == "e" ? fields[3] : nil)
         case "u", "U":
             guard let user = UserID(fields[0]), let body = body(fields[1]) else { return nil }
             self = .userNotification(user, body)

@@ -106,18 +106,15 @@ extension PostgresBroker {
     /// Delivers one event, or hands an answer to the question waiting for it.
     private func receive(_ notice: Notice, on connection: PostgresConnection) async throws {
         switch notice {
-        case .entityEvent(let entity, let seq, let push?):
-            try await deliver(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, on: connection)
-        case .entityEvent(let entity, let seq, nil):
-            let rows = try await connection.query(
-                "SELECT push FROM herald_events WHERE entity_id = \(entity.rawValue) AND seq = \(seq)", logger: logger
-            )
-            var push: String?
-            for try await text in rows.decode(String.self) { push = text }
-            guard let push else {
+        case .entityEvent(let entity, let seq, let epoch, let push):
+            // A stream's first event carries the epoch new streams get now: those started here next take it too.
+            if seq == 1 { streams.startNewStreams(under: epoch) }
+            var text = push
+            if text == nil { text = try await storedPush(of: entity, seq: seq, epoch: epoch, on: connection) }
+            guard let text else {
                 return logger.warning("An announced event is no longer kept", metadata: ["herald.seq": "\(seq)"])
             }
-            try await deliver(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, on: connection)
+            try await deliver(WireFrame.text(ByteBuffer(string: text)), seq: seq, epoch: epoch, of: entity, on: connection)
         case .userNotification(let user, let body):
             guard let push = try await text(of: body, on: connection) else { return }
             streams.hub.deliver(WireFrame.text(ByteBuffer(string: push)), toUser: user)
@@ -127,6 +124,19 @@ extension PostgresBroker {
         case .question:
             break  // answered beside the stream (`serve`)
         }
+    }
+
+    /// The push of an event too large for its notice (nil when it is no longer kept).
+    private func storedPush(of entity: EntityID, seq: Int, epoch: String, on connection: PostgresConnection) async throws -> String? {
+        let rows = try await connection.query(
+            """
+            SELECT e.push FROM herald_events AS e JOIN herald_streams AS s USING (entity_id)
+            WHERE e.entity_id = \(entity.rawValue) AND e.seq = \(seq) AND s.epoch = \(epoch)
+            """,
+            logger: logger
+        )
+        for try await push in rows.decode(String.self) { return push }
+        return nil
     }
 
     /// A body's text: inline, or read from `herald_payloads` (nil when it is gone).
@@ -145,19 +155,19 @@ extension PostgresBroker {
 
     /// Delivers an entity's event in order: events missing before it are read from the
     /// database and delivered first (those it no longer keeps are lost to resume).
-    private func deliver(_ frame: WireFrame, seq: Int, of entity: EntityID, on connection: PostgresConnection) async throws {
-        guard case .gap(let latest) = streams.accept(frame, seq: seq, of: entity, at: Date()) else { return }
+    private func deliver(_ frame: WireFrame, seq: Int, epoch: String, of entity: EntityID, on connection: PostgresConnection) async throws {
+        guard case .gap(let latest) = streams.accept(frame, seq: seq, epoch: epoch, of: entity, at: Date()) else { return }
         let rows = try await connection.query(
             """
-            SELECT seq, push, created_at FROM herald_events
-            WHERE entity_id = \(entity.rawValue) AND seq > \(latest) AND seq < \(seq) ORDER BY seq
+            SELECT e.seq, e.push, e.created_at FROM herald_events AS e JOIN herald_streams AS s USING (entity_id)
+            WHERE e.entity_id = \(entity.rawValue) AND s.epoch = \(epoch) AND e.seq > \(latest) AND e.seq < \(seq) ORDER BY e.seq
             """,
             logger: logger
         )
         for try await (missing, push, created) in rows.decode((Int, String, Date).self) {
-            _ = streams.accept(WireFrame.text(ByteBuffer(string: push)), seq: missing, of: entity, at: created, allowingGap: true)
+            _ = streams.accept(WireFrame.text(ByteBuffer(string: push)), seq: missing, epoch: epoch, of: entity, at: created, allowingGap: true)
         }
-        _ = streams.accept(frame, seq: seq, of: entity, at: Date(), allowingGap: true)
+        _ = streams.accept(frame, seq: seq, epoch: epoch, of: entity, at: Date(), allowingGap: true)
     }
 
     /// The database's clock (every catch-up is measured by it, never by this node's).
@@ -166,22 +176,25 @@ extension PostgresBroker {
         throw PostgresBrokerError("the database did not tell its time")
     }
 
-    /// Delivers (and keeps) every event stored since `since`, in each entity's order; with
-    /// `heads`, also moves every stream on to its latest `seq` (at start).
+    /// Delivers (and keeps) every event stored since `since`, in each entity's order, under its
+    /// stream's epoch; with `heads`, also moves every stream on to its latest `seq` (at start).
     static func load(into streams: EntityStreams, since: Date, heads: Bool, on connection: PostgresConnection, logger: Logger) async throws {
         let events = try await connection.query(
-            "SELECT entity_id, seq, push, created_at FROM herald_events WHERE created_at > \(since) ORDER BY entity_id, seq",
+            """
+            SELECT e.entity_id, e.seq, e.push, e.created_at, s.epoch FROM herald_events AS e JOIN herald_streams AS s USING (entity_id)
+            WHERE e.created_at > \(since) ORDER BY e.entity_id, e.seq
+            """,
             logger: logger
         )
-        for try await (entity, seq, push, created) in events.decode((String, Int, String, Date).self) {
+        for try await (entity, seq, push, created, epoch) in events.decode((String, Int, String, Date, String).self) {
             guard let entity = EntityID(entity) else { continue }
-            _ = streams.accept(WireFrame.text(ByteBuffer(string: push)), seq: seq, of: entity, at: created, allowingGap: true)
+            _ = streams.accept(WireFrame.text(ByteBuffer(string: push)), seq: seq, epoch: epoch, of: entity, at: created, allowingGap: true)
         }
         guard heads else { return }
-        let streamHeads = try await connection.query("SELECT entity_id, latest_seq FROM herald_streams", logger: logger)
-        for try await (entity, latest) in streamHeads.decode((String, Int).self) {
+        let streamHeads = try await connection.query("SELECT entity_id, latest_seq, epoch FROM herald_streams", logger: logger)
+        for try await (entity, latest, epoch) in streamHeads.decode((String, Int, String).self) {
             guard let entity = EntityID(entity) else { continue }
-            streams.skip(entity, to: latest)
+            streams.skip(entity, to: latest, epoch: epoch)
         }
     }
 }

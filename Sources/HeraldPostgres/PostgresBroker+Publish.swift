@@ -23,27 +23,26 @@ extension PostgresBroker {
     ///
     /// The push is cut at its `seq` (`Push.entityUpdated(_:id:time:)`) and joined in the
     /// database around the number it hands out, so the kept push and the announced one are
-    /// the bytes every node sends.
+    /// the bytes every node sends. An entity with no row starts a new stream: `seq` 1, under
+    /// the cluster's epoch for new streams (`herald_meta`'s `stream_epoch`).
     func publish(_ update: EntityUpdate, id: String, time: String, on connection: PostgresConnection) async throws -> Int {
         let parts = Push.entityUpdated(update, id: id, time: time)
         let entity = update.entityID.rawValue
-        // Room for the notice's kind, seq, entity and separators within PostgreSQL's limit.
-        let inlineLimit = Notice.maximumBytes - 32 - entity.utf8.count
+        // Room for the notice's kind, seq, epoch, entity and separators within PostgreSQL's limit.
+        let inlineLimit = Notice.maximumBytes - 32 - Notice.maximumEpochBytes - entity.utf8.count
         let rows = try await connection.query(
             """
             WITH head AS (
-                INSERT INTO herald_streams AS s (entity_id, latest_seq) VALUES (\(entity), 1)
-                ON CONFLICT (entity_id) DO UPDATE SET latest_seq = s.latest_seq + 1
-                RETURNING latest_seq
+                INSERT INTO herald_streams AS s (entity_id, latest_seq, epoch)
+                VALUES (\(entity), 1, (SELECT value FROM herald_meta WHERE key = 'stream_epoch'))
+                ON CONFLICT (entity_id) DO UPDATE SET latest_seq = s.latest_seq + 1, published_at = clock_timestamp()
+                RETURNING latest_seq, epoch
             ), event AS (
                 INSERT INTO herald_events (entity_id, seq, push)
                 SELECT \(entity), latest_seq, \(String(buffer: parts.beforeSeq)) || latest_seq || \(String(buffer: parts.afterSeq)) FROM head
-                RETURNING seq, push
+                RETURNING entity_id, seq, push
             ), notice AS (
-                SELECT pg_notify(\(Notice.channel), CASE WHEN octet_length(push) <= \(inlineLimit)
-                    THEN 'e' || chr(10) || seq || chr(10) || \(entity) || chr(10) || push
-                    ELSE 'E' || chr(10) || seq || chr(10) || \(entity) END)
-                FROM event
+                SELECT pg_notify(\(Notice.channel), \(unescaped: Notice.entityEventSQL(inlineLimit: inlineLimit))) FROM event, head
             )
             SELECT seq FROM event, notice
             """,

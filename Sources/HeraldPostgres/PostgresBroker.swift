@@ -17,8 +17,12 @@ import Synchronization
 /// connection it catches up from `herald_events`; an event that arrives ahead of a missing
 /// one waits while the missing one is read. User notifications are not kept: one sent while a
 /// node is cut off from the database does not reach that node's connections.
+///
+/// Each stream has its own epoch, kept in its row. A node knows every stream the database has
+/// (it hears every event) and forgets one only once the database has: the sweep deletes a row
+/// nobody published to within the TTL and no node held (had subscribers for) within a grace
+/// period, and each node then drops its idle copy (`PostgresBroker+Forgetting`).
 public final class PostgresBroker: Broker, Service {
-    public let epoch: String
     let url: PostgresURL
     let client: PostgresClient
     let streams: EntityStreams
@@ -34,9 +38,8 @@ public final class PostgresBroker: Broker, Service {
     /// What answers other nodes' questions here.
     let answerer = Mutex<(@Sendable (JSONValue) async -> JSONValue)?>(nil)
 
-    private init(url: PostgresURL, epoch: String, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date, logger: Logger) {
+    private init(url: PostgresURL, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date, logger: Logger) {
         self.url = url
-        self.epoch = epoch
         self.streams = streams
         self.history = history
         self.heardUpTo = Mutex(heardUpTo)
@@ -50,14 +53,15 @@ public final class PostgresBroker: Broker, Service {
         do {
             let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 0, logger: logger)
             do {
-                let newEpoch = String(UInt64.random(in: 1...UInt64.max), radix: 36)
-                let epoch = try await Schema.migrate(connection, newEpoch: newEpoch, logger: logger)
-                let streams = EntityStreams(hub: hub, history: history)
+                let epoch = try await Schema.migrate(connection, newEpoch: EntityHistory.newEpoch(), logger: logger)
+                // The database decides when a stream is forgotten: the node forgets its copy after it.
+                let streams = EntityStreams(hub: hub, history: history, forgetsIdleStreams: false)
+                streams.startNewStreams(under: epoch)
                 let now = try await Self.databaseTime(on: connection, logger: logger)
                 try await Self.load(into: streams, since: now - history.ttl.inSeconds, heads: true, on: connection, logger: logger)
                 try? await connection.close()
                 logger.info("Connected to the database", metadata: ["herald.broker.url": "\(url)", "herald.epoch": "\(epoch)"])
-                return PostgresBroker(url: url, epoch: epoch, streams: streams, history: history, heardUpTo: now, logger: logger)
+                return PostgresBroker(url: url, streams: streams, history: history, heardUpTo: now, logger: logger)
             } catch {
                 try? await connection.close()
                 throw error
@@ -117,14 +121,22 @@ public final class PostgresBroker: Broker, Service {
         }
     }
 
-    public func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?) -> Replay {
-        streams.subscribe(outlet, to: entity, since: since, now: Date())
+    public func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?, epoch: String?) -> Replay {
+        streams.subscribe(outlet, to: entity, since: since, epoch: epoch, now: Date())
     }
 
-    /// Frees this node's expired history, and the database's expired and surplus events.
-    public func evictExpiredHistory() async {
-        streams.evictExpiredHistory(now: Date())
+    public func unsubscribe(_ outlet: any Outlet, from entities: [EntityID]) {
+        streams.unsubscribe(outlet, from: entities)
+    }
+
+    public var streamFigures: EntityStreams.Figures { streams.figures }
+
+    /// Frees this node's expired history, the database's expired and surplus events, and the
+    /// streams nobody holds (in the database, then here).
+    public func evictExpiredHistory() async -> EntityStreams.Sweep {
+        var sweep = streams.evictExpiredHistory(now: Date())
         do {
+            try await holdSubscribedStreams()
             try await client.query(
                 "DELETE FROM herald_events WHERE created_at < clock_timestamp() - make_interval(secs => \(history.ttl.inSeconds))",
                 logger: logger
@@ -137,8 +149,11 @@ public final class PostgresBroker: Broker, Service {
                 logger: logger
             )
             try await client.query("DELETE FROM herald_payloads WHERE created_at < clock_timestamp() - interval '10 minutes'", logger: logger)
+            try await forgetUnheldStreams()
+            sweep.forgotten += try await forgetWhatTheDatabaseForgot()
         } catch {
             logger.warning("Could not trim the database's history", metadata: ["error": "\(describe(error))"])
         }
+        return sweep
     }
 }

@@ -3,8 +3,12 @@ import PostgresNIO
 
 /// The cluster's tables, created and upgraded by whichever node starts first (SPEC §8).
 ///
-/// - `herald_meta`: the cluster's `epoch`, made once, shared by every node.
-/// - `herald_streams`: each entity's latest `seq`; the row lock orders one entity's publishes.
+/// - `herald_meta`: `stream_epoch`, the epoch a stream started now gets (a new one whenever a
+///   sweep forgets a stream of the current one), and `epoch`, the one epoch of clusters made
+///   before streams had their own.
+/// - `herald_streams`: each entity's stream: its latest `seq` (the row lock orders one entity's
+///   publishes), its `epoch`, when it was last published to (`published_at`) and last held by a
+///   node with subscribers (`held_at`); a row neither for a while is deleted (forgotten).
 /// - `herald_events`: each kept event's push, exactly as sent, for resume and catch-up.
 /// - `herald_payloads`: notification bodies too large for a notification, for a few minutes.
 /// - `herald_nodes`: the live nodes (their heartbeats), whom a question waits for.
@@ -36,12 +40,25 @@ enum Schema {
         [
             "CREATE TABLE herald_nodes (node_id text PRIMARY KEY, seen_at timestamptz NOT NULL)",
         ],
+        [
+            // Each stream's own epoch; streams made before keep the cluster's (their clients' acks said it).
+            "ALTER TABLE herald_streams ADD COLUMN epoch text",
+            "UPDATE herald_streams SET epoch = (SELECT value FROM herald_meta WHERE key = 'epoch')",
+            // A row made without an epoch (by a node of an older version) gets a random one.
+            "ALTER TABLE herald_streams ALTER COLUMN epoch SET DEFAULT md5(random()::text)",
+            "UPDATE herald_streams SET epoch = DEFAULT WHERE epoch IS NULL",
+            "ALTER TABLE herald_streams ALTER COLUMN epoch SET NOT NULL",
+            "ALTER TABLE herald_streams ADD COLUMN published_at timestamptz NOT NULL DEFAULT clock_timestamp()",
+            "ALTER TABLE herald_streams ADD COLUMN held_at timestamptz NOT NULL DEFAULT clock_timestamp()",
+            "CREATE INDEX herald_streams_published_at ON herald_streams (published_at)",
+        ],
     ]
 
     /// Any number, the same on every node: the lock key of migrations.
     private static let lockKey = 0x6865_7261_6c64  // "herald"
 
-    /// Brings the schema up to date and returns the cluster's epoch (made here if it has none).
+    /// Brings the schema up to date and returns the cluster's epoch for new streams (made here,
+    /// as `newEpoch`, if it has none).
     static func migrate(_ connection: PostgresConnection, newEpoch: String, logger: Logger) async throws -> String {
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
@@ -58,10 +75,10 @@ enum Schema {
                 logger.info("Migrated the database", metadata: ["herald.schema.version": "\(index + 1)"])
             }
             try await connection.query(
-                "INSERT INTO herald_meta (key, value) VALUES ('epoch', \(newEpoch)) ON CONFLICT (key) DO NOTHING", logger: logger
+                "INSERT INTO herald_meta (key, value) VALUES ('stream_epoch', \(newEpoch)) ON CONFLICT (key) DO NOTHING", logger: logger
             )
             var epoch = newEpoch
-            for try await value in try await connection.query("SELECT value FROM herald_meta WHERE key = 'epoch'", logger: logger)
+            for try await value in try await connection.query("SELECT value FROM herald_meta WHERE key = 'stream_epoch'", logger: logger)
                 .decode(String.self)
             {
                 epoch = value

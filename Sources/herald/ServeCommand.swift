@@ -76,6 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("history-size"), help: "Events kept per entity for resume; 0 disables (default 100).")
     var historySize: String?
     @Option(name: .customLong("history-ttl"), help: "Age limit of kept events (default 10m).") var historyTTL: String?
+    @Option(name: .customLong("history-max-bytes"), help: "Kept events of the node together; the oldest go first (default 64MiB).")
+    var historyMaxBytes: String?
     @Option(name: .customLong("drain-timeout"), help: "How long SIGTERM waits for clients (default 10s).") var drainTimeout: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
@@ -144,7 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("max-handshakes-per-second", maxHandshakesPerSecond), ("max-header-bytes", maxHeaderBytes), ("max-connections-per-user", maxConnectionsPerUser), ("token-leeway", tokenLeeway), ("identity-claim", identityClaim), ("max-message-bytes", maxMessageBytes),
             ("max-subscriptions", maxSubscriptions), ("outbound-buffer-bytes", outboundBufferBytes),
             ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
-            ("history-size", historySize), ("history-ttl", historyTTL), ("drain-timeout", drainTimeout), ("log-level", logLevel),
+            ("history-size", historySize), ("history-ttl", historyTTL), ("history-max-bytes", historyMaxBytes), ("drain-timeout", drainTimeout), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("broker", broker),
         ]
         for case (let name, let value?) in strings { values[name] = .string(value) }

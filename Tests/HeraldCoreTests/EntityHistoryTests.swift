@@ -36,15 +36,16 @@ import Testing
     }
 
     @Test func upToDateIsRecoveredWithNothingToReplay() {
-        let replay = history(size: 3, appending: 5).replay(after: 5, now: start + 10)
-        #expect(replay == Replay(frames: [], recovered: true))
-        #expect(history(size: 3, appending: 0).replay(after: 0, now: start) == .none)
+        let history = history(size: 3, appending: 5)
+        #expect(history.replay(after: 5, now: start + 10) == Replay(frames: [], recovered: true, epoch: history.epoch))
+        let empty = self.history(size: 3, appending: 0)
+        #expect(empty.replay(after: 0, now: start) == .none(epoch: empty.epoch))
     }
 
     @Test func sinceBeyondTheLatestSeqIsAResetStream() {
         // After a restart the entity starts again from 1: a client at 40 cannot be caught up.
-        let replay = history(size: 100, appending: 2).replay(after: 40, now: start + 10)
-        #expect(replay == Replay(frames: [], recovered: false))
+        let history = history(size: 100, appending: 2)
+        #expect(history.replay(after: 40, now: start + 10) == Replay(frames: [], recovered: false, epoch: history.epoch))
     }
 
     @Test func eventsOlderThanTheTTLAreNotReplayed() {
@@ -68,7 +69,7 @@ import Testing
         let history = history(size: 0, appending: 3)
         #expect(history.latestSeq == 3 && history.count == 0)
         #expect(history.replay(after: 3, now: start).recovered)
-        #expect(history.replay(after: 2, now: start) == Replay(frames: [], recovered: false))
+        #expect(history.replay(after: 2, now: start) == Replay(frames: [], recovered: false, epoch: history.epoch))
     }
 
     @Test func eventsNumberedElsewhereAreKeptOnceAndAGapRestartsTheKeptRun() {

@@ -69,14 +69,20 @@ import Testing
         #expect(outlet.texts == ["1", "2", "3"])
     }
 
-    @Test func disconnectRemovesEverySubscription() {
+    @Test func unsubscribeTellsWhoIsLeftAndDisconnectRemovesTheConnection() {
         let loop = EmbeddedEventLoop()
         let hub = Hub(shardCount: 4)
-        let outlet = RecordingOutlet(on: loop)
+        let (outlet, other) = (RecordingOutlet(on: loop), RecordingOutlet(on: loop))
         let entities = ["a", "b", "c"].map { EntityID($0)! }
         hub.connect(outlet, user: UserID("u")!)
         for entity in entities { hub.subscribe(outlet, to: entity) }
-        hub.disconnect(outlet, user: UserID("u")!, subscriptions: entities)
+        hub.subscribe(other, to: entities[0])
+        #expect(hub.subscriberCount(of: entities[0]) == 2)
+        #expect(Set(hub.subscribedEntities()) == Set(entities))
+        #expect(entities.map { hub.unsubscribe(outlet, from: $0) } == [1, 0, 0])
+        #expect(hub.unsubscribe(outlet, from: entities[0]) == 1, "not subscribed: nothing changes")
+        #expect(hub.unsubscribe(other, from: entities[0]) == 0)
+        hub.disconnect(outlet, user: UserID("u")!)
         #expect(hub.subscriptions == 0)
         #expect(hub.entities == 0)
         #expect(hub.connections == 0)

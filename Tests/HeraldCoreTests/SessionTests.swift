@@ -23,15 +23,18 @@ import Testing
         #expect(machine.subscribeRequested(EntityID("e100")!) == .subscribe)
     }
 
-    @Test func subscribeIsAcknowledgedPerEntityInOrder() {
+    @Test func subscribeIsAcknowledgedPerEntityInOrder() throws {
         let hub = Hub(shardCount: 2)
         let broker = MemoryBroker(hub: hub)
         let (session, outlet) = session(hub: hub, broker: broker, maxSubscriptions: 2)
         #expect(session.receive(text: Array(#"{"action":"subscribe","entityId":"z"}"#.utf8)) == nil)
         #expect(session.receive(text: Array(#"{"action":"subscribe","entityIds":["a","b"],"requestId":1}"#.utf8)) == nil)
+        // Each entity's stream has its own epoch.
+        let epochs = outlet.texts.map { JSON.parse($0)?["epoch"]?.stringValue ?? "" }
+        #expect(outlet.texts.count == 3 && epochs[0] != epochs[1])
         #expect(outlet.texts == [
-            #"{"type":"subscribed","entityId":"z","recovered":true,"epoch":"\#(broker.epoch)"}"#,
-            #"{"type":"subscribed","entityId":"a","recovered":true,"epoch":"\#(broker.epoch)","requestId":1}"#,
+            #"{"type":"subscribed","entityId":"z","recovered":true,"epoch":"\#(epochs[0])"}"#,
+            #"{"type":"subscribed","entityId":"a","recovered":true,"epoch":"\#(epochs[1])","requestId":1}"#,
             #"{"type":"error","code":"subscription_limit","message":"limit of 2 subscriptions reached; unsubscribe from something first","requestId":1}"#,
         ])
         #expect(hub.subscriptions == 2)

@@ -214,6 +214,9 @@ final class HeraldProcess: Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// The child's process id (its `/proc/PID/status` tells its memory).
+    var processIdentifier: Int32 { process.processIdentifier }
+
     /// Waits (at most 30 s, then terminates it) for the exit code.
     func exitCode() async -> Int32 {
         let deadline = ContinuousClock.now + .seconds(30)

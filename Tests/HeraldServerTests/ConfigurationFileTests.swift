@@ -81,6 +81,7 @@ import Testing
         ("port: http", "invalid value for --port (HERALD_PORT, or `port` in the config file): expected a whole number from 0 to 65535"),
         ("history-ttl: soon", "invalid value for --history-ttl"),
         ("max-message-bytes: 1GB", "invalid value for --max-message-bytes"),
+        ("history-max-bytes: 0", "invalid value for --history-max-bytes (HERALD_HISTORY_MAX_BYTES, or `history-max-bytes` in the config file): expected a size of at least 1 byte(s)"),
         ("log-format: xml", "invalid value for --log-format (HERALD_LOG_FORMAT, or `log-format` in the config file): expected text or json"),
         ("log-level: loud", "invalid value for --log-level"),
         ("tls-cert: cert.pem", "invalid value for --tls-key"),
@@ -101,7 +102,7 @@ import Testing
         "port", "max-token-bytes", "jwks-refresh-interval", "jwks-min-refresh-interval", "token-leeway", "max-connections",
         "max-connections-per-user", "max-messages-per-second", "max-header-bytes", "max-handshakes-per-second", "max-message-bytes",
         "max-subscriptions", "outbound-buffer-bytes", "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size",
-        "history-ttl", "drain-timeout", "jwt-algorithms", "subscription-auth", "jwks-url", "path", "jwt-secret", "log-level",
+        "history-ttl", "history-max-bytes", "drain-timeout", "jwt-algorithms", "subscription-auth", "jwks-url", "path", "jwt-secret", "log-level",
         "log-format", "broker",
     ])
     func everyCheckedSettingRefusesABadValue(setting: String) throws {

@@ -1,10 +1,12 @@
 import Foundation
 import HeraldClient
 import HeraldCore
+import HeraldPostgres
 import HeraldServer
 import HeraldTokens
 import NIOCore
 import NIOHTTP1
+import PostgresNIO
 import Synchronization
 import Testing
 
@@ -72,6 +74,30 @@ import Testing
         client.send(#"{"op":"release"}"#)
         #expect(try await client.next("reset")["entityId"] == "order-7")
         #expect(try await client.entitySeqs(2) == [5, 6], "the kept tail follows the reset")
+        try await server.stop()
+    }
+
+    /// A cluster node tells its subscribers when the database started an entity's stream again
+    /// (an unsolicited `subscribed` with `recovered:false` and the new epoch): herald.js resets the
+    /// entity, so the new stream's events, numbered from 1 again, are delivered, not dropped.
+    @Test func aStreamStartedAgainIsAResetAndItsEventsArrive() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let server = try await TestServer.start(broker: BrokerFactory(name: "postgres", make: PostgresBroker.maker(database)))
+        let client = try await NodeClient.start(server)
+        client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
+        _ = try await client.next("subscribed")
+        for seq in 1...2 { _ = try await server.publishEntity("order-7", message: "m\(seq)") }
+        #expect(try await client.entitySeqs(2) == [1, 2])
+        // What the sweep does when it forgets the stream, as a node with a new subscriber races it.
+        try await TestPostgres.execute([
+            "DELETE FROM herald_streams WHERE entity_id = 'order-7'",
+            "DELETE FROM herald_events WHERE entity_id = 'order-7'",
+            "UPDATE herald_meta SET value = 'started-again' WHERE key = 'stream_epoch'",
+        ], in: database)
+        _ = try await server.publishEntity("order-7", message: "n1")
+        #expect(try await client.next("reset")["entityId"] == "order-7")
+        #expect(try await client.entitySeqs(1) == [1])
+        #expect(client.seen("subscribed").last?["recovered"] == .bool(false))
         try await server.stop()
     }
 

@@ -8,10 +8,16 @@ import Testing
         let server = try await TestServer.start()
         let socket = try await server.connect()
         socket.send(#"{"action":"subscribe","entityIds":["a","b"],"requestId":"r1"}"#)
-        #expect(try await socket.json() == .object(["type": "subscribed", "entityId": "a", "recovered": .bool(true), "epoch": .string(server.application.epoch), "requestId": "r1"]))
-        #expect(try await socket.json() == .object(["type": "subscribed", "entityId": "b", "recovered": .bool(true), "epoch": .string(server.application.epoch), "requestId": "r1"]))
-        socket.send(#"{"action":"subscribe","entityId":"a","requestId":2}"#)  // idempotent: acked again
-        #expect(try await socket.json()["requestId"] == .int(2))
+        // Each entity's stream has its own epoch.
+        let (ackA, ackB) = (try await socket.json(), try await socket.json())
+        let epochA = try #require(ackA["epoch"]?.stringValue)
+        let epochB = try #require(ackB["epoch"]?.stringValue)
+        #expect(ackA == .object(["type": "subscribed", "entityId": "a", "recovered": .bool(true), "epoch": .string(epochA), "requestId": "r1"]))
+        #expect(ackB == .object(["type": "subscribed", "entityId": "b", "recovered": .bool(true), "epoch": .string(epochB), "requestId": "r1"]))
+        #expect(epochA != epochB)
+        socket.send(#"{"action":"subscribe","entityId":"a","requestId":2}"#)  // idempotent: acked again, same stream
+        let again = try await socket.json()
+        #expect(again["requestId"] == .int(2) && again["epoch"] == .string(epochA))
         socket.send(#"{"action":"unsubscribe","entityId":"never-subscribed"}"#)
         #expect(try await socket.json() == .object(["type": "unsubscribed", "entityId": "never-subscribed"]))
         socket.send(#"{"action":"subscribe","entityId":"c","since":3}"#)

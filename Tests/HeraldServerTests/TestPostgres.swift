@@ -54,6 +54,18 @@ enum TestPostgres {
         }
     }
 
+    /// The first column of every row `query` returns in `database`, as text.
+    static func column(_ query: PostgresQuery, in database: PostgresURL) async throws -> [String] {
+        let server = try await server.value
+        var inDatabase = server
+        inDatabase.adminDatabase = database.database
+        var values: [String] = []
+        try await withAdminConnection(inDatabase) { connection in
+            for try await value in try await connection.query(query, logger: logger).decode(String.self) { values.append(value) }
+        }
+        return values
+    }
+
     /// Drops `database`, ending its connections: the nodes that use it can no longer reach it.
     static func drop(_ database: PostgresURL) async throws {
         try await withAdminConnection(try await server.value) { connection in

@@ -97,6 +97,7 @@ extension HeraldConfiguration {
         limits.maxConnectionLifetime = try settings.duration("max-connection-lifetime") ?? limits.maxConnectionLifetime
         history.size = try settings.integer("history-size", in: 0...1_000_000) ?? history.size
         history.ttl = try settings.duration("history-ttl") ?? history.ttl
+        history.maxBytes = try settings.size("history-max-bytes", atLeast: 1) ?? history.maxBytes
         drainTimeout = try settings.duration("drain-timeout") ?? drainTimeout
 
         switch (settings.string("tls-cert"), settings.string("tls-key")) {

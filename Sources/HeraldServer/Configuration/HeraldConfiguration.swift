@@ -49,7 +49,7 @@ public struct HeraldConfiguration: Sendable {
     public var listen = Listen()
     public var tokens = Tokens()
     public var limits = Limits()
-    /// What each entity keeps for `subscribe` with `since`.
+    /// What each entity keeps for `subscribe` with `since`, and all entities of the node together.
     public var history = EntityHistory.Limits()
     /// The application's subscription authorisation hook (`--subscription-auth hook` or `claims+hook`).
     public struct SubscriptionHook: Sendable {
@@ -119,7 +119,7 @@ public struct HeraldConfiguration: Sendable {
         "auth-hook-concurrency",
         "entities-claim", "allowed-origins", "max-connections", "max-connections-per-user", "max-messages-per-second",
         "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
-        "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "drain-timeout",
+        "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "history-max-bytes", "drain-timeout",
         "tls-cert", "tls-key", "log-level", "log-format", "broker",
     ]
 }

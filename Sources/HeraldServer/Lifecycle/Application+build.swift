@@ -12,13 +12,10 @@ public import ServiceLifecycle
 public struct HeraldApplication: Service {
     /// The hub of this node (tests read its figures).
     public let hub: Hub
-    /// The epoch of this node's entity streams (sent in every `subscribed` ack).
-    public let epoch: String
     private let group: ServiceGroup
 
-    init(hub: Hub, epoch: String, group: ServiceGroup) {
+    init(hub: Hub, group: ServiceGroup) {
         self.hub = hub
-        self.epoch = epoch
         self.group = group
     }
 
@@ -80,13 +77,13 @@ public func buildApplication(
     let router = Router(context: BasicRequestContext.self)
     router.get(path) { request, _ in gate.rejectRoute(request) }
     HealthRoutes(lifecycle: lifecycle, broker: broker).add(to: router)
-    MetricsRoutes(metrics: metrics, hub: hub).add(to: router)
+    MetricsRoutes(metrics: metrics, hub: hub, broker: broker).add(to: router)
     ClientRoutes(console: ClientRoutes.console(for: configuration)).add(to: router)
     let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
-    AdminRoutes(hub: hub, refusals: refusals, connections: connections).add(to: router, keys: publishKeys)
+    AdminRoutes(hub: hub, broker: broker, refusals: refusals, connections: connections).add(to: router, keys: publishKeys)
     ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
     let tls = try configuration.tls.map { files throws(HeraldError) in try HeraldConfiguration.TLSFiles.load(files) }
@@ -111,8 +108,8 @@ public func buildApplication(
     let drain = DrainService(lifecycle: lifecycle, hub: hub, directory: directory, timeout: configuration.drainTimeout, logger: logger)
     // Graceful shutdown runs in reverse order: the drain finishes before the server stops, and
     // the server before the broker's services.
-    let sweep = HistorySweep(broker: broker, interval: configuration.history.ttl / 10)
+    let sweep = HistorySweep(broker: broker, interval: configuration.history.sweepInterval, logger: logger)
     let services: [any Service] = brokerServices + [application, drain, sweep] + (keySet.map { [$0] } ?? [])
     let group = ServiceGroup(configuration: .init(services: services, logger: logger))
-    return HeraldApplication(hub: hub, epoch: broker.epoch, group: group)
+    return HeraldApplication(hub: hub, group: group)
 }

@@ -12,10 +12,13 @@ import Prometheus
 final class HeraldMetrics: DeliveryObserver {
     let registry = PrometheusCollectorRegistry()
 
-    /// Gauges, read from the hub when scraped.
+    /// Gauges, read from the hub and the broker when scraped.
     private let connections: CoreMetrics.Gauge
     private let subscriptions: CoreMetrics.Gauge
     private let entities: CoreMetrics.Gauge
+    private let streams: CoreMetrics.Gauge
+    private let historyEvents: CoreMetrics.Gauge
+    private let historyBytes: CoreMetrics.Gauge
     private let entityUpdates: CoreMetrics.Counter
     private let userNotifications: CoreMetrics.Counter
     private let deliveries: CoreMetrics.Counter
@@ -44,6 +47,9 @@ final class HeraldMetrics: DeliveryObserver {
         connections = CoreMetrics.Gauge(label: "herald_connections", factory: factory)
         subscriptions = CoreMetrics.Gauge(label: "herald_subscriptions", factory: factory)
         entities = CoreMetrics.Gauge(label: "herald_entities", factory: factory)
+        streams = CoreMetrics.Gauge(label: "herald_streams", factory: factory)
+        historyEvents = CoreMetrics.Gauge(label: "herald_history_events", factory: factory)
+        historyBytes = CoreMetrics.Gauge(label: "herald_history_bytes", factory: factory)
         entityUpdates = CoreMetrics.Counter(label: "herald_events_published_total", dimensions: [("type", "entity_updated")], factory: factory)
         userNotifications = CoreMetrics.Counter(label: "herald_events_published_total", dimensions: [("type", "user_notification")], factory: factory)
         deliveries = CoreMetrics.Counter(label: "herald_deliveries_total", factory: factory)
@@ -93,11 +99,14 @@ final class HeraldMetrics: DeliveryObserver {
 
     // MARK: Exposition
 
-    /// The Prometheus text exposition, with the gauges read from `hub` now.
-    func exposition(hub: Hub) -> [UInt8] {
+    /// The Prometheus text exposition, with the gauges read from `hub` and what the node `kept` now.
+    func exposition(hub: Hub, kept: EntityStreams.Figures) -> [UInt8] {
         connections.record(hub.connections)
         subscriptions.record(hub.subscriptions)
         entities.record(hub.entities)
+        streams.record(kept.streams)
+        historyEvents.record(kept.keptEvents)
+        historyBytes.record(kept.keptBytes)
         return registry.emitToBuffer()
     }
 }

@@ -12,6 +12,7 @@ struct AdminRoutes: Sendable {
     static let maxListLimit = 100_000
 
     let hub: Hub
+    let broker: any Broker
     let refusals: Refusals
     /// Connections on every node of the cluster (this node's alone when it has none).
     let connections: ConnectionRouter
@@ -37,6 +38,10 @@ struct AdminRoutes: Sendable {
         body.add("connections", hub.connections)
         body.add("subscriptions", hub.subscriptions)
         body.add("entities", hub.entities)
+        let kept = broker.streamFigures
+        body.add("streams", kept.streams)
+        body.add("keptEvents", kept.keptEvents)
+        body.add("keptBytes", kept.keptBytes)
         body.add("slowConsumerDisconnects", hub.slowConsumerDisconnects)
         body.add("refusals", .object(refusals.snapshot.mapValues { .int($0) }))
         return body.response(status: .ok)

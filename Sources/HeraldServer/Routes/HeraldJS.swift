@@ -10,12 +10,12 @@ enum HeraldJS {
 //   const herald = new Herald({ url: "wss://push.example.com/", token: () => fetchToken() });
 //   const stop = herald.subscribe("order-7", (update) => render(update.data));
 //   herald.on("notification", (note) => toast(note.message));
-//   herald.on("reset", ({ entityId }) => reload(entityId));   // history did not reach back: reload it
+//   herald.on("reset", ({ entityId }) => reload(entityId));   // updates were missed: reload it
 //
 // It reconnects with exponential back-off and full jitter, subscribes again on every connection
-// and resumes each entity from the last seq it delivered (no gap, no duplicate within the
-// server's history window), refreshes the token before it expires, and never reconnects after
-// an administrator's close (4003). The wire protocol is docs/PROTOCOL.md (docs/asyncapi.yaml).
+// and resumes each entity from the last seq it delivered and the epoch of that entity's stream
+// (no gap, no duplicate within the server's history window), refreshes the token before it
+// expires, and never reconnects after an administrator's close (4003). The wire protocol is docs/PROTOCOL.md (docs/asyncapi.yaml).
 
 /**
  * @typedef {object} EntityUpdate  An "Entity Updated" push.
@@ -98,7 +98,8 @@ export class Herald {
   /**
    * Listens for "notification" (a UserNotification), "subscribed" ({entityId, recovered}: the
    * server confirmed a subscription, after every connection), "reset" ({entityId}: the server
-   * could not replay everything missed — reload that entity), "state" (a State), "error" (an
+   * could not replay everything missed, or the entity's stream started again — reload that
+   * entity), "state" (a State), "error" (an
    * error frame: {code, message}) and "closed" ({code, reason}: the client has stopped for good).
    * Returns a function that stops listening.
    * @param {"notification" | "subscribed" | "reset" | "state" | "error" | "closed"} event
@@ -185,13 +186,15 @@ export class Herald {
       case "User Push Notification":
         return this.emit("notification", frame);
       case "subscribed": {
+        // The answer to a subscribe, or unasked: the entity's stream started again under a new
+        // epoch (recovered false), or took another epoch before its first event (recovered true).
         const entity = this.entities.get(frame.entityId);
         if (!entity) return;
         const known = entity.seq !== null;
         entity.epoch = frame.epoch ?? null;
         if (frame.recovered === false) {
           // Events were missed that the server cannot replay: the app reloads the entity, and
-          // the pushes that follow carry on from there.
+          // the pushes that follow (numbered from 1 again after a new epoch) carry on from there.
           entity.seq = null;
           if (known) this.emit("reset", { entityId: frame.entityId });
         }
