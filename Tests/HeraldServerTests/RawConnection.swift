@@ -45,11 +45,21 @@ final class RawConnection: Sendable {
         return RawConnection(channel: channel, received: received)
     }
 
-    /// Opens `count` connections.
-    static func open(_ count: Int, port: Int) async throws -> [RawConnection] {
-        var connections: [RawConnection] = []
-        for _ in 0..<count { connections.append(try await open(port: port)) }
-        return connections
+    /// Opens `count` connections, 32 at a time, each sending `first` (if any) as soon as it is open.
+    static func open(_ count: Int, port: Int, sending first: [UInt8]? = nil) async throws -> [RawConnection] {
+        try await withThrowingTaskGroup(of: RawConnection.self) { group in
+            var connections: [RawConnection] = []
+            for index in 0..<count {
+                if index >= 32, let opened = try await group.next() { connections.append(opened) }
+                group.addTask {
+                    let connection = try await open(port: port)
+                    if let first { await connection.send(first) }
+                    return connection
+                }
+            }
+            for try await opened in group { connections.append(opened) }
+            return connections
+        }
     }
 
     /// Writes `bytes`; false when the connection is already closed.
