@@ -14,15 +14,12 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     let timeouts: ConnectionDeadline.Timeouts
     let metrics: HeraldMetrics
 
-    /// Refused before any setup: the connection was closed at accept.
-    struct Shed: Error {}
-
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         guard pending.admit() else {
             metrics.shed(.pendingLimit)
             channel.close(promise: nil)
             // A failed setup is dropped by the server: no task is started for the connection.
-            return channel.eventLoop.makeFailedFuture(Shed())
+            return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
         do {
             let deadline = ConnectionDeadlineHandler(timeouts: timeouts, pending: pending, metrics: metrics, logger: logger)

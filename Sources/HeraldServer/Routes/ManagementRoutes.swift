@@ -23,7 +23,7 @@ struct ManagementRoutes: Sendable {
             await answer(context) { id in
                 let body: ByteBuffer
                 switch await RequestBody.collect(request, limit: Self.maxPostBytes) {
-                case .failure(let refused): return refused.response
+                case .failure(let rejection): return rejection.closingResponse
                 case .success(let collected): body = collected
                 }
                 guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {

@@ -91,7 +91,7 @@ struct PublishKeys: Sendable {
             if case .failure(let failure) = keys.precheckSignature(of: request) { return refuse(failure) }
             let body: ByteBuffer
             switch await RequestBody.collect(request, limit: PublishRoutes.maxBodyBytes) {
-            case .failure(let refused): return refused.response
+            case .failure(let rejection): return rejection.closingResponse
             case .success(let collected): body = collected
             }
             switch keys.verifySignature(of: request, body: body) {

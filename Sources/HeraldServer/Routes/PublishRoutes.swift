@@ -60,7 +60,7 @@ struct PublishRoutes: Sendable {
     private func publishEvents(_ request: Request) async -> Response {
         let body: ByteBuffer
         switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
-        case .failure(let rejection): return rejection.response
+        case .failure(let rejection): return rejection.closingResponse
         case .success(let collected): body = collected
         }
         let entries: [Result<Event, EventEnvelope.EntryError>]
@@ -101,7 +101,7 @@ struct PublishRoutes: Sendable {
         }
         let body: ByteBuffer
         switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
-        case .failure(let rejection): return rejection.response
+        case .failure(let rejection): return rejection.closingResponse
         case .success(let collected): body = collected
         }
         guard case .object(let fields)? = JSON.parse(body.readableBytesView) else {
