@@ -12,14 +12,14 @@ import Testing
     static let flood = 320
 
     @Test func aNodeAtItsFileLimitStillServesClientsAndPublishers() async throws {
-        let server = try await ServeProcess.start(fileLimit: 256, environment: ["HERALD_REQUEST_TIMEOUT": "3s"])
+        let server = try await ServeProcess.start(fileLimit: 256, environment: ["HERALD_REQUEST_TIMEOUT": "5s"])
         let idle = try await RawConnection.open(Self.flood, port: server.port)
-        try await waitUntil("the server is at its descriptor limit") { ((try? server.openFiles) ?? 0) >= 250 }
+        try await waitUntil("the server is at its descriptor limit") { server.isAtItsDescriptorLimit }
 
         // A real client connects and subscribes, and a publish is answered, while the flood is still there.
         let start = ContinuousClock.now
         let url = server.wsURL + "?access_token=" + (try await server.token(user: "survivor"))
-        let socket = try await withDeadline(.seconds(15), "a client connects") {
+        let socket = try await withDeadline(.seconds(20), "a client connects") {
             let socket = try await HeraldSocket.connect(url: url)
             socket.send(#"{"action":"subscribe","entityId":"still-here"}"#)
             #expect(try await socket.json(timeout: .seconds(10))["type"] == "subscribed")
@@ -29,7 +29,7 @@ import Testing
             .post("/entities/still-here/updates", body: Array(#"{"message":"through the flood"}"#.utf8), timeout: .seconds(10))
         #expect(published.status == 202)
         #expect(try await socket.json()["message"] == "through the flood")
-        #expect(ContinuousClock.now - start < .seconds(12), "served within a few request timeouts")
+        #expect(ContinuousClock.now - start < .seconds(15), "served within a few request timeouts")
 
         // Every idle socket is closed at the request timeout after its accept, and counted.
         try await waitUntil("every idle socket is closed") { idle.allSatisfy { !$0.isOpen } }
@@ -39,9 +39,10 @@ import Testing
     }
 
     @Test func atTheFileLimitTheProcessDoesNotSpin() async throws {
-        let server = try await ServeProcess.start(fileLimit: 256)
+        // No socket is let go at its request timeout while the CPU time is measured.
+        let server = try await ServeProcess.start(fileLimit: 256, environment: ["HERALD_REQUEST_TIMEOUT": "60s"])
         let idle = try await RawConnection.open(Self.flood, port: server.port)
-        try await waitUntil("the server is at its descriptor limit") { ((try? server.openFiles) ?? 0) >= 250 }
+        try await waitUntil("the server is at its descriptor limit") { server.isAtItsDescriptorLimit }
 
         // Sitting at the limit with connections waiting in the backlog: CPU time over 3 s of wall time.
         let before = try server.cpuSeconds

@@ -11,10 +11,13 @@ import NIOCore
 final class ServeProcess: Sendable {
     let process: HeraldProcess
     let port: Int
+    /// Its `ulimit -n`, when it has one.
+    let fileLimit: Int?
 
-    private init(process: HeraldProcess, port: Int) {
+    private init(process: HeraldProcess, port: Int, fileLimit: Int?) {
         self.process = process
         self.port = port
+        self.fileLimit = fileLimit
     }
 
     deinit {
@@ -42,7 +45,7 @@ final class ServeProcess: Sendable {
             process.signal(SIGKILL)
             throw TestFailure("serve did not start: \(await process.standardError())")
         }
-        return ServeProcess(process: process, port: port)
+        return ServeProcess(process: process, port: port, fileLimit: fileLimit)
     }
 
     /// SIGTERM, then the exit code (SIGKILL after 15 s).
@@ -80,6 +83,12 @@ final class ServeProcess: Sendable {
     /// File descriptors the process has open now.
     var openFiles: Int {
         get throws { try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count }
+    }
+
+    /// True once the process has (nearly) all the descriptors of its `ulimit -n` open, or has logged that accept failed for want of one.
+    var isAtItsDescriptorLimit: Bool {
+        guard let fileLimit else { return false }
+        return ((try? openFiles) ?? 0) >= fileLimit - 6 || process.standardErrorSoFar.contains("Accepting paused")
     }
 
     /// `GET /metrics`, as series (`name{labels}`) → value.

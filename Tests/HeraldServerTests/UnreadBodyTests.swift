@@ -39,7 +39,7 @@ import Testing
         #expect(refused() == connections.count)
         #expect(answeredIn < .seconds(5), "refused before the bodies could arrive (\(answeredIn))")
         #expect(connections.allSatisfy { $0.receivedText.lowercased().contains("connection: close") })
-        #expect(grown < 16 << 20, "resident memory grew by \(grown >> 10) KiB")
+        #expect(grown < 10 << 20, "resident memory grew by \(grown >> 10) KiB")
         try? await waitUntil("every refused connection is closed") { connections.allSatisfy { !$0.isOpen } }
         #expect(connections.allSatisfy { !$0.isOpen })
         #expect(await server.stop() == 0)
