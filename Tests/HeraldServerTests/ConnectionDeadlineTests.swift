@@ -69,9 +69,10 @@ import Testing
         var deadline = ConnectionDeadline(timeouts: Self.timeouts, acceptedAt: Self.accepted)
         _ = deadline.requestHeadReceived(now: Self.at(1))
         #expect(deadline.responseSent(closing: true, now: Self.at(2)) == [.releasePending, .closeOutput, .arm(Self.at(4))])
-        #expect(deadline.bytesReceived(1 << 19, now: Self.at(2)) == [.discard])
+        let half = Self.timeouts.lingerBytes / 2
+        #expect(deadline.bytesReceived(half, now: Self.at(2)) == [.discard])
         #expect(deadline.requestHeadReceived(now: Self.at(2)) == [])
-        #expect(deadline.bytesReceived(1 << 19, now: Self.at(3)) == [.discard])
+        #expect(deadline.bytesReceived(half, now: Self.at(3)) == [.discard])
         #expect(deadline.bytesReceived(1, now: Self.at(3)) == [.discard, .close])
 
         var timed = ConnectionDeadline(timeouts: Self.timeouts, acceptedAt: Self.accepted)

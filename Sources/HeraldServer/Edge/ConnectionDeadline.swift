@@ -20,7 +20,8 @@ struct ConnectionDeadline {
         var body: TimeAmount
         var keepAlive: TimeAmount
         var lingerTime: TimeAmount = .seconds(2)
-        var lingerBytes = 1 << 20
+        /// Enough for a body many times the largest accepted (256 KiB) to be drained without a reset.
+        var lingerBytes = 4 << 20
     }
 
     /// Why a connection was closed before it was served: the label of `herald_shed_connections_total`.
