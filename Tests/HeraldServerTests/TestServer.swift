@@ -181,11 +181,11 @@ extension HeraldSocket {
     }
 }
 
-/// Polls `condition` every 20 ms for at most 10 s.
-func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+/// Polls `condition` every 20 ms for at most `limit`.
+func waitUntil(_ what: String, within limit: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
     while !condition() {
-        guard ContinuousClock.now < deadline else { throw TestFailure("not within 10 s: \(what)") }
+        guard ContinuousClock.now < deadline else { throw TestFailure("not within \(limit): \(what)") }
         try await Task.sleep(for: .milliseconds(20))
     }
 }
