@@ -77,6 +77,32 @@ public struct AWSSignatureV4 {
         }
     }
 
+    /// Checks what a request's headers alone can prove, so that a request which cannot be right is
+    /// refused before its body is read: the scheme, the header syntax, the credential scope (its
+    /// date is `X-Amz-Date`'s day), the clock skew, the signed headers present, and the
+    /// `X-Amz-Content-SHA256` value. When that header declares the payload (its hash, or
+    /// `UNSIGNED-PAYLOAD`), the signature itself is checked too. `request.bodySHA256Hex` is not used.
+    ///
+    /// Success only means the body is worth reading: ``verify(_:secrets:now:maxSkewSeconds:)``
+    /// must still pass once it is.
+    public static func precheck(
+        _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double = 900
+    ) -> Result<Void, Failure> {
+        do {
+            let (authorization, timestamp) = try checkHeaders(request.headers, now: now, maxSkewSeconds: maxSkewSeconds)
+            _ = try canonicalHeaders(request.headers, signedHeaders: authorization.signedHeaders)
+            guard let declared = try singleValue(of: "x-amz-content-sha256", in: request.headers) else {
+                return .success(())  // the signature covers the body's hash: it needs the body
+            }
+            var declaring = request
+            declaring.bodySHA256Hex = declared.lowercased()
+            try checkSignature(declaring, authorization: authorization, timestamp: timestamp, secrets: secrets)
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// Lowercase hex SHA-256 of `bytes`, for ``Request/bodySHA256Hex``.
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         hex(SHA256.hash(data: Array(bytes)))
@@ -87,9 +113,24 @@ public struct AWSSignatureV4 {
     private static func check(
         _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double
     ) throws(Failure) {
-        let authorization = try Authorization(parsing: request.headers)
-        let timestamp = try Timestamp(parsing: request.headers, scope: authorization.scope)
+        let (authorization, timestamp) = try checkHeaders(request.headers, now: now, maxSkewSeconds: maxSkewSeconds)
+        try checkSignature(request, authorization: authorization, timestamp: timestamp, secrets: secrets)
+    }
+
+    /// The parsed `Authorization` and `X-Amz-Date`, within the skew.
+    private static func checkHeaders(
+        _ headers: [(name: String, value: String)], now: Double, maxSkewSeconds: Double
+    ) throws(Failure) -> (Authorization, Timestamp) {
+        let authorization = try Authorization(parsing: headers)
+        let timestamp = try Timestamp(parsing: headers, scope: authorization.scope)
         try timestamp.checkSkew(now: now, maxSkewSeconds: maxSkewSeconds)
+        return (authorization, timestamp)
+    }
+
+    /// The signed headers present, the payload hash, and a signature matching one of `secrets`.
+    private static func checkSignature(
+        _ request: Request, authorization: Authorization, timestamp: Timestamp, secrets: [String]
+    ) throws(Failure) {
         let canonical = try canonicalRequest(request, signedHeaders: authorization.signedHeaders)
         let stringToSign = Self.stringToSign(canonicalRequest: canonical, timestamp: timestamp.stringValue, scope: authorization.scope)
         // Every secret is tried, so the time taken does not reveal which one matched.

@@ -10,7 +10,8 @@ import Synchronization
 /// Loads the JWKS document into the verification keys: at start, every refresh interval, and
 /// when a token names a key id the set lacks — at most once per minimum gap, with concurrent
 /// askers sharing the one refresh in flight, so a flood of made-up `kid`s cannot hammer the
-/// identity provider. A failed refresh keeps the keys it had.
+/// identity provider. A failed refresh keeps the keys it had; a key of the document that cannot be
+/// read is skipped (logged at warning with its `kid`) and the others are used.
 public final class KeySetRefresher: Service, Sendable {
     /// Where the JWKS document comes from.
     public enum Source: Sendable, CustomStringConvertible {
@@ -58,8 +59,11 @@ public final class KeySetRefresher: Service, Sendable {
             throw HeraldError(.invalidConfiguration, "cannot load the JWKS from \(source): \(error)")
         }
         do {
-            let count = try await keys.replaceKeySet(with: document)
-            logger.debug("JWKS loaded", metadata: ["herald.jwks.keys": "\(count)"])
+            let report = try await keys.replaceKeySet(with: document)
+            for kid in report.unreadable {
+                logger.warning("JWKS key skipped", metadata: ["herald.jwks.kid": "\(kid)", "herald.jwks.source": "\(source)"])
+            }
+            logger.debug("JWKS loaded", metadata: ["herald.jwks.keys": "\(report.keyIDs)"])
         } catch {
             throw HeraldError(.invalidConfiguration, "\(source): \(error.message)")
         }

@@ -58,16 +58,29 @@ public final class VerificationKeys: Sendable {
         return candidates.isEmpty ? .notAllowed : .keys(candidates)
     }
 
-    /// Replaces the JWKS keys with those of `document` (a JWKS JSON text); returns how many key ids it holds.
-    /// Keys of unsupported types, without `kid`, or fitting no configured asymmetric algorithm are left out.
+    /// What a JWKS document gave: how many key ids are now in use, and the keys left out because
+    /// they could not be read (each by its `kid`, or its position when it has none).
+    public struct KeySetReport: Sendable, Equatable {
+        public var keyIDs: Int
+        public var unreadable: [String]
+    }
+
+    /// Replaces the JWKS keys with those of `document` (a JWKS JSON text). Each key is read on its
+    /// own: one jwt-kit cannot read (a symmetric `oct` key, an unknown `kty`, broken parameters, no
+    /// `kid`) is left out and reported, and the others are used. Keys that fit no configured
+    /// asymmetric algorithm are left out silently (providers publish keys for other uses).
     @discardableResult
-    public func replaceKeySet(with document: [UInt8]) async throws(HeraldError) -> Int {
-        guard let jwks = try? JSONDecoder().decode(JWKS.self, from: Data(document)) else {
+    public func replaceKeySet(with document: [UInt8]) async throws(HeraldError) -> KeySetReport {
+        guard let entries = try? JSONDecoder().decode(KeySetEntries.self, from: Data(document)).keys else {
             throw HeraldError(.invalidConfiguration, "the JWKS document is not a JSON Web Key Set")
         }
         var keys: [String: [String: any JWTAlgorithm]] = [:]
-        for jwk in jwks.keys {
-            guard let kid = jwk.keyIdentifier, let collection = try? await JWTKeyCollection().add(jwk: jwk) else { continue }
+        var unreadable: [String] = []
+        for (index, entry) in entries.enumerated() {
+            guard let jwk = entry.key, let kid = jwk.keyIdentifier, let collection = try? await JWTKeyCollection().add(jwk: jwk) else {
+                unreadable.append(entry.kid ?? "#\(index)")
+                continue
+            }
             // HMAC keys never come from a JWKS: shared secrets have no business in a public document.
             for name in configured where Self.hmacAlgorithms[name] == nil {
                 if let algorithm = try? await collection.getKey(for: kid, alg: name), algorithm.name == name {
@@ -76,7 +89,7 @@ public final class VerificationKeys: Sendable {
             }
         }
         keySet.withLock { $0 = keys }
-        return keys.count
+        return KeySetReport(keyIDs: keys.count, unreadable: unreadable)
     }
 
     /// jwt-kit's algorithm `name` keyed with the secret or the public key, or nil when neither fits it.
@@ -111,4 +124,23 @@ public final class VerificationKeys: Sendable {
         }
         return text
     }
+}
+
+/// A JWKS document read key by key: an entry jwt-kit cannot decode does not sink the others.
+private struct KeySetEntries: Decodable {
+    struct Entry: Decodable {
+        /// The key, when jwt-kit can decode it.
+        let key: JWK?
+        /// Its `kid`, whatever else it holds.
+        let kid: String?
+
+        private enum CodingKeys: String, CodingKey { case kid }
+
+        init(from decoder: any Decoder) throws {
+            kid = try? decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .kid)
+            key = try? JWK(from: decoder)
+        }
+    }
+
+    let keys: [Entry]
 }

@@ -73,6 +73,14 @@ struct ServeCommand: AsyncParsableCommand {
     var idleTimeout: String?
     @Option(name: .customLong("max-connection-lifetime"), help: "Then close 4002; 0 = no limit (default 24h).")
     var maxConnectionLifetime: String?
+    @Option(name: .customLong("request-timeout"), help: "From accept (TLS included) to a complete request head, or closed (default 10s).")
+    var requestTimeout: String?
+    @Option(name: .customLong("body-timeout"), help: "From a request's head to its whole body, or closed (default 30s).")
+    var bodyTimeout: String?
+    @Option(name: .customLong("keep-alive-timeout"), help: "Idle HTTP keep-alive connections are closed after this (default 60s).")
+    var keepAliveTimeout: String?
+    @Option(name: .customLong("max-pending-connections"), help: "Connections not yet upgraded or answered, at most; more are closed at accept (default 1024).")
+    var maxPendingConnections: String?
     @Option(name: .customLong("history-size"), help: "Events kept per entity for resume; 0 disables (default 100).")
     var historySize: String?
     @Option(name: .customLong("history-ttl"), help: "Age limit of kept events (default 10m).") var historyTTL: String?
@@ -148,6 +156,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
             ("history-size", historySize), ("history-ttl", historyTTL), ("history-max-bytes", historyMaxBytes), ("drain-timeout", drainTimeout), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("broker", broker),
+            ("request-timeout", requestTimeout), ("body-timeout", bodyTimeout), ("keep-alive-timeout", keepAliveTimeout),
+            ("max-pending-connections", maxPendingConnections),
         ]
         for case (let name, let value?) in strings { values[name] = .string(value) }
         if !publishKeys.isEmpty { values["publish-keys"] = .stringArray(publishKeys) }

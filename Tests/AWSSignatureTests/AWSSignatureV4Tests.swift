@@ -215,6 +215,51 @@ func malformedAmzDateIsExplained(_ amzDate: String, _ message: String) {
         == .malformed("unsupported X-Amz-Content-SHA256 value 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'"))
 }
 
+// MARK: - Before the body
+
+private func precheckFailure(
+    of request: AWSSignatureV4.Request, for vector: BotocoreVector, secrets: [String]? = nil, offsetSeconds: Double = 0
+) -> AWSSignatureV4.Failure? {
+    // The body is not known yet: its hash must play no part.
+    var head = request
+    head.bodySHA256Hex = "not-read-yet"
+    if case .failure(let failure) = AWSSignatureV4.precheck(
+        head, secrets: secrets ?? [otherSecret, vector.secret], now: vector.signedAt + offsetSeconds
+    ) { return failure }
+    return nil
+}
+
+/// Whether botocore declared the payload (`X-Amz-Content-SHA256`), so the signature can be checked before the body.
+private func declaresPayload(_ vector: BotocoreVector) -> Bool {
+    !AWSSignatureV4.values(of: "x-amz-content-sha256", in: vector.headers).isEmpty
+}
+
+@Test(arguments: botocoreVectors)
+func precheckPassesEveryBotocoreRequestWithoutItsBody(_ vector: BotocoreVector) {
+    #expect(precheckFailure(of: vector.request, for: vector) == nil)
+}
+
+@Test(arguments: botocoreVectors)
+func precheckRefusesAWrongSecretWhenThePayloadIsDeclared(_ vector: BotocoreVector) {
+    let failure = precheckFailure(of: vector.request, for: vector, secrets: [otherSecret])
+    #expect(failure == (declaresPayload(vector) ? .signatureMismatch : nil))
+}
+
+@Test func precheckRefusesWhatTheHeadersAloneShowIsWrong() {
+    #expect(precheckFailure(of: firstVector.request, for: firstVector, offsetSeconds: 960) == .expired(
+        "X-Amz-Date 20261125T123456Z is 960 s from the server clock; at most 900 s allowed"))
+    let garbage = firstVector.request.replacingHeader("authorization") { _ in "AWS4-HMAC-SHA256 Credential=nonsense" }
+    #expect(precheckFailure(of: garbage, for: firstVector) == .malformed("Credential must be AKID/yyyyMMdd/region/service/aws4_request"))
+    let undated = firstVector.request.removingHeader("x-amz-date")
+    #expect(precheckFailure(of: undated, for: firstVector) == .malformed("missing X-Amz-Date header"))
+    let unsignedHost = firstVector.request.removingHeader("host")
+    #expect(precheckFailure(of: unsignedHost, for: firstVector) == .malformed("signed header host is missing from the request"))
+    var streaming = firstVector.request
+    streaming.headers.append(("X-Amz-Content-SHA256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"))
+    #expect(precheckFailure(of: streaming, for: firstVector)
+        == .malformed("unsupported X-Amz-Content-SHA256 value 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'"))
+}
+
 // MARK: - Canonicalisation pieces
 
 @Test(arguments: [

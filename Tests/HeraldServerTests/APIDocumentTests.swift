@@ -29,10 +29,11 @@ import Yams
         .lifetimeReached, .disconnectedByAdmin,
     ]
     /// Mirrors the `reason:` literals of Sources/HeraldServer (ConnectRejection, ConnectGate, PublishKeys, RequestBody, PublishRoutes
-    /// with EventEnvelope's `invalid_detail`, AdminRoutes, ManagementRoutes), plus TokenRejection.Reason.
+    /// with EventEnvelope's `invalid_detail`, AdminRoutes, ManagementRoutes, PathParameter), plus TokenRejection.Reason.
     static let serverReasons = Set([
         "bad_subprotocol", "bad_upgrade", "origin_not_allowed", "over_capacity", "rate_limited", "draining", "broker_unavailable",
         "not_found", "unauthorized", "invalid_body", "invalid_detail", "payload_too_large", "invalid_query", "gone",
+        "invalid_path", "invalid_entity_id", "invalid_user_id", "invalid_connection_id",
     ] + TokenRejection.Reason.allCases.map(\.rawValue))
 
     @Test func everyOperationAnswersADocumentedStatusAndBody() async throws {

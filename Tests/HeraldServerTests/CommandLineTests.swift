@@ -175,8 +175,9 @@ import Testing
 /// A child process whose stdout is read line by line with bounded waits.
 final class HeraldProcess: Sendable {
     private let process: Process
-    private let errors = Pipe()
     private let buffer = LineBuffer()
+    /// Everything written to stderr so far, read as it comes (a child that logs much never blocks on a full pipe).
+    private let errors = ErrorBuffer()
 
     init(_ binary: URL, _ arguments: [String], environment: [String: String]) throws {
         let process = Process()
@@ -184,9 +185,18 @@ final class HeraldProcess: Sendable {
         process.executableURL = binary
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let errorOutput = Pipe()
         process.standardOutput = output
-        process.standardError = errors
+        process.standardError = errorOutput
         self.process = process
+        let errors = self.errors
+        errorOutput.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty { handle.readabilityHandler = nil }
+            errors.state.withLock { state in
+                if chunk.isEmpty { state.ended = true } else { state.data.append(chunk) }
+            }
+        }
         let buffer = self.buffer
         output.fileHandleForReading.readabilityHandler = { handle in
             let chunk = handle.availableData
@@ -214,14 +224,19 @@ final class HeraldProcess: Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
-    /// The child's process id (its `/proc/PID/status` tells its memory).
-    var processIdentifier: Int32 { process.processIdentifier }
+    /// The child's process id.
+    var pid: Int32 { process.processIdentifier }
 
-    /// Waits (at most 30 s, then terminates it) for the exit code.
-    func exitCode() async -> Int32 {
-        let deadline = ContinuousClock.now + .seconds(30)
+    var isRunning: Bool { process.isRunning }
+
+    /// What the child wrote to stderr up to now.
+    var standardErrorSoFar: String { errors.state.withLock { String(decoding: $0.data, as: UTF8.self) } }
+
+    /// Waits (at most `limit`, then kills it) for the exit code.
+    func exitCode(killingAfter limit: Duration = .seconds(30)) async -> Int32 {
+        let deadline = ContinuousClock.now + limit
         while process.isRunning {
-            if ContinuousClock.now > deadline { process.terminate() }
+            if ContinuousClock.now > deadline { signal(SIGKILL) }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return process.terminationStatus
@@ -229,8 +244,16 @@ final class HeraldProcess: Sendable {
 
     func standardError() async -> String {
         _ = await exitCode()
-        return String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // The rest of the output, for at most 2 s after the exit (a child it left running may hold the pipe open).
+        let drained = ContinuousClock.now + .seconds(2)
+        while !errors.state.withLock({ $0.ended }), ContinuousClock.now < drained { try? await Task.sleep(for: .milliseconds(10)) }
+        return standardErrorSoFar
     }
+}
+
+/// Standard error read so far, and whether it has ended.
+private final class ErrorBuffer: Sendable {
+    let state = Mutex<(data: Data, ended: Bool)>((Data(), false))
 }
 
 /// Complete lines read so far, and the incomplete tail.

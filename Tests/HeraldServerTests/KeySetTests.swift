@@ -5,6 +5,7 @@ import HeraldServer
 import HeraldTokens
 import Hummingbird
 import JWTKit
+import Logging
 import NIOCore
 import Synchronization
 import Testing
@@ -82,6 +83,35 @@ import Testing
         }
         #expect(provider.requests == 1)
         try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + known.token()).expectNothingPending()
+        try await server.stop()
+        try await provider.stop()
+    }
+
+    @Test func keysJWTKitCannotReadAreSkippedOneByOneAndLogged() async throws {
+        let (first, rotated) = (await PublishedKey(kid: "k1"), await PublishedKey(kid: "k2"))
+        // A symmetric key and a key type jwt-kit does not know, beside the readable keys.
+        func document(_ keys: [PublishedKey]) throws -> String {
+            let readable = try keys.map { String(decoding: try JSONEncoder().encode($0.jwk), as: UTF8.self) }
+            return #"{"keys":[{"kty":"oct","kid":"shared","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQ"},{"kty":"PQC","kid":"future","pub":"AA"},"#
+                + readable.joined(separator: ",") + "]}"
+        }
+        let provider = try await KeySetServer.start(document: try document([first]))
+        let records = LogRecords()
+        let server = try await TestServer.start(logger: Logger(label: "herald.test") { _ in RecordingLogHandler(records: records) }) {
+            $0.tokens.secret = nil
+            $0.tokens.jwksURL = provider.url
+            $0.tokens.algorithms = ["ES256"]
+            $0.tokens.jwksMinimumRefreshGap = .zero
+        }
+        try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + first.token()).expectNothingPending()
+        // A refresh that brings a new key beside the unreadable ones takes the new key.
+        provider.publish(try document([first, rotated]))
+        try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + rotated.token()).expectNothingPending()
+        #expect(provider.requests == 2)
+        let skipped = records.lines.filter { $0.level == .warning && $0.message == "JWKS key skipped" }
+        #expect(skipped.filter { $0.metadata["herald.jwks.kid"] == "shared" }.count == 2, "\(records.lines)")
+        #expect(skipped.filter { $0.metadata["herald.jwks.kid"] == "future" }.count == 2, "\(records.lines)")
+        #expect(skipped.count == 4)
         try await server.stop()
         try await provider.stop()
     }

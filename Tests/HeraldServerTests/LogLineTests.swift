@@ -107,6 +107,7 @@ import Testing
 /// What a `RecordingLogHandler` saw.
 final class LogRecords: Sendable {
     struct Line: Sendable, CustomStringConvertible {
+        var level: Logger.Level = .info
         var message: String
         var metadata: [String: String]
         var description: String { "\(message) \(metadata)" }
@@ -129,6 +130,6 @@ struct RecordingLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        records.append(.init(message: "\(event.message)", metadata: merged.mapValues { "\($0)" }))
+        records.append(.init(level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" }))
     }
 }

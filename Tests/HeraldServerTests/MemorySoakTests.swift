@@ -76,7 +76,7 @@ import Testing
         let port = try #require(listening.wholeMatch(of: /listening on ws:\/\/127\.0\.0\.1:(\d+)\//)?.1)
         let baseURL = "http://127.0.0.1:\(port)"
         let client = PublishClient(baseURL: baseURL, publishKey: Self.key)
-        let pid = serve.processIdentifier
+        let pid = serve.pid
 
         // Warm up the allocator, the connection and the event loops with 2,500 ids, and let them be forgotten.
         try await publish(2_500, from: 0, through: client)

@@ -6,6 +6,15 @@ import HeraldCore
 import Testing
 
 @Suite struct PublishTests {
+    @Test func keysWhoseLengthsDifferByAMultipleOf256AreNotEqual() {
+        let key = Array("publish-key".utf8)
+        #expect(!PublishKeys.constantTimeEquals(key, key + [UInt8](repeating: 0, count: 256)))
+        #expect(!PublishKeys.constantTimeEquals(key + [UInt8](repeating: 0, count: 512), key))
+        #expect(!PublishKeys.constantTimeEquals([], [UInt8](repeating: 0, count: 256)))
+        #expect(PublishKeys.constantTimeEquals(key, key))
+        #expect(!PublishKeys.constantTimeEquals(key, Array("publish-kez".utf8)))
+    }
+
     @Test func everySeedShapeIsAcceptedWithPerEntryResults() async throws {
         let server = try await TestServer.start()
         let socket = try await server.subscriber(to: ["order-7"])

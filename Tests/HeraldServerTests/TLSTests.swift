@@ -96,6 +96,13 @@ import X509
         #expect(published.status == .accepted)
         #expect(try await socket.json()["message"] == "over TLS")
 
+        // A refusal that closes the connection (Connection: close, then TLS's close_notify) is read in full.
+        publish.headers.replaceOrAdd(name: "Authorization", value: "Bearer wrong-key")
+        let refused = try await client.execute(publish, timeout: .seconds(10))
+        #expect(refused.status == .unauthorized)
+        #expect(refused.headers["connection"] == ["close"])
+        #expect(JSON.parse(try await refused.body.collect(upTo: 1 << 16).readableBytesView)?["reason"] == "unauthorized")
+
     }
 
     /// Forward-secret, authenticated encryption only (Mozilla "intermediate"): TLS 1.3, and for TLS 1.2

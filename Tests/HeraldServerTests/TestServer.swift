@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// A live Herald on 127.0.0.1 and a free port, with real WebSocket and HTTP clients.
@@ -129,12 +130,7 @@ final class TestServer: Sendable {
     func metrics() async throws -> [String: Double] {
         let response = try await request(.GET, "/metrics", key: nil)
         #expect(response.status == 200)
-        var series: [String: Double] = [:]
-        for line in String(buffer: response.body).split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-            series[String(line[..<space])] = value
-        }
-        return series
+        return prometheusSeries(String(buffer: response.body))
     }
 
     /// A GET to the WebSocket path with upgrade headers, as a WebSocket client sends it; returns status and body.
@@ -185,11 +181,34 @@ extension HeraldSocket {
     }
 }
 
-/// Polls `condition` every 20 ms for at most 10 s.
-func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+/// Polls `condition` every 20 ms for at most `limit`.
+func waitUntil(_ what: String, within limit: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
     while !condition() {
-        guard ContinuousClock.now < deadline else { throw TestFailure("not within 10 s: \(what)") }
+        guard ContinuousClock.now < deadline else { throw TestFailure("not within \(limit): \(what)") }
         try await Task.sleep(for: .milliseconds(20))
     }
+}
+
+/// Runs `body`, failing once `timeout` has passed even if `body` does not respond to cancellation
+/// (a connect to a server that never accepts); `body` is then cancelled and left behind.
+func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let outcome = DeadlineOutcome<T>()
+    return try await withCheckedThrowingContinuation { continuation in
+        outcome.continuation.withLock { $0 = continuation }
+        let work = Task {
+            do { outcome.finish(.success(try await body())) } catch { outcome.finish(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: timeout)
+            work.cancel()
+            outcome.finish(.failure(TestFailure("not within \(timeout): \(what)")))
+        }
+    }
+}
+
+/// The first result of a `withDeadline`: the body's, or the timeout's.
+private final class DeadlineOutcome<T: Sendable>: Sendable {
+    let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    func finish(_ result: Result<T, any Error>) { continuation.withLock { $0.take() }?.resume(with: result) }
 }

@@ -95,6 +95,10 @@ extension HeraldConfiguration {
         limits.idleTimeout = try settings.duration("idle-timeout", atLeast: limits.pingInterval * 2)
             ?? max(limits.idleTimeout, limits.pingInterval * 2)
         limits.maxConnectionLifetime = try settings.duration("max-connection-lifetime") ?? limits.maxConnectionLifetime
+        limits.requestTimeout = try settings.duration("request-timeout", atLeast: .milliseconds(1)) ?? limits.requestTimeout
+        limits.bodyTimeout = try settings.duration("body-timeout", atLeast: .milliseconds(1)) ?? limits.bodyTimeout
+        limits.keepAliveTimeout = try settings.duration("keep-alive-timeout", atLeast: .milliseconds(1)) ?? limits.keepAliveTimeout
+        limits.maxPendingConnections = try settings.integer("max-pending-connections", in: 1...10_000_000) ?? limits.maxPendingConnections
         history.size = try settings.integer("history-size", in: 0...1_000_000) ?? history.size
         history.ttl = try settings.duration("history-ttl") ?? history.ttl
         history.maxBytes = try settings.size("history-max-bytes", atLeast: 1) ?? history.maxBytes

@@ -43,6 +43,14 @@ public struct HeraldConfiguration: Sendable {
         public var maxConnectionsPerUser = 0
         /// A connection open this long is closed with 4002 (the seed's 24 h TTL); zero means no limit.
         public var maxConnectionLifetime: Duration = .seconds(24 * 3600)
+        /// From accept (the TLS handshake included) until a request's head is complete, or the socket is closed.
+        public var requestTimeout: Duration = .seconds(10)
+        /// From a request's head until its whole body has arrived, or the socket is closed.
+        public var bodyTimeout: Duration = .seconds(30)
+        /// How long an HTTP connection may sit idle between requests before it is closed.
+        public var keepAliveTimeout: Duration = .seconds(60)
+        /// Connections accepted but not yet upgraded to WebSocket nor answered, at most; more are closed at accept.
+        public var maxPendingConnections = 1_024
         public init() {}
     }
 
@@ -121,5 +129,6 @@ public struct HeraldConfiguration: Sendable {
         "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
         "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "history-max-bytes", "drain-timeout",
         "tls-cert", "tls-key", "log-level", "log-format", "broker",
+        "request-timeout", "body-timeout", "keep-alive-timeout", "max-pending-connections",
     ]
 }

@@ -62,6 +62,10 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                             return nil
                         case .success(let admitted):
                             admission.value = admitted
+                            // NIO upgrades next: the bytes after the request (frames) must not reach the reporter.
+                            if let reporter = try? channel.pipeline.syncOperations.handler(type: HTTPExchangeReporter.self) {
+                                channel.pipeline.syncOperations.removeHandler(reporter, promise: nil)
+                            }
                             var headers = HTTPHeaders()
                             if let subprotocol = admitted.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
                             return headers
@@ -73,6 +77,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                         // The upgrade only happens after shouldUpgrade admitted the request.
                         guard let admitted = admission.value else { throw ChannelError.inappropriateOperationForState }
                         try addWebSocketHandlers(to: channel, admitted)
+                        channel.pipeline.syncOperations.fireUserInboundEventTriggered(ConnectionProgress.upgraded)
                         return .webSocket
                     }
                 }
@@ -105,6 +110,9 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
             try channel.pipeline.syncOperations.addHandler(UpgradeProtocolFilter(), position: .before(upgradeHandler))
+            // Before NIO's error handler, so its `400 … Connection: close` is seen (and the socket then closed).
+            let errorHandler = try channel.pipeline.syncOperations.handler(type: HTTPServerProtocolErrorHandler.self)
+            try channel.pipeline.syncOperations.addHandler(HTTPExchangeReporter(), position: .before(errorHandler))
             return Value(upgradeResult: result, channel: channel)
         }
     }

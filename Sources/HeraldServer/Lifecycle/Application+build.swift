@@ -87,9 +87,16 @@ public func buildApplication(
     ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
     let tls = try configuration.tls.map { files throws(HeraldError) in try HeraldConfiguration.TLSFiles.load(files) }
+    let limits = configuration.limits
+    let pending = PendingConnections(limit: limits.maxPendingConnections)
+    let timeouts = ConnectionDeadline.Timeouts(
+        request: TimeAmount(limits.requestTimeout), body: TimeAmount(limits.bodyTimeout), keepAlive: TimeAmount(limits.keepAliveTimeout)
+    )
     let server = HTTPServerBuilder { responder in
         let channel = HeraldChannel(responder: responder, gate: gate, connection: connection, secure: tls != nil)
-        return try tls.map { try TLSChannel(channel, tlsConfiguration: $0) } ?? channel
+        // The pending bound and the deadlines come first, before TLS and any protocol.
+        if let tls { return GuardedChannel(base: try TLSChannel(channel, tlsConfiguration: tls), pending: pending, timeouts: timeouts, metrics: metrics) }
+        return GuardedChannel(base: channel, pending: pending, timeouts: timeouts, metrics: metrics)
     }
     let host = configuration.listen.host
     let application = Application(
@@ -97,7 +104,10 @@ public func buildApplication(
         server: server,
         // A push gateway takes reconnect storms: a deep accept queue instead of SYN retries (1 s each).
         configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "Herald", backlog: 4096),
-        onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? configuration.listen.port) },
+        onServerRunning: { channel in
+            await AcceptBackoff.install(on: channel, metrics: metrics, logger: logger)
+            await onListening(host, channel.localAddress?.port ?? configuration.listen.port)
+        },
         eventLoopGroupProvider: .shared(EventLoops.group),
         logger: logger
     )

@@ -28,6 +28,8 @@ final class HeraldMetrics: DeliveryObserver {
     private let closes: [String: CoreMetrics.Counter]
     private let publishDuration: CoreMetrics.Timer
     private let fanOutDuration: CoreMetrics.Timer
+    private let shedConnections: [ConnectionDeadline.ShedReason: CoreMetrics.Counter]
+    private let acceptBackoffs: CoreMetrics.Counter
 
     /// The reason codes of a refused credential: the token reasons of SPEC §2, and `unauthorized`
     /// for a missing or wrong publish key.
@@ -63,6 +65,10 @@ final class HeraldMetrics: DeliveryObserver {
         })
         publishDuration = CoreMetrics.Timer(label: "herald_publish_duration_seconds", factory: factory)
         fanOutDuration = CoreMetrics.Timer(label: "herald_fanout_duration_seconds", factory: factory)
+        shedConnections = Dictionary(uniqueKeysWithValues: ConnectionDeadline.ShedReason.allCases.map {
+            ($0, CoreMetrics.Counter(label: "herald_shed_connections_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+        })
+        acceptBackoffs = CoreMetrics.Counter(label: "herald_accept_backoffs_total", factory: factory)
     }
 
     // MARK: Recording
@@ -96,6 +102,12 @@ final class HeraldMetrics: DeliveryObserver {
 
     /// A WebSocket connection ended with `code` (the one sent or received, 1006 when there was none).
     func closed(code: UInt16) { (closes["\(code)"] ?? closes["other"])?.increment() }
+
+    /// A connection closed before it was served: over `--max-pending-connections`, or past a deadline.
+    func shed(_ reason: ConnectionDeadline.ShedReason) { shedConnections[reason]?.increment() }
+
+    /// Accepting paused once (100 ms) because accept failed for want of descriptors or memory.
+    func acceptPaused() { acceptBackoffs.increment() }
 
     // MARK: Exposition
 

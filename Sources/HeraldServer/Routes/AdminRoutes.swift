@@ -22,8 +22,13 @@ struct AdminRoutes: Sendable {
         group.get("stats") { _, _ in stats() }
         group.get("connections") { request, _ in await list(request) }
         group.delete("connections/:connectionId") { _, context in
+            let id: String
+            switch PathParameter.connectionID("connectionId", in: context) {
+            case .failure(let rejection): return rejection.closingResponse
+            case .success(let decoded): id = decoded
+            }
             do {
-                guard try await connections.disconnect(context.parameters.get("connectionId") ?? "") else {
+                guard try await connections.disconnect(id) else {
                     return ConnectRejection(.notFound, reason: "not_found", message: "no open connection with this id").response
                 }
                 return Response(status: .noContent)

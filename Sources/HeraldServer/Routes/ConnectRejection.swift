@@ -54,4 +54,12 @@ public struct ConnectRejection: Error, Equatable, Sendable {
 
     /// The JSON error response.
     public var response: Response { JSONResponse.make(status: status, body: body) }
+
+    /// The JSON error response for a request whose body was not read: it says `Connection: close`,
+    /// and the connection is closed once it is written (RFC 9112 §9.6), so the unread body is never read on.
+    var closingResponse: Response {
+        var response = response
+        response.headers[.connection] = "close"
+        return response
+    }
 }

@@ -20,36 +20,40 @@ struct ManagementRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group("@connections").add(middleware: keys.middleware)
         group.post(":connectionId") { request, context in
-            let body: ByteBuffer
-            switch await RequestBody.collect(request, limit: Self.maxPostBytes) {
-            case .failure(let rejection): return rejection.response
-            case .success(let collected): body = collected
+            await answer(context) { id in
+                let body: ByteBuffer
+                switch await RequestBody.collect(request, limit: Self.maxPostBytes) {
+                case .failure(let rejection): return rejection.closingResponse
+                case .success(let collected): body = collected
+                }
+                guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
+                    return ConnectRejection(.badRequest, reason: "invalid_body", message: "the data is sent as a text frame and must be UTF-8").response
+                }
+                return try await connections.post(text, to: id) ? Response(status: .ok) : nil
             }
-            guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
-                return ConnectRejection(.badRequest, reason: "invalid_body", message: "the data is sent as a text frame and must be UTF-8").response
-            }
-            return await answer { try await connections.post(text, to: id(context)) ? Response(status: .ok) : nil }
         }
         group.get(":connectionId") { _, context in
-            await answer {
-                try await connections.snapshot(of: id(context)).map {
+            await answer(context) { id in
+                try await connections.snapshot(of: id).map {
                     JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(ConnectionDescription($0))))
                 }
             }
         }
         group.delete(":connectionId") { _, context in
-            await answer { try await connections.disconnect(id(context)) ? Response(status: .noContent) : nil }
+            await answer(context) { id in try await connections.disconnect(id) ? Response(status: .noContent) : nil }
         }
     }
 
-    private func id(_ context: BasicRequestContext) -> String {
-        context.parameters.get("connectionId") ?? ""
-    }
-
-    /// `410` when `body` finds no such connection, `503` when the cluster could not be asked.
-    private func answer(_ body: () async throws -> Response?) async -> Response {
+    /// Runs `body` with the path's connection id (decoded; a malformed one is `400` before the body
+    /// is read): `410` when it finds no such connection, `503` when the cluster could not be asked.
+    private func answer(_ context: BasicRequestContext, _ body: (String) async throws -> Response?) async -> Response {
+        let id: String
+        switch PathParameter.connectionID("connectionId", in: context) {
+        case .failure(let rejection): return rejection.closingResponse
+        case .success(let decoded): id = decoded
+        }
         do {
-            return try await body() ?? Self.gone
+            return try await body(id) ?? Self.gone
         } catch {
             return ConnectRejection.clusterUnavailable.response
         }

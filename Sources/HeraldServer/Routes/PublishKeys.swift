@@ -32,34 +32,49 @@ struct PublishKeys: Sendable {
         return keys.map { Self.constantTimeEquals($0, presented) }.contains(true)
     }
 
+    /// True when `a` and `b` are the same bytes, in time that depends on their lengths only.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        // The whole length difference counts (a UInt8 of it would miss lengths 256 apart).
+        var difference = UInt(bitPattern: a.count ^ b.count)
         for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+            difference |= UInt((index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0))
         }
         return difference == 0
     }
 
+    /// Checks what a SigV4-signed request's headers alone can prove, before its body is read.
+    func precheckSignature(of request: Request) -> Result<Void, AWSSignatureV4.Failure> {
+        AWSSignatureV4.precheck(Self.signed(request, bodySHA256Hex: ""), secrets: secrets, now: Date().timeIntervalSince1970)
+    }
+
     /// Checks a SigV4-signed request (whose body is `body`) against the keys.
     func verifySignature(of request: Request, body: ByteBuffer) -> Result<Void, AWSSignatureV4.Failure> {
+        let signed = Self.signed(request, bodySHA256Hex: AWSSignatureV4.sha256Hex(body.readableBytesView))
+        return AWSSignatureV4.verify(signed, secrets: secrets, now: Date().timeIntervalSince1970)
+    }
+
+    /// The request as SigV4 sees it.
+    private static func signed(_ request: Request, bodySHA256Hex: String) -> AWSSignatureV4.Request {
         let target = request.head.path ?? "/"
         let query = target.firstIndex(of: "?")
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         // HTTP/1.1's Host header is the request's authority in HTTPTypes.
         if let authority = request.head.authority { headers.append((name: "host", value: authority)) }
-        let signed = AWSSignatureV4.Request(
+        return AWSSignatureV4.Request(
             method: request.method.rawValue,
             rawPath: String(target[..<(query ?? target.endIndex)]),
             rawQuery: query.map { String(target[target.index(after: $0)...]) } ?? "",
             headers: headers,
-            bodySHA256Hex: AWSSignatureV4.sha256Hex(body.readableBytesView)
+            bodySHA256Hex: bodySHA256Hex
         )
-        return AWSSignatureV4.verify(signed, secrets: secrets, now: Date().timeIntervalSince1970)
     }
 
     /// Refuses a request without a valid key with `401` before the route runs. A Bearer key is
-    /// checked before the body is read; a SigV4 signature covers the body, which is read first
-    /// (at most `PublishRoutes.maxBodyBytes`).
+    /// checked before the body is read. A SigV4 signature covers the body's hash, so its headers
+    /// are checked first (syntax, credential scope, `X-Amz-Date` within the skew, signed headers
+    /// present, and the signature itself when `X-Amz-Content-SHA256` declares the payload); only a
+    /// request that passes has its body read (at most `PublishRoutes.maxBodyBytes`) and verified.
+    /// Every refusal says `Connection: close`: the body it did not read is not read on.
     struct Middleware: RouterMiddleware {
         let keys: PublishKeys
 
@@ -73,9 +88,10 @@ struct PublishKeys: Sendable {
             guard authorization?.hasPrefix(AWSSignatureV4.algorithm) == true else {
                 return refuse("a valid publish key is required: Authorization: Bearer <key>")
             }
+            if case .failure(let failure) = keys.precheckSignature(of: request) { return refuse(failure) }
             let body: ByteBuffer
             switch await RequestBody.collect(request, limit: PublishRoutes.maxBodyBytes) {
-            case .failure(let rejection): return rejection.response
+            case .failure(let rejection): return rejection.closingResponse
             case .success(let collected): body = collected
             }
             switch keys.verifySignature(of: request, body: body) {
@@ -83,16 +99,21 @@ struct PublishKeys: Sendable {
                 var request = request
                 request.body = .init(buffer: body)
                 return try await next(request, context)
-            case .failure(.malformed(let problem)), .failure(.expired(let problem)):
-                return refuse("the AWS signature cannot be checked: \(problem)")
-            case .failure:
-                return refuse("the AWS signature does not match any publish key (use a publish key as the secret access key)")
+            case .failure(let failure):
+                return refuse(failure)
+            }
+        }
+
+        private func refuse(_ failure: AWSSignatureV4.Failure) -> Response {
+            switch failure {
+            case .malformed(let problem), .expired(let problem): refuse("the AWS signature cannot be checked: \(problem)")
+            case .notSigV4, .signatureMismatch: refuse("the AWS signature does not match any publish key (use a publish key as the secret access key)")
             }
         }
 
         private func refuse(_ message: String) -> Response {
             keys.metrics.authFailed("unauthorized")
-            return ConnectRejection(.unauthorized, reason: "unauthorized", message: message).response
+            return ConnectRejection(.unauthorized, reason: "unauthorized", message: message).closingResponse
         }
     }
 }

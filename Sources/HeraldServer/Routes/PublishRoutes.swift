@@ -18,7 +18,7 @@ struct PublishRoutes: Sendable {
         group.post("events") { request, context in await timed { await publishEvents(request) } }
         group.post("entities/:entityId/updates") { request, context in
             await timed {
-                await publishShortcut(request, context: context, parameter: "entityId") { id, body in
+                await publishShortcut(request, id: PathParameter.entityID("entityId", in: context).map(\.rawValue)) { id, body in
                     var detail = body
                     detail["entityId"] = .string(id)
                     return EventEnvelope.entityUpdate(from: detail).map(Event.entityUpdated)
@@ -27,7 +27,7 @@ struct PublishRoutes: Sendable {
         }
         group.post("users/:userId/notifications") { request, context in
             await timed {
-                await publishShortcut(request, context: context, parameter: "userId") { id, body in
+                await publishShortcut(request, id: PathParameter.userID("userId", in: context).map(\.rawValue)) { id, body in
                     var detail = body
                     detail["userId"] = .string(id)
                     return EventEnvelope.userNotification(from: detail).map(Event.userNotification)
@@ -60,7 +60,7 @@ struct PublishRoutes: Sendable {
     private func publishEvents(_ request: Request) async -> Response {
         let body: ByteBuffer
         switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
-        case .failure(let rejection): return rejection.response
+        case .failure(let rejection): return rejection.closingResponse
         case .success(let collected): body = collected
         }
         let entries: [Result<Event, EventEnvelope.EntryError>]
@@ -88,15 +88,20 @@ struct PublishRoutes: Sendable {
         )
     }
 
+    /// A shortcut: `id` is the path's id, decoded and checked (refused before the body is read).
     private func publishShortcut(
         _ request: Request,
-        context: BasicRequestContext,
-        parameter: String,
+        id pathID: Result<String, ConnectRejection>,
         event: (String, [String: JSONValue]) -> Result<Event, EventEnvelope.EntryError>
     ) async -> Response {
+        let id: String
+        switch pathID {
+        case .failure(let rejection): return rejection.closingResponse
+        case .success(let decoded): id = decoded
+        }
         let body: ByteBuffer
         switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
-        case .failure(let rejection): return rejection.response
+        case .failure(let rejection): return rejection.closingResponse
         case .success(let collected): body = collected
         }
         guard case .object(let fields)? = JSON.parse(body.readableBytesView) else {
@@ -106,7 +111,6 @@ struct PublishRoutes: Sendable {
             return ConnectRejection(.badRequest, reason: "invalid_body", message: "\"message\" is required and must be a string")
                 .response
         }
-        let id = context.parameters.get(parameter) ?? ""
         switch event(id, fields) {
         case .failure(let error):
             return ConnectRejection(.badRequest, reason: error.code, message: error.message).response
