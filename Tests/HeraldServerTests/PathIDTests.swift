@@ -1,6 +1,7 @@
 import Foundation
 import HeraldClient
 import HeraldCore
+import HeraldServer
 import NIOHTTP1
 import Testing
 
@@ -35,6 +36,8 @@ import Testing
         let server = try await TestServer.start()
         for (id, encoded) in Self.ids {
             let socket = try await server.connect(user: id)
+            // The connection joins the hub just after its 101 is written (NIO's upgrade order): wait for it.
+            try await waitUntil("\(id) is connected") { server.application.hub.connections(of: UserID(id)!) == 1 }
             let answer = try await server.publish("/users/\(encoded)/notifications", #"{"message":"hello \#(encoded)"}"#)
             #expect(answer.status == 202, "\(encoded): \(answer.body)")
             let push = try await socket.json()
