@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Server → client frames (SPEC §3, §4), each encoded once into the WebSocket frame sent on the wire.
+/// Server → client frames (PROTOCOL.md §2, PROTOCOL.md §4), each encoded once into the WebSocket frame sent on the wire.
 public enum Push {
     /// The push type of an entity update.
     public static let entityUpdatedType = "Entity Updated"

@@ -1,4 +1,4 @@
-/// `/herald.js`: the JavaScript client (SPEC §10), an ES module with no build step. Its source
+/// `/herald.js`: the JavaScript client (CLIENT.md), an ES module with no build step. Its source
 /// lives here so the binary serves it without files beside it; the tests run what is served.
 enum HeraldJS {
     static let source = #"""
