@@ -1,7 +1,7 @@
 public import HeraldCore
 public import HeraldTokens
 
-/// The `$connect` route's REQUEST authorizer (SPEC §2, §9): the token from the first of
+/// The `$connect` route's REQUEST authorizer (PROTOCOL.md §1, deploy/aws/README.md): the token from the first of
 /// `access_token`, `token`, `Sec-WebSocket-Protocol: websocket, <jwt>` and `Authorization: Bearer`,
 /// verified as the server verifies it. Allowed: an IAM policy for the route, and the user in
 /// the context the `$connect` function reads. Refused: `Unauthorized`, which API Gateway

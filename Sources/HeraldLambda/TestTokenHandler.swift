@@ -1,7 +1,7 @@
 public import HeraldCore
 public import HeraldTokens
 
-/// `CreateTestJwt` (the seed's function): `{"authToken": "…"}`, a token for `userId` (default
+/// `CreateTestJwt` (the AWS quick start's function): `{"authToken": "…"}`, a token for `userId` (default
 /// `myuserid`), valid `ttlSeconds` (default 3600; a whole number from 1 to 31536000, a year —
 /// anything else is refused with an error naming the range), signed with the deployment's secret.
 public struct TestTokenHandler: LambdaHandler {

@@ -159,7 +159,7 @@ import Testing
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Every setting a config file accepts is also a flag of `serve` (one name for each, SPEC §6).
+    /// Every setting a config file accepts is also a flag of `serve` (one name for each, OPERATIONS.md §2).
     @Test func everySettingIsAServeFlag() async throws {
         let help = try HeraldProcess(Self.binary, ["serve", "--help"], environment: [:])
         #expect(await help.exitCode() == 0)

@@ -4,7 +4,7 @@ import HeraldCore
 import HeraldTokens
 import Testing
 
-/// The AWS shape's functions (SPEC §9), each made as Lambda makes it (`LambdaFunctions`, from
+/// The AWS shape's functions (deploy/aws/README.md), each made as Lambda makes it (`LambdaFunctions`, from
 /// the environment the SAM template sets) and fed the events API Gateway and SQS send, against
 /// moto's DynamoDB and Secrets Manager and a local Management API.
 @Suite struct LambdaTests {

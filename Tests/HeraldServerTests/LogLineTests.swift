@@ -7,7 +7,7 @@ import Logging
 import Synchronization
 import Testing
 
-/// The connect and disconnect lines of SPEC §6: connection id, user id, source IP, duration and
+/// The connect and disconnect lines of OPERATIONS.md §2: connection id, user id, source IP, duration and
 /// close code, and never the token.
 @Suite struct LogLineTests {
     @Test func connectAndDisconnectAreLoggedWithoutTheToken() async throws {

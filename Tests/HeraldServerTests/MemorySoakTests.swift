@@ -6,7 +6,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-/// Memory does not grow with the number of entities ever published (SPEC §4): a `herald serve`
+/// Memory does not grow with the number of entities ever published (PROTOCOL.md §4): a `herald serve`
 /// child is published to with 60,000 distinct ids (`HERALD_SOAK_IDS` for more) and a 4 s history
 /// TTL; once their events expired and a sweep ran, the node keeps no entity and its resident
 /// memory is back near where it started. (The old code kept every id, about 0.6 KB each, forever.)

@@ -4,7 +4,7 @@ public import HeraldCore
 import HeraldTokens
 import Yams
 
-/// `--config herald.yaml`: the settings of SPEC §6 in a YAML file, under the environment and the
+/// `--config herald.yaml`: the settings of OPERATIONS.md §2 in a YAML file, under the environment and the
 /// flags. Keys are the flag names without `--` (`port`, `jwt-secret`, `history-ttl`…; the
 /// repeatable ones as lists: `publish-keys`, `allowed-origins`); values are scalars written as on
 /// the command line, or lists of them (`null` or `~` leaves a setting unset). An unknown key, a nested map or an unreadable file stops

@@ -5,7 +5,7 @@ import HeraldTokens
 import Logging
 
 extension HeraldConfiguration {
-    /// The configuration layers of SPEC §6 in precedence order: flags, then `HERALD_*` environment
+    /// The configuration layers of OPERATIONS.md §2 in precedence order: flags, then `HERALD_*` environment
     /// variables, then the config file (defaults are below them all).
     /// - Parameters:
     ///   - flags: values given on the command line, by setting name (`port`, `jwt-secret`, `publish-keys`…).

@@ -2,7 +2,7 @@ public import HeraldCore
 public import HeraldTokens
 public import Logging
 
-/// Everything `serve` can be told (SPEC §6), with the spec's defaults.
+/// Everything `serve` can be told (OPERATIONS.md §2), with the spec's defaults.
 public struct HeraldConfiguration: Sendable {
     /// Where the server listens.
     public struct Listen: Sendable {
@@ -41,7 +41,7 @@ public struct HeraldConfiguration: Sendable {
         public var maxConnections = 0
         /// Open connections per user; more get `503 over_capacity` (0 = unlimited).
         public var maxConnectionsPerUser = 0
-        /// A connection open this long is closed with 4002 (the seed's 24 h TTL); zero means no limit.
+        /// A connection open this long is closed with 4002 (the AWS quick start's 24 h TTL); zero means no limit.
         public var maxConnectionLifetime: Duration = .seconds(24 * 3600)
         /// From accept (the TLS handshake included) until a request's head is complete, or the socket is closed.
         public var requestTimeout: Duration = .seconds(10)

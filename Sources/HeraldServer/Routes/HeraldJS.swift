@@ -1,4 +1,4 @@
-/// `/herald.js`: the JavaScript client (SPEC §10), an ES module with no build step. Its source
+/// `/herald.js`: the JavaScript client (CLIENT.md), an ES module with no build step. Its source
 /// lives here so the binary serves it without files beside it; the tests run what is served.
 enum HeraldJS {
     static let source = #"""
@@ -99,10 +99,12 @@ export class Herald {
    * Listens for "notification" (a UserNotification), "subscribed" ({entityId, recovered}: the
    * server confirmed a subscription, after every connection), "reset" ({entityId}: the server
    * could not replay everything missed, or the entity's stream started again — reload that
-   * entity), "state" (a State), "error" (an
-   * error frame: {code, message}) and "closed" ({code, reason}: the client has stopped for good).
+   * entity), "unsubscribed" ({entityId, reason}: the server ended a subscription — reason
+   * "forbidden" when a refreshed token no longer allows it; its handlers get nothing more and it is
+   * not subscribed again), "state" (a State), "error" (an error frame: {code, message}) and
+   * "closed" ({code, reason}: the client has stopped for good).
    * Returns a function that stops listening.
-   * @param {"notification" | "subscribed" | "reset" | "state" | "error" | "closed"} event
+   * @param {"notification" | "subscribed" | "reset" | "unsubscribed" | "state" | "error" | "closed"} event
    * @param {Function} listener
    */
   on(event, listener) {
@@ -199,6 +201,13 @@ export class Herald {
           if (known) this.emit("reset", { entityId: frame.entityId });
         }
         return this.emit("subscribed", { entityId: frame.entityId, recovered: frame.recovered !== false });
+      }
+      case "unsubscribed": {
+        // Unasked, with a reason: the server ended the subscription (a refreshed token no longer
+        // allows it). It is not subscribed again after a reconnection; the app is told.
+        if (!frame.reason) return;
+        this.entities.delete(frame.entityId);
+        return this.emit("unsubscribed", { entityId: frame.entityId, reason: frame.reason });
       }
       case "refreshed":
         return this.scheduleRefresh(frame.expiresAt);
