@@ -147,6 +147,42 @@ import Testing
         #expect(client.seen("error").isEmpty)
         try await server.stop()
     }
+
+    /// What a proxy in front of Herald sees of the upgrade: by default the token is in
+    /// `Sec-WebSocket-Protocol` after `websocket`, and the URL carries none.
+    @Test func theTokenTravelsInTheSubprotocolNotInTheURL() async throws {
+        let server = try await TestServer.start()
+        let relay = try await RecordingRelay.start(to: server.port)
+        let client = try await NodeClient.start(server, url: "ws://127.0.0.1:\(relay.port)/")
+        client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
+        _ = try await client.next("subscribed")
+        _ = try await server.publishEntity("order-7", message: "through the relay")
+        #expect(try await client.next("entity")["message"] == "through the relay")
+        let head = try #require(relay.heads.first)
+        let lines = head.split(separator: "\r\n").map(String.init)
+        #expect(lines.first == "GET / HTTP/1.1")
+        let protocols = lines.filter { $0.lowercased().hasPrefix("sec-websocket-protocol:") }
+        #expect(protocols.count == 1)
+        let values = protocols.first.map { $0.drop { $0 != ":" }.dropFirst().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        #expect(values.count == 2 && values.first == "websocket")
+        #expect(values.last.map { $0.split(separator: ".").count == 3 && $0.hasPrefix("eyJ") } == true, "the second value is the JWT")
+        #expect(!head.contains("access_token") && !head.contains("token="))
+        try await relay.stop()
+        try await server.stop()
+    }
+
+    /// `tokenIn: "query"` keeps the older form: `?access_token=` and no subprotocol.
+    @Test func theQueryFormIsAnOption() async throws {
+        let server = try await TestServer.start()
+        let relay = try await RecordingRelay.start(to: server.port)
+        let client = try await NodeClient.start(server, url: "ws://127.0.0.1:\(relay.port)/", tokenIn: "query")
+        _ = try await client.next("state", where: { $0["state"] == "open" })
+        let head = try #require(relay.heads.first)
+        #expect(head.hasPrefix("GET /?access_token=eyJ"))
+        #expect(!head.lowercased().contains("sec-websocket-protocol"))
+        try await relay.stop()
+        try await server.stop()
+    }
 }
 
 /// A Node process running `/herald.js` (fetched from the server) through a small driver that
@@ -162,7 +198,7 @@ private final class NodeClient: Sendable {
     }
 
     static func start(
-        _ server: TestServer, user: String = "myuserid", tokenTTL: Int = 3600, refreshBefore: Int = 60,
+        _ server: TestServer, url: String? = nil, tokenIn: String? = nil, user: String = "myuserid", tokenTTL: Int = 3600, refreshBefore: Int = 60,
         holdingReconnects: Bool = false, entities: (first: [String], later: [String])? = nil
     ) async throws -> NodeClient {
         try await requireNode()
@@ -172,7 +208,7 @@ private final class NodeClient: Sendable {
         try Data(script.body.readableBytesView).write(to: folder.appending(path: "herald.js"))
         try Data(driver.utf8).write(to: folder.appending(path: "driver.mjs"))
         let environment = [
-            "HERALD_URL": server.wsURL, "HERALD_SECRET": TestServer.secret, "HERALD_USER": user, "HERALD_TTL": "\(tokenTTL)",
+            "HERALD_URL": url ?? server.wsURL, "HERALD_TOKEN_IN": tokenIn ?? "", "HERALD_SECRET": TestServer.secret, "HERALD_USER": user, "HERALD_TTL": "\(tokenTTL)",
             "HERALD_REFRESH_BEFORE": "\(refreshBefore)", "HERALD_HOLD": holdingReconnects ? "1" : "0",
             "HERALD_ENTITIES": entities.map { $0.first.joined(separator: ",") } ?? "",
             "HERALD_LATER_ENTITIES": entities.map { $0.later.joined(separator: ",") } ?? "",
@@ -287,6 +323,7 @@ private final class NodeClient: Sendable {
         }
         const herald = new Herald({
           url: env.HERALD_URL, token: mint, initialDelay: 20, maxDelay: 200, refreshBefore: Number(env.HERALD_REFRESH_BEFORE),
+          ...(env.HERALD_TOKEN_IN ? { tokenIn: env.HERALD_TOKEN_IN } : {}),
         });
         herald.on("state", (state) => out({ event: "state", state }));
         herald.on("notification", (note) => out({ event: "notification", message: note.message }));

@@ -40,6 +40,10 @@ enum HeraldJS {
  * @property {string} url  Herald's WebSocket URL, e.g. "wss://push.example.com/"
  * @property {string | (() => string | Promise<string>)} token  the JWT, or a function that gives a
  *   fresh one (called for every connection and every refresh)
+ * @property {"protocol" | "query"} [tokenIn="protocol"]  how the token travels on connect:
+ *   "protocol" sends `Sec-WebSocket-Protocol: websocket, <token>`, which stays out of URLs (and
+ *   so out of proxies' and load balancers' access logs); "query" puts it in `?access_token=`
+ *   (for a token with characters a subprotocol cannot carry, or a front that drops the header)
  * @property {number} [refreshBefore=60]  seconds before the token's exp to refresh it (at most
  *   half its lifetime)
  * @property {number} [initialDelay=500]  milliseconds: the first reconnection waits up to this
@@ -50,11 +54,17 @@ enum HeraldJS {
 /** Close codes after which the client does not reconnect by itself. */
 const FINAL = new Set([4003]);
 
+/** What a WebSocket subprotocol may hold (an RFC 9110 token); a JWT always fits. */
+const SUBPROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 export class Herald {
   /** @param {Options} options */
   constructor(options) {
     if (!options || !options.url || !options.token) throw new TypeError("Herald needs { url, token }");
-    this.options = { refreshBefore: 60, initialDelay: 500, maxDelay: 30000, ...options };
+    this.options = { tokenIn: "protocol", refreshBefore: 60, initialDelay: 500, maxDelay: 30000, ...options };
+    if (this.options.tokenIn !== "protocol" && this.options.tokenIn !== "query") {
+      throw new TypeError('tokenIn must be "protocol" or "query"');
+    }
     this.WebSocket = options.WebSocket || globalThis.WebSocket;
     if (!this.WebSocket) throw new TypeError("no WebSocket in this runtime: pass options.WebSocket");
     /** @type {Map<string, {handlers: Set<(update: EntityUpdate) => void>, seq: number | null, epoch: string | null}>} */
@@ -135,8 +145,17 @@ export class Herald {
     }
     if (this.stopped) return;
     const url = new URL(this.options.url);
-    url.searchParams.set("access_token", token);
-    const socket = new this.WebSocket(url.toString());
+    let protocols;
+    if (this.options.tokenIn === "query") {
+      url.searchParams.set("access_token", token);
+    } else if (SUBPROTOCOL.test(token)) {
+      // Herald takes the token from the second value and answers with "websocket" alone.
+      protocols = ["websocket", token];
+    } else {
+      this.emit("error", { code: "token_unavailable", message: 'the token has characters a subprotocol cannot carry; use tokenIn: "query"' });
+      return this.retry();
+    }
+    const socket = new this.WebSocket(url.toString(), protocols);
     this.socket = socket;
     socket.onopen = () => {
       this.attempt = 0;
