@@ -95,6 +95,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "memory (default: one node), or postgres://user:password@host:5432/database?sslmode=prefer for a cluster.")
     var broker: String?
+    @Option(name: .customLong("cluster-secret"), help: "Secret every node of a cluster shares, at least 32 bytes (required with a postgres:// broker).")
+    var clusterSecret: String?
+    @Option(name: .customLong("cluster-secret-previous"), help: "A second cluster secret accepted from other nodes while all move to a new one.")
+    var clusterSecretPrevious: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -137,7 +141,12 @@ struct ServeCommand: AsyncParsableCommand {
     /// The broker `--broker` asks for.
     private static func broker(_ configuration: HeraldConfiguration) throws(HeraldError) -> BrokerFactory {
         guard let text = configuration.brokerURL else { return .memory }
-        return BrokerFactory(name: "postgres", make: PostgresBroker.maker(try PostgresURL(text)))
+        guard let secret = configuration.clusterSecret else {
+            throw HeraldError(.invalidConfiguration, "--cluster-secret (HERALD_CLUSTER_SECRET) is required with a postgres:// --broker")
+        }
+        return BrokerFactory(
+            name: "postgres", make: PostgresBroker.maker(try PostgresURL(text), secret: secret, previous: configuration.previousClusterSecret)
+        )
     }
 
     /// The flags that were given, by setting name, for the top configuration layer.
@@ -156,6 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("ping-interval", pingInterval), ("idle-timeout", idleTimeout), ("max-connection-lifetime", maxConnectionLifetime),
             ("history-size", historySize), ("history-ttl", historyTTL), ("history-max-bytes", historyMaxBytes), ("drain-timeout", drainTimeout), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("broker", broker),
+            ("cluster-secret", clusterSecret), ("cluster-secret-previous", clusterSecretPrevious),
             ("request-timeout", requestTimeout), ("body-timeout", bodyTimeout), ("keep-alive-timeout", keepAliveTimeout),
             ("max-pending-connections", maxPendingConnections),
         ]

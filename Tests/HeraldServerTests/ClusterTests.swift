@@ -12,7 +12,7 @@ import Testing
 @Suite struct ClusterTests {
     /// A node of the cluster whose database is `database`.
     private func node(_ database: PostgresURL, _ configure: (inout HeraldConfiguration) -> Void = { _ in }) async throws -> TestServer {
-        try await TestServer.start(broker: BrokerFactory(name: "postgres", make: PostgresBroker.maker(database)), configure)
+        try await ClusterNodes.node(database, configure)
     }
 
     /// Two nodes of a cluster on a fresh database.

@@ -85,6 +85,11 @@ public struct HeraldConfiguration: Sendable {
     /// `--broker`: nil for the in-memory broker, else the cluster's `postgres://` URL (the
     /// executable parses the rest of it when it makes the broker).
     public var brokerURL: String?
+    /// `--cluster-secret`: what the nodes of a cluster seal their notices with (required with a
+    /// `postgres://` broker); `--cluster-secret-previous`: a second secret accepted when opening
+    /// them, while every node moves to a new one.
+    public var clusterSecret: ClusterSecret?
+    public var previousClusterSecret: ClusterSecret?
     /// `--dev`: generated credentials, loopback address.
     public var isDevelopment = false
     /// `--tls-cert` and `--tls-key`: serve `wss://` and `https://`.
@@ -128,7 +133,7 @@ public struct HeraldConfiguration: Sendable {
         "entities-claim", "allowed-origins", "max-connections", "max-connections-per-user", "max-messages-per-second",
         "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
         "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "history-max-bytes", "drain-timeout",
-        "tls-cert", "tls-key", "log-level", "log-format", "broker",
+        "tls-cert", "tls-key", "log-level", "log-format", "broker", "cluster-secret", "cluster-secret-previous",
         "request-timeout", "body-timeout", "keep-alive-timeout", "max-pending-connections",
     ]
 }
