@@ -176,6 +176,35 @@ import Testing
         try await b.stop()
     }
 
+    /// The roles OPERATIONS §13 names: the owner migrates; the nodes' role, with rights on the
+    /// tables only, runs them; once `PUBLIC` may no longer connect, a role without `CONNECT` cannot.
+    @Test func nodesRunAsTheirOwnRoleAndOthersCannotConnect() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        try await ClusterNodes.node(database).stop()  // as the owner: creates the tables
+        let role = "herald_node_\(UInt64.random(in: 1...UInt64.max))"
+        try await TestPostgres.execute([
+            PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN PASSWORD 'node-password'"),
+            PostgresQuery(unsafeSQL: "REVOKE CONNECT ON DATABASE \(database.database) FROM PUBLIC"),
+            PostgresQuery(unsafeSQL: "GRANT CONNECT ON DATABASE \(database.database) TO \(role)"),
+            PostgresQuery(unsafeSQL: "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(role)"),
+            PostgresQuery(unsafeSQL: "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO \(role)"),
+        ], in: database)
+        var asNode = database
+        asNode.username = role
+        asNode.password = "node-password"
+        let (a, b) = (try await ClusterNodes.node(asNode), try await ClusterNodes.node(asNode))
+        let onB = try await b.subscriber(user: user, to: [entity])
+        let large = String(repeating: "large-", count: 2_000)
+        _ = try await a.publishEntity(entity, message: large)
+        #expect(try await a.publish("/users/\(user)/notifications", #"{"message":"\#(large)"}"#).status == 202)
+        try await expectPush(onB, seq: 1, message: large)
+        try await expectNotification(onB, message: large)
+        #expect(try await a.connectionID(of: user) == b.connectionID(of: user))
+        await #expect(throws: PSQLError.self, "a role without CONNECT") { _ = try await DatabaseIntruder.connect(to: database) }
+        try await a.stop()
+        try await b.stop()
+    }
+
     private func waitUntilAsync(_ what: String, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while try await !condition() {

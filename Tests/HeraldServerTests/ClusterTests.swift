@@ -169,9 +169,12 @@ import Testing
         let (a, b) = try await twoNodes()
         try await waitUntilReady(a)
         try await waitUntilReady(b)
+        // A connection joins its node just after the 101 is written, which the client may see first.
         let onB = try await b.connect(user: "ada")
+        try await waitUntil("the connection joined node b") { b.application.hub.connections == 1 }
         let idOnB = try await b.connectionID(of: "ada")
         let onA = try await a.connect(user: "ada")
+        try await waitUntil("the connection joined node a") { a.application.hub.connections == 1 }
 
         // The admin list of either node shows both connections.
         for server in [a, b] {
