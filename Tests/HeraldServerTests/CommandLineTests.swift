@@ -262,6 +262,9 @@ final class HeraldProcess: Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    /// True when it ended by a signal (a trap, a kill), not by exiting.
+    var endedBySignal: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
+
     /// What the child wrote to stderr up to now.
     var standardErrorSoFar: String { errors.state.withLock { String(decoding: $0.data, as: UTF8.self) } }
 
