@@ -1,5 +1,5 @@
 /// Accepts published events, keeps each entity's stream, and gets events to every node's hub
-/// (SPEC §4, §5, §8).
+/// (PROTOCOL.md §4, PROTOCOL.md §6, OPERATIONS.md §13).
 ///
 /// The in-memory broker delivers to its own hub; a cluster broker appends to shared storage
 /// and each node delivers to its local subscribers. Callers see the same contract either way:

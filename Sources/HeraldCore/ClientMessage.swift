@@ -1,4 +1,4 @@
-/// One decoded client frame (SPEC §3), with the `requestId` its replies echo.
+/// One decoded client frame (PROTOCOL.md §2), with the `requestId` its replies echo.
 public struct ClientMessage: Equatable, Sendable {
     /// What the client asked for.
     public enum Action: Equatable, Sendable {

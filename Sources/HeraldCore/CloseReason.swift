@@ -1,4 +1,4 @@
-/// Why the server closes a connection: the close codes of SPEC §3, in one place.
+/// Why the server closes a connection: the close codes of PROTOCOL.md §5, in one place.
 public struct CloseReason: Equatable, Sendable, CustomStringConvertible {
     public var code: UInt16
     public var text: String

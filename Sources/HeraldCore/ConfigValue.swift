@@ -1,4 +1,4 @@
-/// Parsers for the value forms of SPEC §6: durations (`500ms`, `30s`, `10m`, `24h`, plain seconds)
+/// Parsers for the value forms of OPERATIONS.md §2: durations (`500ms`, `30s`, `10m`, `24h`, plain seconds)
 /// and sizes (plain bytes, `32KiB`, `1MiB`).
 public enum ConfigValue {
     /// The longest duration any setting takes: ten years (`87600h`). Longer ones are refused rather

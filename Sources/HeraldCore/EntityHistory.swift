@@ -14,7 +14,7 @@ import NIOCore
 /// again gets a new one, so `seq`s of two runs are never mistaken for each other.
 /// No I/O, no locks: `EntityStreams` owns one per entity under its shard lock.
 public struct EntityHistory: Sendable {
-    /// How much is kept (SPEC §4: default the last 100 events or 10 minutes per entity, and
+    /// How much is kept (PROTOCOL.md §4: default the last 100 events or 10 minutes per entity, and
     /// 64 MiB for all entities of a node together).
     public struct Limits: Equatable, Sendable {
         /// Events kept per entity; 0 keeps none (resume then only recovers when nothing was missed).
@@ -123,7 +123,7 @@ public struct EntityHistory: Sendable {
         bytes = 0
     }
 
-    /// What a client that has seen every event up to `since` missed (SPEC §4).
+    /// What a client that has seen every event up to `since` missed (PROTOCOL.md §4).
     ///
     /// Recovered when the kept events reach back to `since + 1` (or nothing was missed): they are
     /// all replayed. Not recovered when they do not reach back that far — the kept tail is replayed

@@ -1,4 +1,4 @@
-/// The entities a token lets its holder subscribe to (SPEC §3, subscription authorisation):
+/// The entities a token lets its holder subscribe to (PROTOCOL.md §2, subscription authorisation):
 /// exact ids, or glob patterns in which `*` stands for any run of characters, none included
 /// (`order-*` allows `order-7` and `order-`, not `orders`). Nothing else is special.
 public struct EntityPatterns: Equatable, Sendable {

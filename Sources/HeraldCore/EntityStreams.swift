@@ -16,7 +16,7 @@ import Synchronization
 /// subscriber is decided under the same lock as its events. Handing a push to the hub never
 /// waits: the lock is held for one `execute` per event loop, whatever the fan-out.
 ///
-/// Memory is bounded over time (SPEC §4): an entity with no subscriber and no kept event is
+/// Memory is bounded over time (PROTOCOL.md §4): an entity with no subscriber and no kept event is
 /// forgotten (at once, or — `forgetsIdleStreams` false — when its owner says so, see `forget`),
 /// and all kept events together stay under `limits.maxBytes`: over it, the oldest kept events
 /// of the node go first. Each shard keeps its events' arrival order and publishes the arrival

@@ -1,4 +1,4 @@
-/// The `code` of an error frame (SPEC §3).
+/// The `code` of an error frame (PROTOCOL.md §2).
 public enum ErrorCode: String, Sendable, Equatable {
     case invalidJSON = "invalid_json"
     case unknownAction = "unknown_action"

@@ -24,7 +24,7 @@ public struct UserNotification: Equatable, Sendable {
     }
 }
 
-/// One publishable event, as a backend sends it (SPEC §5).
+/// One publishable event, as a backend sends it (PROTOCOL.md §6).
 public enum Event: Equatable, Sendable {
     case entityUpdated(EntityUpdate)
     case userNotification(UserNotification)

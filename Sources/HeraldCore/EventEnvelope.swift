@@ -1,4 +1,4 @@
-/// The publish shapes `POST /events` accepts (SPEC §5), decoded into events.
+/// The publish shapes `POST /events` accepts (PROTOCOL.md §6), decoded into events.
 ///
 /// - an EventBridge-delivered envelope `{"detail-type": …, "detail": {…}}`, or an array of them;
 /// - PutEvents entries `{"Entries": [{"DetailType": …, "Detail": "<JSON string>"}]}`, or the bare array.

@@ -2,7 +2,7 @@ public import NIOCore
 
 /// Writes one JSON object into a `ByteBuffer`, keys in the order they are written.
 ///
-/// Server frames are built with it so that the seed's fields come first and each push is
+/// Server frames are built with it so that the AWS quick start's fields come first and each push is
 /// encoded exactly once, straight into the bytes every subscriber receives.
 public struct JSONObjectWriter {
     private(set) var buffer: ByteBuffer

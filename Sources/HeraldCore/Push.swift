@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Server → client frames (SPEC §3, §4), each encoded once into the WebSocket frame sent on the wire.
+/// Server → client frames (PROTOCOL.md §2, PROTOCOL.md §4), each encoded once into the WebSocket frame sent on the wire.
 public enum Push {
     /// The push type of an entity update.
     public static let entityUpdatedType = "Entity Updated"
@@ -53,11 +53,13 @@ public enum Push {
         return .text(object.finish())
     }
 
-    /// `{"type":"unsubscribed","entityId","requestId"}`.
-    public static func unsubscribed(_ entity: EntityID, requestID: JSONValue?) -> WireFrame {
-        var object = JSONObjectWriter(capacity: 64 + entity.rawValue.utf8.count)
+    /// `{"type":"unsubscribed","entityId","reason","requestId"}`: `reason` only when the server
+    /// ended the subscription itself (a refreshed token no longer allows it), with no `requestId`.
+    public static func unsubscribed(_ entity: EntityID, reason: ErrorCode? = nil, requestID: JSONValue?) -> WireFrame {
+        var object = JSONObjectWriter(capacity: 80 + entity.rawValue.utf8.count)
         object.add("type", "unsubscribed")
         object.add("entityId", entity.rawValue)
+        object.add("reason", ifPresent: reason?.rawValue)
         object.add("requestId", ifPresent: requestID)
         return .text(object.finish())
     }

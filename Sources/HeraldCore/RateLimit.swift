@@ -1,4 +1,4 @@
-/// Events per second from one source — a connection's messages, an address's handshakes (SPEC §6) —
+/// Events per second from one source — a connection's messages, an address's handshakes (OPERATIONS.md §2) —
 /// as a value: a token bucket that holds one second's worth, refilled continuously. No I/O, no
 /// clock of its own: the caller passes the time.
 public struct RateLimit: Sendable {

@@ -1,7 +1,7 @@
 public import HeraldCore
 public import HeraldTokens
 
-/// The `$connect` route's REQUEST authorizer (SPEC §2, §9): the token from the first of
+/// The `$connect` route's REQUEST authorizer (PROTOCOL.md §1, deploy/aws/README.md): the token from the first of
 /// `access_token`, `token`, `Sec-WebSocket-Protocol: websocket, <jwt>` and `Authorization: Bearer`,
 /// verified as the server verifies it. Allowed: an IAM policy for the route, and the user in
 /// the context the `$connect` function reads. Refused: `Unauthorized`, which API Gateway
@@ -11,7 +11,7 @@ public struct AuthorizerHandler: LambdaHandler {
 
     public init(verifier: TokenVerifier) { self.verifier = verifier }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
         let query = event["queryStringParameters"]?.objectValue ?? [:]
         let credentials = ConnectCredentials.extract(
             query: { query[$0]?.stringValue },

@@ -2,8 +2,8 @@ import Foundation
 public import HeraldCore
 import NIOCore
 
-/// The fan-out functions (SPEC §9): a batch of SQS messages, each an EventBridge event
-/// (`Entity Updated` or `Send User Push Notification`, the seed's detail types), pushed to every
+/// The fan-out functions (deploy/aws/README.md): a batch of SQS messages, each an EventBridge event
+/// (`Entity Updated` or `Send User Push Notification`, the AWS quick start's detail types), pushed to every
 /// subscribed connection through the Management API. An entity's event is numbered (its `HEAD`
 /// counter), kept for resume and then sent; SQS's redelivery of the same EventBridge event keeps
 /// its number (so clients drop the repeat by `seq`). Connections that are gone are forgotten.
@@ -22,7 +22,7 @@ public struct FanOutHandler: LambdaHandler {
         self.settings = settings
     }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
         var failures: [JSONValue] = []
         if case .array(let records)? = event["Records"] {
             for record in records {
@@ -37,7 +37,7 @@ public struct FanOutHandler: LambdaHandler {
         return ["batchItemFailures": .array(failures)]
     }
 
-    /// One EventBridge event. A body that is not one of the seed's events is dropped, not retried.
+    /// One EventBridge event. A body that is not one of the AWS quick start's events is dropped, not retried.
     func deliver(_ body: [UInt8]) async throws {
         guard case .success(let entries) = EventEnvelope.decode(body), entries.count == 1, case .success(let event) = entries[0],
             case .object(let envelope)? = JSON.parse(body)

@@ -1,7 +1,7 @@
 import Foundation
 public import HeraldCore
 
-/// The AWS shape's single DynamoDB table (SPEC §9), every item keyed by `pk` and `sk`:
+/// The AWS shape's single DynamoDB table (deploy/aws/README.md), every item keyed by `pk` and `sk`:
 ///
 /// | item | pk | sk | attributes |
 /// |---|---|---|---|

@@ -1,7 +1,7 @@
 public import HeraldCore
 public import HeraldTokens
 
-/// `CreateTestJwt` (the seed's function): `{"authToken": "…"}`, a token for `userId` (default
+/// `CreateTestJwt` (the AWS quick start's function): `{"authToken": "…"}`, a token for `userId` (default
 /// `myuserid`), valid `ttlSeconds` (default 3600; a whole number from 1 to 31536000, a year —
 /// anything else is refused with an error naming the range), signed with the deployment's secret.
 public struct TestTokenHandler: LambdaHandler {
@@ -9,7 +9,7 @@ public struct TestTokenHandler: LambdaHandler {
 
     public init(issuer: TokenIssuer) { self.issuer = issuer }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
         var claims = TokenIssuer.Claims()
         if let user = event["userId"]?.stringValue {
             guard UserID(user) != nil else { throw LambdaError("userId must be \(EntityID.rule)") }

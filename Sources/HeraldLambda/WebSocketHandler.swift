@@ -3,10 +3,10 @@ public import HeraldCore
 public import HeraldTokens
 import NIOCore
 
-/// The WebSocket API's routes in one function (SPEC §9): `$connect` records the connection the
+/// The WebSocket API's routes in one function (deploy/aws/README.md): `$connect` records the connection the
 /// authorizer admitted, `$disconnect` forgets it, and every message (`subscribe`,
 /// `unsubscribe`, `refresh`, `ping`, `$default`) is answered as the standalone server answers it
-/// (SPEC §3), through the Management API. A subscribe with `since` replays the kept events.
+/// (PROTOCOL.md §2), through the Management API. A subscribe with `since` replays the kept events.
 public struct WebSocketHandler: LambdaHandler {
     let table: HeraldTable
     let client: AWSClient
@@ -20,17 +20,17 @@ public struct WebSocketHandler: LambdaHandler {
         self.settings = settings
     }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
-        let context = event["requestContext"]
-        guard let id = context?["connectionId"]?.stringValue else { throw LambdaError("not a WebSocket event: no requestContext.connectionId") }
-        switch context?["eventType"]?.stringValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
+        let request = event["requestContext"]
+        guard let id = request?["connectionId"]?.stringValue else { throw LambdaError("not a WebSocket event: no requestContext.connectionId") }
+        switch request?["eventType"]?.stringValue {
         case "CONNECT":
             return try await connect(id, event)
         case "DISCONNECT":
             try await table.disconnected(id)
             return ["statusCode": .int(200)]
         default:
-            let api = ManagementAPI(client: client, endpoint: settings.managementEndpoint ?? Self.endpoint(of: context))
+            let api = ManagementAPI(client: client, endpoint: settings.managementEndpoint ?? Self.endpoint(of: request))
             try await receive(event, from: id, replyingThrough: api)
             return ["statusCode": .int(200)]
         }
@@ -53,7 +53,7 @@ public struct WebSocketHandler: LambdaHandler {
         return ["statusCode": .int(200), "headers": ["Sec-WebSocket-Protocol": .string(subprotocol)]]
     }
 
-    /// One client message, answered in the order of SPEC §3.
+    /// One client message, answered in the order of PROTOCOL.md §2.
     private func receive(_ event: JSONValue, from id: String, replyingThrough api: ManagementAPI) async throws {
         if event["isBase64Encoded"] == .bool(true) {
             return try await reply(.error(ProtocolError(.unsupportedFrame, "binary frames are not supported; send JSON text frames")), to: id, api)
@@ -112,7 +112,7 @@ public struct WebSocketHandler: LambdaHandler {
         }
     }
 
-    /// What a client that saw `since` missed (SPEC §4), from the kept events.
+    /// What a client that saw `since` missed (PROTOCOL.md §4), from the kept events.
     private func replay(_ entity: EntityID, after since: Int, sameEpoch: Bool) async throws -> (recovered: Bool, pushes: [String]) {
         guard sameEpoch else { return (false, []) }
         let latest = try await table.latestSeq(of: entity)

@@ -2,7 +2,7 @@ import Foundation
 import HeraldCore
 import PostgresNIO
 
-/// How the cluster forgets streams (SPEC §4, §8), on every node's sweep.
+/// How the cluster forgets streams (PROTOCOL.md §4, OPERATIONS.md §13), on every node's sweep.
 ///
 /// A node marks the streams it has subscribers for as held (`held_at`, one statement per
 /// 10,000, skipping rows held within half the grace period). A row nobody published to within the TTL (so it keeps no event) and nobody held

@@ -5,7 +5,7 @@ import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
 
-/// The cluster broker (SPEC §8): nodes sharing one PostgreSQL database.
+/// The cluster broker (OPERATIONS.md §13): nodes sharing one PostgreSQL database.
 ///
 /// A publish numbers the event, keeps it and notifies every node in one transaction: the
 /// entity's row in `herald_streams` orders its publishes, and `NOTIFY` reaches the listeners in

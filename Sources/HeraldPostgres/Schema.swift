@@ -1,7 +1,7 @@
 import Logging
 import PostgresNIO
 
-/// The cluster's tables, created and upgraded by whichever node starts first (SPEC §8).
+/// The cluster's tables, created and upgraded by whichever node starts first (OPERATIONS.md §13).
 ///
 /// - `herald_meta`: `stream_epoch`, the epoch a stream started now gets (a new one whenever a
 ///   sweep forgets a stream of the current one), and `epoch`, the one epoch of clusters made

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The token and subprotocol of an upgrade request, found as SPEC §2 orders the sources:
+/// The token and subprotocol of an upgrade request, found as PROTOCOL.md §1 orders the sources:
 /// `access_token` query parameter, `token` query parameter, the second `Sec-WebSocket-Protocol`
 /// value after `websocket`, then `Authorization: Bearer`. Pure, so it is tested alone.
 public struct ConnectCredentials: Equatable, Sendable {
@@ -11,7 +11,7 @@ public struct ConnectCredentials: Equatable, Sendable {
         /// No source holds a non-empty token (`401 token_missing`).
         case missing
 
-        /// The refusal a server sends for it (SPEC §2).
+        /// The refusal a server sends for it (PROTOCOL.md §1).
         public var message: String {
             switch self {
             case .badSubprotocol: #"the first Sec-WebSocket-Protocol value must be "websocket""#

@@ -1,11 +1,11 @@
-/// How client tokens are verified (SPEC §2): the keys, the accepted algorithms and the claims checked.
+/// How client tokens are verified (PROTOCOL.md §1): the keys, the accepted algorithms and the claims checked.
 public struct TokenConfiguration: Sendable {
     /// The HMAC secret (HS256/384/512).
     public var secret: String?
     /// Path of a PEM file with an RSA, P-256, P-384 or Ed25519 public key (RS*/ES*/EdDSA).
     public var publicKeyFile: String?
     /// Dotted path of the claim listing the entities a token may subscribe to; nil turns
-    /// subscription authorisation off (`--subscription-auth off`, the seed's behaviour).
+    /// subscription authorisation off (`--subscription-auth off`, the AWS quick start's behaviour).
     public var entitiesClaim: String?
     /// Longest token accepted (connect and `refresh`); longer ones are `token_invalid` before any parsing.
     public var maxBytes = 16_384

@@ -2,17 +2,17 @@ import Foundation
 import HeraldCore
 import JWTKit
 
-/// Signs test tokens with the seed's claim layout — `CreateTestJwt`:
+/// Signs test tokens with the AWS quick start's claim layout — `CreateTestJwt`:
 /// `{"exp": …, "data": {"userId", "firstName", "lastName", "sub"}}`.
 public struct TokenIssuer: Sendable {
-    /// The claims of one test token, with the seed's defaults.
+    /// The claims of one test token, with the AWS quick start's defaults.
     public struct Claims: Sendable {
         public var userID = "myuserid"
         public var firstName = "Test"
         public var lastName = "User"
         public var sub = "examplesub"
         public var ttl: Duration = .seconds(3600)
-        /// An optional `nbf`; the seed's tokens have none.
+        /// An optional `nbf`; the AWS quick start's tokens have none.
         public var notBefore: Date?
         /// An optional `entities` claim (ids and `*` patterns) for subscription authorisation.
         public var entities: [String]?
@@ -64,7 +64,7 @@ private struct SeedPayload: JWTPayload {
         var sub: String
     }
 
-    /// Whole epoch seconds, as the seed's tokens carry it.
+    /// Whole epoch seconds, as the AWS quick start's tokens carry it.
     var exp: Int
     var nbf: Int?
     var data: Data

@@ -18,7 +18,7 @@ public struct Identity: Equatable, Sendable {
     }
 }
 
-/// Why a token was refused: the `reason` code of SPEC §2 and a human message.
+/// Why a token was refused: the `reason` code of PROTOCOL.md §1 and a human message.
 public struct TokenRejection: Error, Equatable, Sendable {
     public enum Reason: String, Sendable, CaseIterable {
         case missing = "token_missing"
@@ -41,7 +41,7 @@ public struct TokenRejection: Error, Equatable, Sendable {
 }
 
 /// Verifies client tokens: the signature with jwt-kit's algorithm for the token's `alg` (only
-/// when that algorithm is configured and has a key), then the claim checks of SPEC §2 (`exp`
+/// when that algorithm is configured and has a key), then the claim checks of PROTOCOL.md §1 (`exp`
 /// required, `nbf` and `iat` honoured, leeway, `iss` and `aud` when configured) and the identity claim.
 ///
 /// Verification is synchronous, so the connect path runs it on the event loop without a task:
@@ -50,7 +50,7 @@ public struct TokenRejection: Error, Equatable, Sendable {
 public struct TokenVerifier: Sendable {
     /// Every algorithm `--jwt-algorithms` may name; `none` is never one.
     public static let supportedAlgorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"]
-    /// The default list for a public key (SPEC §6).
+    /// The default list for a public key (OPERATIONS.md §2).
     public static let publicKeyDefaults = ["RS256", "ES256", "EdDSA"]
 
     /// Digest sizes, the shortest secret each HMAC algorithm accepts.

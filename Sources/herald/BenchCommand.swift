@@ -5,7 +5,7 @@ import HeraldCore
 import HeraldTokens
 import HeraldServer
 
-/// `herald bench`: the load generator (SPEC §7) against Herald or, for comparison, Nginx + Nchan.
+/// `herald bench`: the load generator (README.md, Command line) against Herald or, for comparison, Nginx + Nchan.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -113,7 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             url = given
         } else {
-            url = client.resolvedURL
+            url = try client.resolvedURL()
         }
         do {
             try configuration.setURL(url)

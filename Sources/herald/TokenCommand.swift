@@ -3,11 +3,11 @@ import HeraldCore
 import HeraldTokens
 import HeraldServer
 
-/// `herald token`: the seed's CreateTestJwt.
+/// `herald token`: the AWS quick start's CreateTestJwt.
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Print a signed test token as {\"authToken\": \"…\"} (the seed's CreateTestJwt)."
+        abstract: "Print a signed test token as {\"authToken\": \"…\"} (the AWS quick start's CreateTestJwt)."
     )
 
     @OptionGroup var client: ClientOptions

@@ -5,7 +5,7 @@ import NIOEmbedded
 import Synchronization
 import Testing
 
-/// An entity with no subscriber and no kept event is forgotten (SPEC §4): its stream starts again
+/// An entity with no subscriber and no kept event is forgotten (PROTOCOL.md §4): its stream starts again
 /// at `seq` 1 under a new epoch, and nobody resuming from the old stream is given a replay of the new one.
 @Suite struct ForgettingTests {
     private let entity = EntityID("order-7")!

@@ -4,7 +4,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-/// All kept events of a node together stay within `maxBytes` (SPEC §4): the node's oldest go first,
+/// All kept events of a node together stay within `maxBytes` (PROTOCOL.md §4): the node's oldest go first,
 /// whichever entity and shard they belong to, and a resume from before them is not recovered.
 @Suite struct NodeHistoryBoundTests {
     private let now = Date(timeIntervalSince1970: 1_795_000_000)

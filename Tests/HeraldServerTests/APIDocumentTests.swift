@@ -9,7 +9,7 @@ import NIOHTTP1
 import Testing
 import Yams
 
-/// Keeps docs/openapi.yaml and docs/asyncapi.yaml true (SPEC §10): their examples go to a live server over real
+/// Keeps docs/openapi.yaml and docs/asyncapi.yaml true (CLIENT.md): their examples go to a live server over real
 /// HTTP and WebSocket clients, and every answer must be one the documents describe, with the documented schema.
 @Suite struct APIDocumentTests {
     /// Mirrors ErrorCode.swift (not CaseIterable); the exhaustive switch in `mirrors` stops compiling when a case is added.

@@ -8,7 +8,7 @@ import NIOHTTP1
 import PostgresNIO
 import Testing
 
-/// Several nodes sharing one PostgreSQL database (SPEC §8), each a live server with real clients.
+/// Several nodes sharing one PostgreSQL database (OPERATIONS.md §13), each a live server with real clients.
 @Suite struct ClusterTests {
     /// A node of the cluster whose database is `database`.
     private func node(_ database: PostgresURL, _ configure: (inout HeraldConfiguration) -> Void = { _ in }) async throws -> TestServer {

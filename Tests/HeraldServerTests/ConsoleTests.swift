@@ -7,7 +7,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-/// The development console (SPEC §10), run in a real headless browser (Debian's Chromium).
+/// The development console (CLIENT.md), run in a real headless browser (Debian's Chromium).
 @Suite struct ConsoleTests {
     @Test func aBrowserConnectsSubscribesPublishesAndSeesThePushAndTheFigures() async throws {
         let server = try await TestServer.start { $0.isDevelopment = true }

@@ -4,7 +4,7 @@ import HeraldCore
 import HeraldServer
 import Testing
 
-/// Memory bounded over time against a live server (SPEC §4): forgotten entities start again under
+/// Memory bounded over time against a live server (PROTOCOL.md §4): forgotten entities start again under
 /// a new epoch, and all kept events of the node together stay under `--history-max-bytes`.
 @Suite struct ForgettingOverWebSocketTests {
     /// `GET /admin/stats`'s `name` as a number (nil when absent).

@@ -10,7 +10,7 @@ import NIOCore
 import Synchronization
 import Testing
 
-/// Tokens verified against a JWKS document (SPEC §2): by `kid`, refreshed once for a new key id
+/// Tokens verified against a JWKS document (PROTOCOL.md §1): by `kid`, refreshed once for a new key id
 /// however many connections bring it, and never more often than the minimum gap for made-up ones.
 @Suite struct KeySetTests {
     private struct Claims: JWTPayload {

@@ -4,7 +4,7 @@ import HeraldCore
 import HeraldTokens
 import Testing
 
-/// The AWS shape's functions (SPEC §9), each made as Lambda makes it (`LambdaFunctions`, from
+/// The AWS shape's functions (deploy/aws/README.md), each made as Lambda makes it (`LambdaFunctions`, from
 /// the environment the SAM template sets) and fed the events API Gateway and SQS send, against
 /// moto's DynamoDB and Secrets Manager and a local Management API.
 @Suite struct LambdaTests {
@@ -212,6 +212,23 @@ import Testing
         if case .object(var fields) = binary { fields["isBase64Encoded"] = .bool(true); binary = .object(fields) }
         _ = try await deployment.websocket.handle(binary)
         #expect(deployment.api.frames(of: "c1").last?["code"] == "unsupported_frame")
+        try await deployment.stop()
+    }
+
+    /// DynamoDB refuses a `BatchWriteItem` that names one key twice: a repeated id is written once
+    /// and acknowledged at each mention, as the server acknowledges it.
+    @Test func aRepeatedIdIsAcknowledgedAtEachMention() async throws {
+        let deployment = try await Deployment.start()
+        try await deployment.connect("c1")
+        let acks = try await deployment.send(#"{"action":"subscribe","entityIds":["a","a","b"],"requestId":1}"#, from: "c1")
+        #expect(acks.map { $0["type"] } == ["subscribed", "subscribed", "subscribed"] && acks.map { $0["entityId"] } == ["a", "a", "b"])
+        #expect(try await deployment.table.subscribers(of: EntityID("a")!) == ["c1"])
+        try await deployment.fanOut([deployment.update("a", "once")])
+        #expect(deployment.api.frames(of: "c1").dropFirst(3).map { $0["message"] } == ["once"])
+        let gone = try await deployment.send(#"{"action":"unsubscribe","entityIds":["a","a"]}"#, from: "c1")
+        #expect(gone.map { $0["type"] } == ["unsubscribed", "unsubscribed"])
+        #expect(try await deployment.table.subscribers(of: EntityID("a")!).isEmpty)
+        #expect(try await deployment.table.connection("c1")?.subscriptions == [EntityID("b")!])
         try await deployment.stop()
     }
 

@@ -6,7 +6,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-/// Memory does not grow with the number of entities ever published (SPEC §4): a `herald serve`
+/// Memory does not grow with the number of entities ever published (PROTOCOL.md §4): a `herald serve`
 /// child is published to with 60,000 distinct ids (`HERALD_SOAK_IDS` for more) and a 4 s history
 /// TTL; once their events expired and a sweep ran, the node keeps no entity and its resident
 /// memory is back near where it started. (The old code kept every id, about 0.6 KB each, forever.)
@@ -65,7 +65,7 @@ import Testing
     @Test func residentMemoryReturnsNearItsBaselineOnceManyDistinctIdsAreForgotten() async throws {
         let ids = ProcessInfo.processInfo.environment["HERALD_SOAK_IDS"].flatMap { Int($0) } ?? 60_000
         let environment = [
-            "HERALD_JWT_SECRET": Self.secret, "HERALD_PUBLISH_KEYS": Self.key, "HERALD_HOST": "127.0.0.1",
+            "HERALD_JWT_SECRET": Self.secret, "HERALD_PUBLISH_KEY": Self.key, "HERALD_HOST": "127.0.0.1",
             "HERALD_HISTORY_TTL": "4s", "HERALD_LOG_LEVEL": "warning",
         ]
         // Niced, so the busy server does not starve the tests that run beside this one (`nice` execs it: same pid).

@@ -6,7 +6,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-/// `GET /metrics` on a live server: the SPEC §6 series move as clients connect, subscribe,
+/// `GET /metrics` on a live server: the OPERATIONS.md §2 series move as clients connect, subscribe,
 /// receive and disconnect, and no user id, entity id or token ever appears.
 @Suite struct MetricsTests {
     @Test func seriesFollowConnectionsPublishesAndCloses() async throws {

@@ -3,7 +3,7 @@ import HeraldCore
 import HeraldServer
 import Testing
 
-/// `subscribe` with `since` against a live server (SPEC §4): the missed events, in order, then live ones.
+/// `subscribe` with `since` against a live server (PROTOCOL.md §4): the missed events, in order, then live ones.
 @Suite struct ResumeOverWebSocketTests {
     private func expectPushes(_ socket: HeraldSocket, _ seqs: ClosedRange<Int>) async throws {
         for seq in seqs {

@@ -10,7 +10,7 @@ import Testing
 @testable import HeraldTokens
 
 /// Public-key tokens (RS*, ES*, EdDSA from a PEM file), the algorithm list as the only list,
-/// and the `iss` / `aud` checks (SPEC §2).
+/// and the `iss` / `aud` checks (PROTOCOL.md §1).
 @Suite struct TokenKeysTests {
     struct Claims: JWTPayload {
         var exp = Int(Date().timeIntervalSince1970) + 3600

@@ -4,7 +4,7 @@ import HeraldTokens
 import NIOCore
 
 /// Finds a connection on whichever node of the cluster holds it, for the admin and
-/// `@connections` APIs (SPEC §8: calls are routed to the owner): this node's directory first,
+/// `@connections` APIs (OPERATIONS.md §13: calls are routed to the owner): this node's directory first,
 /// then a question to the other nodes when the broker is a cluster's.
 ///
 /// Questions and answers are JSON: `{"op":"post","connectionId","data"}` → `{"done"}`,

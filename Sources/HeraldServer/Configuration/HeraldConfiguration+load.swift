@@ -5,10 +5,10 @@ import HeraldTokens
 import Logging
 
 extension HeraldConfiguration {
-    /// The configuration layers of SPEC §6 in precedence order: flags, then `HERALD_*` environment
+    /// The configuration layers of OPERATIONS.md §2 in precedence order: flags, then `HERALD_*` environment
     /// variables, then the config file (defaults are below them all).
     /// - Parameters:
-    ///   - flags: values given on the command line, by setting name (`port`, `jwt-secret`, `publish-keys`…).
+    ///   - flags: values given on the command line, by setting name (`port`, `jwt-secret`, `publish-key`…).
     ///   - environment: the process environment.
     ///   - file: the config file's values (`ConfigurationFile.load`), by setting name.
     public static func reader(
@@ -17,9 +17,21 @@ extension HeraldConfiguration {
         ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values(flags)),
             // An empty variable (`HERALD_PORT=`) is unset, so it does not hide the file's value.
-            EnvironmentVariablesProvider(environmentVariables: environment.filter { !$0.value.isEmpty }).prefixKeys(with: "herald"),
+            EnvironmentVariablesProvider(environmentVariables: canonical(environment)).prefixKeys(with: "herald"),
             InMemoryProvider(name: "config file", values: values(file)),
         ])
+    }
+
+    /// The environment without empty variables, each earlier spelling of a setting's variable
+    /// (`HERALD_PUBLISH_KEYS`) read as the setting's own (`HERALD_PUBLISH_KEY`) unless that is set too.
+    private static func canonical(_ environment: [String: String]) -> [String: String] {
+        var variables = environment.filter { !$0.value.isEmpty }
+        for setting in Setting.all where variables[setting.environmentName] == nil {
+            for alias in setting.aliases {
+                if let value = variables[Setting.environmentName(of: alias)] { variables[setting.environmentName] = value }
+            }
+        }
+        return variables
     }
 
     private static func values(_ settings: [String: ConfigContent]) -> [AbsoluteConfigKey: Configuration.ConfigValue] {
@@ -79,8 +91,8 @@ extension HeraldConfiguration {
         tokens.leeway = try settings.duration("token-leeway") ?? tokens.leeway
         tokens.identityClaim = settings.string("identity-claim")
 
-        publishKeys = settings.list("publish-keys") ?? []
-        allowedOrigins = settings.list("allowed-origins") ?? []
+        publishKeys = settings.list("publish-key") ?? []
+        allowedOrigins = settings.list("allowed-origin") ?? []
         limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
         limits.maxHeaderBytes = try settings.size("max-header-bytes", atLeast: 1_024) ?? limits.maxHeaderBytes
         limits.maxHandshakesPerSecond = try settings.integer("max-handshakes-per-second", in: 0...1_000_000) ?? limits.maxHandshakesPerSecond
@@ -146,7 +158,7 @@ private struct Settings {
     static func invalid(_ name: String, _ expected: String) -> HeraldError {
         HeraldError(
             .invalidConfiguration,
-            "invalid value for --\(name) (HERALD_\(name.uppercased().replacing("-", with: "_")), or `\(name)` in the config file): expected \(expected)"
+            "invalid value for --\(name) (\(Setting.environmentName(of: name)), or `\(name)` in the config file): expected \(expected)"
         )
     }
 

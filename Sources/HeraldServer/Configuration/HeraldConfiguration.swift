@@ -2,7 +2,7 @@ public import HeraldCore
 public import HeraldTokens
 public import Logging
 
-/// Everything `serve` can be told (SPEC §6), with the spec's defaults.
+/// Everything `serve` can be told (OPERATIONS.md §2), with the spec's defaults.
 public struct HeraldConfiguration: Sendable {
     /// Where the server listens.
     public struct Listen: Sendable {
@@ -41,7 +41,7 @@ public struct HeraldConfiguration: Sendable {
         public var maxConnections = 0
         /// Open connections per user; more get `503 over_capacity` (0 = unlimited).
         public var maxConnectionsPerUser = 0
-        /// A connection open this long is closed with 4002 (the seed's 24 h TTL); zero means no limit.
+        /// A connection open this long is closed with 4002 (the AWS quick start's 24 h TTL); zero means no limit.
         public var maxConnectionLifetime: Duration = .seconds(24 * 3600)
         /// From accept (the TLS handshake included) until a request's head is complete, or the socket is closed.
         public var requestTimeout: Duration = .seconds(10)
@@ -122,18 +122,4 @@ public struct HeraldConfiguration: Sendable {
     public var logs = Logs()
 
     public init() {}
-
-    /// Every setting's name: the flag without `--`, the config file key, and (upper snake case)
-    /// the `HERALD_` environment variable.
-    public static let settingNames: Set<String> = [
-        "host", "port", "path", "jwt-secret", "jwt-public-key", "jwt-algorithms", "jwks-file", "jwks-url",
-        "jwks-refresh-interval", "jwks-min-refresh-interval", "max-token-bytes", "jwt-issuer", "jwt-audience", "token-leeway",
-        "identity-claim", "publish-keys", "subscription-auth", "auth-hook-url", "auth-hook-timeout", "auth-hook-cache-ttl",
-        "auth-hook-concurrency",
-        "entities-claim", "allowed-origins", "max-connections", "max-connections-per-user", "max-messages-per-second",
-        "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
-        "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "history-max-bytes", "drain-timeout",
-        "tls-cert", "tls-key", "log-level", "log-format", "broker", "cluster-secret", "cluster-secret-previous",
-        "request-timeout", "body-timeout", "keep-alive-timeout", "max-pending-connections",
-    ]
 }

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The application's subscription authorisation hook (SPEC §3): asked whether a user may
+/// The application's subscription authorisation hook (PROTOCOL.md §2): asked whether a user may
 /// subscribe to an entity, it answers allow or deny; no answer in time, or any other answer,
 /// is a deny (fail closed).
 ///

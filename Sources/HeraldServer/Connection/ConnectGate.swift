@@ -12,7 +12,7 @@ struct Admission: Sendable {
     var peer: WebSocketConnection.Peer
 }
 
-/// Decides, before the upgrade, whether a client may connect (SPEC §2, §6): path, draining,
+/// Decides, before the upgrade, whether a client may connect (PROTOCOL.md §1, OPERATIONS.md §2): path, draining,
 /// handshakes per source address, browser origin, node capacity, token, then the user's own
 /// connection limit.
 ///

@@ -3,7 +3,7 @@ import HeraldTokens
 import NIOCore
 import Synchronization
 
-/// Upgrade attempts per second per source IP address (SPEC §6): a `RateLimit` per address,
+/// Upgrade attempts per second per source IP address (OPERATIONS.md §2): a `RateLimit` per address,
 /// forgotten once it has been idle for a second (by then its bucket is full again). Once the table
 /// is large it is swept at most once a second, so a flood from many addresses costs one scan per
 /// second, not one per handshake, and the table holds about a second's worth of addresses.

@@ -9,7 +9,7 @@ import NIOHTTPTypesHTTP1
 import NIOSSL
 import NIOWebSocket
 
-/// The connection pipeline: HTTP/1.1 with a WebSocket upgrade whose refusals carry SPEC §2's
+/// The connection pipeline: HTTP/1.1 with a WebSocket upgrade whose refusals carry PROTOCOL.md §1's
 /// status and `{"message","reason"}` body.
 ///
 /// Modelled on HummingbirdWebSocket's `HTTP1WebSocketUpgradeChannel`, which answers every

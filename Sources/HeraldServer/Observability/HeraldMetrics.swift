@@ -3,11 +3,11 @@ import HeraldCore
 import HeraldTokens
 import Prometheus
 
-/// The figures of SPEC §6 `GET /metrics`, kept through swift-metrics in this node's own
+/// The figures of OPERATIONS.md §2 `GET /metrics`, kept through swift-metrics in this node's own
 /// Prometheus registry (several nodes in one process, as in the tests, never share counts).
 ///
-/// Every label value comes from a fixed set made here at start (event types, SPEC reason
-/// codes, close codes): never a user id, entity id or token. A close code outside the SPEC
+/// Every label value comes from a fixed set made here at start (event types, reason
+/// codes, close codes): never a user id, entity id or token. A close code outside PROTOCOL.md §5
 /// table is counted as `other`.
 final class HeraldMetrics: DeliveryObserver {
     let registry = PrometheusCollectorRegistry()
@@ -32,10 +32,10 @@ final class HeraldMetrics: DeliveryObserver {
     private let acceptBackoffs: CoreMetrics.Counter
     private let rejectedNotices: [RejectedNotice: CoreMetrics.Counter]
 
-    /// The reason codes of a refused credential: the token reasons of SPEC §2, and `unauthorized`
+    /// The reason codes of a refused credential: the token reasons of PROTOCOL.md §1, and `unauthorized`
     /// for a missing or wrong publish key.
     static let authFailureReasons = TokenRejection.Reason.allCases.map(\.rawValue) + ["unauthorized"]
-    /// The close codes of SPEC §3, the codes a client may close with, and 1006 (no close frame).
+    /// The close codes of PROTOCOL.md §5, the codes a client may close with, and 1006 (no close frame).
     static let closeCodes: [UInt16] = [1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 4001, 4002, 4003]
 
     init() {

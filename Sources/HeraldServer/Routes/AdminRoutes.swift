@@ -4,7 +4,7 @@ import HeraldTokens
 import Hummingbird
 import NIOCore
 
-/// The admin API of SPEC §6, publish-key protected: `GET /admin/stats`,
+/// The admin API of OPERATIONS.md §2, publish-key protected: `GET /admin/stats`,
 /// `GET /admin/connections[?userId=…&limit=…]` and `DELETE /admin/connections/{id}` (closed with 4003).
 struct AdminRoutes: Sendable {
     /// Connections listed at most, unless `limit` asks for fewer or more (up to `maxListLimit`).

@@ -4,7 +4,7 @@ import HeraldCore
 import HeraldTokens
 import NIOCore
 
-/// A refused request: the HTTP status and the `{"message","reason"}` body of SPEC §2 and §5.
+/// A refused request: the HTTP status and the `{"message","reason"}` body of PROTOCOL.md §1 and PROTOCOL.md §6.
 public struct ConnectRejection: Error, Equatable, Sendable {
     public var status: HTTPResponse.Status
     public var reason: String

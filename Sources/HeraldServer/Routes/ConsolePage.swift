@@ -3,7 +3,7 @@ import HeraldCore
 import HeraldTokens
 
 /// `GET /console` with `--dev` on a loopback address: a page to connect, subscribe, watch pushes
-/// arrive, publish a test event and see the server's figures (SPEC §10). It uses `/herald.js`,
+/// arrive, publish a test event and see the server's figures (CLIENT.md). It uses `/herald.js`,
 /// asks `/console/token` for tokens, and holds the generated publish key, which is why it is
 /// never served otherwise. `?demo` runs one round on its own (the browser test uses it).
 enum ConsolePage {

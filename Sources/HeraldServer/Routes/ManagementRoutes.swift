@@ -5,7 +5,7 @@ import HeraldTokens
 import Hummingbird
 import NIOCore
 
-/// API Gateway's Management API (SPEC §5), for backends that call `PostToConnection`,
+/// API Gateway's Management API (PROTOCOL.md §8), for backends that call `PostToConnection`,
 /// `GetConnection` and `DeleteConnection`: `POST|GET|DELETE /@connections/{connectionId}`,
 /// publish-key protected (a Bearer key, or the AWS SDK's SigV4 signature made with a key as the
 /// secret access key). An unknown or closing connection is `410 Gone` with API Gateway's

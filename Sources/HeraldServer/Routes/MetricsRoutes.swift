@@ -3,7 +3,7 @@ import HeraldTokens
 import Hummingbird
 import NIOCore
 
-/// `GET /metrics`: the Prometheus text exposition of SPEC §6 (no key, like `/health`).
+/// `GET /metrics`: the Prometheus text exposition of OPERATIONS.md §2 (no key, like `/health`).
 struct MetricsRoutes: Sendable {
     let metrics: HeraldMetrics
     let hub: Hub

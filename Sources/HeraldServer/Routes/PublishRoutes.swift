@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// The publish API of SPEC §5: `POST /events` in every seed shape, and the two shortcuts.
+/// The publish API of PROTOCOL.md §6: `POST /events` in every AWS quick-start shape, and the two shortcuts.
 struct PublishRoutes: Sendable {
     /// The largest accepted body (EventBridge's PutEvents limit); 262,144 itself is accepted.
     static let maxBodyBytes = 262_144
