@@ -75,9 +75,15 @@ public final class Session: Sendable {
         reply(ProtocolError(.unsupportedFrame, "binary frames are not supported; send JSON text frames"))
     }
 
-    /// A `refresh` was accepted: later subscriptions are checked against the new token's entities.
+    /// A `refresh` was accepted: later subscriptions are checked against the new token's entities,
+    /// and each existing one they no longer allow ends at once (no later publish reaches it), told
+    /// with `{"type":"unsubscribed","entityId":…,"reason":"forbidden"}`. Call before the `refreshed` reply.
     public func tokenRefreshed(allowedEntities: EntityPatterns?) {
-        machine.withLock { $0.tokenRefreshed(allowedEntities: allowedEntities) }
+        let revoked = machine.withLock { $0.tokenRefreshed(allowedEntities: allowedEntities) }
+        guard !revoked.isEmpty else { return }
+        broker.unsubscribe(outlet, from: revoked)
+        for entity in revoked { outlet.write(Push.unsubscribed(entity, reason: .forbidden, requestID: nil)) }
+        outlet.flush()
     }
 
     /// Sends an error frame.
