@@ -103,16 +103,21 @@ public struct SessionStateMachine: Sendable {
 
     // MARK: Answers from outside
 
-    /// The `refresh` token verified: for the same user it replaces the old one (later
-    /// subscriptions are checked against its entities); another user's is refused.
+    /// The `refresh` token verified: for the same user it replaces the old one — later
+    /// subscriptions are checked against its entities, and each existing one they no longer
+    /// allow ends, told with `{"type":"unsubscribed","entityId":…,"reason":"forbidden"}` before
+    /// the `refreshed` reply; another user's is refused.
     public mutating func tokenVerified(userID: UserID, expiresAt: Int, allowedEntities: EntityPatterns?) -> [Action] {
         guard case .token(let requestID) = waiting else { return [] }
         waiting = nil
         guard userID == self.userID else {
             return [.write(Push.error(ProtocolError(.forbidden, "the new token belongs to another user", requestID: requestID)))]
         }
-        rules.tokenRefreshed(allowedEntities: allowedEntities)
-        return [
+        // The subscriptions the new claim no longer allows end at once, each told before the reply.
+        let revoked = rules.tokenRefreshed(allowedEntities: allowedEntities)
+        var actions: [Action] = revoked.isEmpty ? [] : [.unsubscribe(revoked)]
+        actions += revoked.map { .write(Push.unsubscribed($0, reason: .forbidden, requestID: nil)) }
+        return actions + [
             .tokenReplaced(expiresAt: expiresAt, allowedEntities: allowedEntities),
             .write(Push.refreshed(expiresAt: expiresAt, requestID: requestID)),
         ]

@@ -80,6 +80,18 @@ import Testing
         #expect(session.tokenRefused(.tokenInvalid, "late").isEmpty)
     }
 
+    /// A refresh whose claim no longer allows a subscription ends it, told before the reply.
+    @Test func aNarrowerClaimEndsSubscriptionsBeforeTheRefreshedReply() {
+        var session = session(maxSubscriptions: 5, allowedEntities: EntityPatterns(["a", "b"]))
+        _ = receive(&session, #"{"action":"subscribe","entityIds":["a","b"]}"#)
+        _ = receive(&session, #"{"action":"refresh","token":"t","requestId":5}"#)
+        #expect(session.tokenVerified(userID: UserID("u")!, expiresAt: 9, allowedEntities: EntityPatterns(["a"])) == [
+            .unsubscribe([entity("b")]), .write(Push.unsubscribed(entity("b"), reason: .forbidden, requestID: nil)),
+            .tokenReplaced(expiresAt: 9, allowedEntities: EntityPatterns(["a"])), .write(Push.refreshed(expiresAt: 9, requestID: .int(5))),
+        ])
+        #expect(session.subscriptions == [entity("a")])
+    }
+
     @Test func entitiesOnlyTheHookCanAllowAreAskedAboutThenAnsweredInOrder() {
         var session = session(maxSubscriptions: 10, allowedEntities: EntityPatterns(["order-*"]), asksHook: true)
         #expect(receive(&session, #"{"action":"subscribe","entityIds":["order-1","x","y","x"],"requestId":7}"#) == [
