@@ -45,7 +45,7 @@ public func buildApplication(
         throw HeraldError(.invalidConfiguration, "--jwt-secret must be at least \(TokenVerifier.minimumSecretBytes) bytes")
     }
     guard !configuration.publishKeys.isEmpty else {
-        throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEYS), or run with --dev")
+        throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEY), or run with --dev")
     }
     let metrics = HeraldMetrics()
     let hub = Hub(observer: metrics)
@@ -83,6 +83,7 @@ public func buildApplication(
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
+    broker.cluster?.reportRejectedNotices(to: metrics.rejectedNotice)
     AdminRoutes(hub: hub, broker: broker, refusals: refusals, connections: connections).add(to: router, keys: publishKeys)
     ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
