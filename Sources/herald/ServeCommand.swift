@@ -56,6 +56,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("entities-claim"), help: "Dotted path of the entities claim (default entities).") var entitiesClaim: String?
     @Option(name: .customLong("allowed-origin"), help: "Browser Origin allowed to connect; repeat for several (HERALD_ALLOWED_ORIGINS).")
     var allowedOrigins: [String] = []
+    @Option(name: .customLong("aws-region"), help: "Region AWS SigV4 signatures must name: the one your backends' SDKs use (default us-east-1).")
+    var awsRegion: String?
+    @Option(name: .customLong("public-host"), help: "Name this node is reached by; SigV4 signatures must be for one; repeat for several (HERALD_PUBLIC_HOSTS).")
+    var publicHosts: [String] = []
     @Option(name: .customLong("max-connections"), help: "Connections per node, 0 = unlimited (default 0).") var maxConnections: String?
     @Option(name: .customLong("max-connections-per-user"), help: "Connections per user, 0 = unlimited (default 0).")
     var maxConnectionsPerUser: String?
@@ -157,11 +161,12 @@ struct ServeCommand: AsyncParsableCommand {
             ("history-size", historySize), ("history-ttl", historyTTL), ("history-max-bytes", historyMaxBytes), ("drain-timeout", drainTimeout), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("broker", broker),
             ("request-timeout", requestTimeout), ("body-timeout", bodyTimeout), ("keep-alive-timeout", keepAliveTimeout),
-            ("max-pending-connections", maxPendingConnections),
+            ("max-pending-connections", maxPendingConnections), ("aws-region", awsRegion),
         ]
         for case (let name, let value?) in strings { values[name] = .string(value) }
         if !publishKeys.isEmpty { values["publish-keys"] = .stringArray(publishKeys) }
         if !allowedOrigins.isEmpty { values["allowed-origins"] = .stringArray(allowedOrigins) }
+        if !publicHosts.isEmpty { values["public-hosts"] = .stringArray(publicHosts) }
         return values
     }
 

@@ -165,7 +165,7 @@ import Testing
         #expect(await help.exitCode() == 0)
         var text = ""
         while let line = await help.line(timeout: .milliseconds(200)) { text += line + "\n" }
-        let flagNames = ["publish-keys": "publish-key", "allowed-origins": "allowed-origin"]
+        let flagNames = ["publish-keys": "publish-key", "allowed-origins": "allowed-origin", "public-hosts": "public-host"]
         for setting in HeraldConfiguration.settingNames {
             #expect(text.contains("--\(flagNames[setting] ?? setting) "), "--\(setting) is not a flag of serve")
         }
