@@ -11,7 +11,7 @@ public struct AuthorizerHandler: LambdaHandler {
 
     public init(verifier: TokenVerifier) { self.verifier = verifier }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
         let query = event["queryStringParameters"]?.objectValue ?? [:]
         let credentials = ConnectCredentials.extract(
             query: { query[$0]?.stringValue },

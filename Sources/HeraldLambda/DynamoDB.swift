@@ -83,9 +83,13 @@ public struct DynamoDB: Sendable {
     }
 
     /// Puts and deletes in batches of 25 (DynamoDB's limit), retrying what it leaves unprocessed.
+    /// One key written twice is written once, as the later of the two (puts before deletes):
+    /// DynamoDB refuses a whole `BatchWriteItem` that names a key twice.
     func write(puts: [Item] = [], deletes: [(pk: String, sk: String)] = []) async throws {
-        var requests: [JSONValue] = puts.map { ["PutRequest": ["Item": .object($0)]] }
-            + deletes.map { ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]] }
+        var requests: [JSONValue] = Self.onePerKey(
+            puts.map { item in (key: Key(pk: item.string("pk") ?? "", sk: item.string("sk") ?? ""), request: ["PutRequest": ["Item": .object(item)]]) }
+                + deletes.map { (key: Key(pk: $0.pk, sk: $0.sk), request: ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]]) }
+        )
         var attempts = 0
         while !requests.isEmpty {
             let batch = Array(requests.prefix(25))
@@ -100,6 +104,22 @@ public struct DynamoDB: Sendable {
                 requests = unprocessed + requests
             }
         }
+    }
+}
+
+extension DynamoDB {
+    /// An item's primary key.
+    struct Key: Hashable {
+        var pk: String
+        var sk: String
+    }
+
+    /// The requests in order, each key's last one only (in the place of its first).
+    static func onePerKey(_ requests: [(key: Key, request: JSONValue)]) -> [JSONValue] {
+        var last: [Key: JSONValue] = [:]
+        for (key, request) in requests { last[key] = request }
+        var written: Set<Key> = []
+        return requests.compactMap { key, _ in written.insert(key).inserted ? last[key] : nil }
     }
 }
 

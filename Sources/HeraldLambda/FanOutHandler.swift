@@ -22,7 +22,7 @@ public struct FanOutHandler: LambdaHandler {
         self.settings = settings
     }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
         var failures: [JSONValue] = []
         if case .array(let records)? = event["Records"] {
             for record in records {

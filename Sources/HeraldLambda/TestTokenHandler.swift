@@ -9,7 +9,7 @@ public struct TestTokenHandler: LambdaHandler {
 
     public init(issuer: TokenIssuer) { self.issuer = issuer }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
         var claims = TokenIssuer.Claims()
         if let user = event["userId"]?.stringValue {
             guard UserID(user) != nil else { throw LambdaError("userId must be \(EntityID.rule)") }

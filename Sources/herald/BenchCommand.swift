@@ -113,7 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             url = given
         } else {
-            url = client.resolvedURL
+            url = try client.resolvedURL()
         }
         do {
             try configuration.setURL(url)

@@ -215,6 +215,23 @@ import Testing
         try await deployment.stop()
     }
 
+    /// DynamoDB refuses a `BatchWriteItem` that names one key twice: a repeated id is written once
+    /// and acknowledged at each mention, as the server acknowledges it.
+    @Test func aRepeatedIdIsAcknowledgedAtEachMention() async throws {
+        let deployment = try await Deployment.start()
+        try await deployment.connect("c1")
+        let acks = try await deployment.send(#"{"action":"subscribe","entityIds":["a","a","b"],"requestId":1}"#, from: "c1")
+        #expect(acks.map { $0["type"] } == ["subscribed", "subscribed", "subscribed"] && acks.map { $0["entityId"] } == ["a", "a", "b"])
+        #expect(try await deployment.table.subscribers(of: EntityID("a")!) == ["c1"])
+        try await deployment.fanOut([deployment.update("a", "once")])
+        #expect(deployment.api.frames(of: "c1").dropFirst(3).map { $0["message"] } == ["once"])
+        let gone = try await deployment.send(#"{"action":"unsubscribe","entityIds":["a","a"]}"#, from: "c1")
+        #expect(gone.map { $0["type"] } == ["unsubscribed", "unsubscribed"])
+        #expect(try await deployment.table.subscribers(of: EntityID("a")!).isEmpty)
+        #expect(try await deployment.table.connection("c1")?.subscriptions == [EntityID("b")!])
+        try await deployment.stop()
+    }
+
     @Test func theConnectRouteEchoesTheSubprotocolAndNeedsTheAuthorizersUser() async throws {
         let deployment = try await Deployment.start()
         var event = deployment.event("CONNECT", "c1", authorizer: ["userId": "ada"])

@@ -123,18 +123,4 @@ public struct HeraldConfiguration: Sendable {
     public var logs = Logs()
 
     public init() {}
-
-    /// Every setting's name: the flag without `--`, the config file key, and (upper snake case)
-    /// the `HERALD_` environment variable.
-    public static let settingNames: Set<String> = [
-        "host", "port", "path", "jwt-secret", "jwt-public-key", "jwt-algorithms", "jwks-file", "jwks-url",
-        "jwks-refresh-interval", "jwks-min-refresh-interval", "max-token-bytes", "jwt-issuer", "jwt-audience", "token-leeway",
-        "identity-claim", "publish-keys", "aws-region", "public-hosts", "subscription-auth", "auth-hook-url", "auth-hook-timeout", "auth-hook-cache-ttl",
-        "auth-hook-concurrency",
-        "entities-claim", "allowed-origins", "max-connections", "max-connections-per-user", "max-messages-per-second",
-        "max-header-bytes", "max-handshakes-per-second", "max-message-bytes", "max-subscriptions", "outbound-buffer-bytes",
-        "ping-interval", "idle-timeout", "max-connection-lifetime", "history-size", "history-ttl", "history-max-bytes", "drain-timeout",
-        "tls-cert", "tls-key", "log-level", "log-format", "broker",
-        "request-timeout", "body-timeout", "keep-alive-timeout", "max-pending-connections",
-    ]
 }

@@ -45,7 +45,7 @@ public func buildApplication(
         throw HeraldError(.invalidConfiguration, "--jwt-secret must be at least \(TokenVerifier.minimumSecretBytes) bytes")
     }
     guard !configuration.publishKeys.isEmpty else {
-        throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEYS), or run with --dev")
+        throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEY), or run with --dev")
     }
     let metrics = HeraldMetrics()
     let hub = Hub(observer: metrics)
