@@ -135,6 +135,16 @@ extension HeraldConfiguration {
                 throw Settings.invalid("broker", "memory or postgres://user:password@host:5432/database")
             }
             brokerURL = broker
+            let expected = "a secret of at least \(ClusterSecret.minimumBytes) bytes, the same on every node (e.g. openssl rand -base64 32)"
+            guard let text = settings.string("cluster-secret") else {
+                throw Settings.invalid("cluster-secret", "\(expected), required with a postgres:// --broker")
+            }
+            guard let secret = ClusterSecret(text) else { throw Settings.invalid("cluster-secret", expected) }
+            clusterSecret = secret
+            if let previous = settings.string("cluster-secret-previous") {
+                guard let secret = ClusterSecret(previous) else { throw Settings.invalid("cluster-secret-previous", expected) }
+                previousClusterSecret = secret
+            }
         }
         if let level = settings.string("log-level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {

@@ -91,6 +91,11 @@ public struct HeraldConfiguration: Sendable {
     /// `--broker`: nil for the in-memory broker, else the cluster's `postgres://` URL (the
     /// executable parses the rest of it when it makes the broker).
     public var brokerURL: String?
+    /// `--cluster-secret`: what the nodes of a cluster seal their notices with (required with a
+    /// `postgres://` broker); `--cluster-secret-previous`: a second secret accepted when opening
+    /// them, while every node moves to a new one.
+    public var clusterSecret: ClusterSecret?
+    public var previousClusterSecret: ClusterSecret?
     /// `--dev`: generated credentials, loopback address.
     public var isDevelopment = false
     /// `--tls-cert` and `--tls-key`: serve `wss://` and `https://`.

@@ -9,6 +9,15 @@ extension Setting {
             "broker", .listening, default: "memory", examples: ["postgres://user:password@host:5432/database?sslmode=prefer"],
             "`memory` (one node), or the PostgreSQL database the nodes of a cluster share: `postgres://user:password@host:5432/database?sslmode=prefer` (`disable`, `prefer`, `require`, `verify-full`); see docs/OPERATIONS.md §13"
         ),
+        Setting(
+            "cluster-secret", .listening, note: "required with a `postgres://` broker",
+            examples: ["change-me-to-a-long-random-secret-of-32-bytes-or-more"],
+            "the secret every node of a cluster shares, at least 32 bytes (`openssl rand -base64 32`): every notice between the nodes is sealed with it, so a database role that is not a node can neither read nor forge nor replay one (docs/OPERATIONS.md §13); prefer `HERALD_CLUSTER_SECRET` to a flag or file"
+        ),
+        Setting(
+            "cluster-secret-previous", .listening, examples: ["the-other-secret-of-32-bytes-or-more-while-changing-it"],
+            "a second cluster secret accepted from other nodes (never used to seal), while every node moves to a new `--cluster-secret`"
+        ),
 
         Setting("tls-cert", .tls, examples: ["/etc/herald/tls/fullchain.pem"], "PEM certificate chain (server certificate first): serve `wss://` and `https://` (TLS 1.2+, ECDHE with AEAD only)"),
         Setting("tls-key", .tls, examples: ["/etc/herald/tls/privkey.pem"], "PEM private key of `--tls-cert`"),

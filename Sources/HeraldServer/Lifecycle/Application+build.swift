@@ -83,6 +83,7 @@ public func buildApplication(
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
+    broker.cluster?.reportRejectedNotices(to: metrics.rejectedNotice)
     AdminRoutes(hub: hub, broker: broker, refusals: refusals, connections: connections).add(to: router, keys: publishKeys)
     ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
