@@ -92,6 +92,14 @@ extension HeraldConfiguration {
         tokens.identityClaim = settings.string("identity-claim")
 
         publishKeys = settings.list("publish-key") ?? []
+        awsRegion = settings.string("aws-region")?.lowercased() ?? awsRegion
+        guard !awsRegion.isEmpty, awsRegion.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw Settings.invalid("aws-region", "an AWS region name such as us-east-1 or eu-west-1")
+        }
+        publicHosts = settings.list("public-host")?.map { $0.lowercased() } ?? []
+        if let bad = publicHosts.first(where: { $0.contains("/") || $0.contains("@") || $0.contains(" ") || $0.hasPrefix(":") }) {
+            throw Settings.invalid("public-host", "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))")
+        }
         allowedOrigins = settings.list("allowed-origin") ?? []
         limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
         limits.maxHeaderBytes = try settings.size("max-header-bytes", atLeast: 1_024) ?? limits.maxHeaderBytes

@@ -53,6 +53,14 @@ extension Setting {
             examples: ["change-me-long-random-key-for-backend-a", "change-me-long-random-key-for-backend-b"], aliases: ["publish-keys"],
             "keys for the publish, admin and `@connections` APIs; prefer `HERALD_PUBLISH_KEY` (comma-separated) to a flag or file"
         ),
+        Setting(
+            "aws-region", .publishing, default: "us-east-1",
+            "the region an AWS SigV4 signature (service `execute-api`) must name: the one your backends' SDKs are configured with (`AWS_REGION` is not read)"
+        ),
+        Setting(
+            "public-host", .publishing, form: .list, note: "any", examples: ["push.example.com", "push.example.com:8443"],
+            "names this node is reached by (`host` or `host:port`; a name without a port matches any): a SigV4 signature must have been made for one of them (its signed `Host`)"
+        ),
 
         Setting(
             "subscription-auth", .authorisation, default: "off",

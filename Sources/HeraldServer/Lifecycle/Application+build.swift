@@ -79,7 +79,7 @@ public func buildApplication(
     HealthRoutes(lifecycle: lifecycle, broker: broker).add(to: router)
     MetricsRoutes(metrics: metrics, hub: hub, broker: broker).add(to: router)
     ClientRoutes(console: ClientRoutes.console(for: configuration)).add(to: router)
-    let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
+    let publishKeys = PublishKeys(configuration.publishKeys, region: configuration.awsRegion, publicHosts: configuration.publicHosts, metrics: metrics)
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
