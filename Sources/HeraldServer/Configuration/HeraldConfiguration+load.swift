@@ -57,8 +57,9 @@ extension HeraldConfiguration {
         tokens.publicKeyFile = settings.string("jwt-public-key")
         tokens.jwksFile = settings.string("jwks-file")
         tokens.jwksURL = settings.string("jwks-url")
-        if let url = tokens.jwksURL, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
-            throw Settings.invalid("jwks-url", "an https:// URL of a JWKS document")
+        tokens.insecureJWKSOverHTTPOnLoopback = try settings.boolean(JWKSLocation.insecureOptIn) ?? false
+        if let url = tokens.jwksURL, let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
+            throw Settings.invalid("jwks-url", problem)
         }
         tokens.jwksRefreshInterval = try settings.duration("jwks-refresh-interval", atLeast: .seconds(1)) ?? tokens.jwksRefreshInterval
         tokens.jwksMinimumRefreshGap = try settings.duration("jwks-min-refresh-interval") ?? tokens.jwksMinimumRefreshGap
@@ -172,6 +173,15 @@ private struct Settings {
 
     func string(_ name: String) -> String? {
         reader.string(forKey: ConfigKey([name]))?.trimmingCharacters(in: .whitespaces).nilIfEmpty
+    }
+
+    func boolean(_ name: String) throws(HeraldError) -> Bool? {
+        guard let text = string(name) else { return nil }
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw Self.invalid(name, "true or false")
+        }
     }
 
     func list(_ name: String) -> [String]? {

@@ -31,7 +31,11 @@ extension Setting {
         Setting("jwks-file", .tokens, examples: ["/etc/herald/jwks.json"], "a JWKS document in a file (keys by `kid`)"),
         Setting(
             "jwks-url", .tokens, examples: ["https://idp.example.com/.well-known/jwks.json"],
-            "a JWKS document's `https://` URL (the identity provider's `jwks_uri`), loaded at start and refreshed"
+            "a JWKS document's `https://` URL (the identity provider's `jwks_uri`), loaded at start and refreshed; each fetch within 10 s and 1 MiB, redirects followed only within the URL's origin"
+        ),
+        Setting(
+            "insecure-jwks-over-http-on-loopback", .tokens, default: "false",
+            "`true` also accepts an `http://` `--jwks-url` whose host is 127.0.0.1, [::1] or localhost, for a test identity provider (logged as a warning at start); any other `http://` URL is refused"
         ),
         Setting("jwks-refresh-interval", .tokens, default: "10m", "how often the JWKS is read again"),
         Setting("jwks-min-refresh-interval", .tokens, default: "30s", "at most one JWKS refresh per this long when tokens name an unknown `kid`"),
