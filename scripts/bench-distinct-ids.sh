@@ -17,7 +17,7 @@ key=bench-distinct-ids-key
 [ -x "$herald" ] || { echo "no $herald: build it first (swift build -c release --scratch-path .build-release)" >&2; exit 1; }
 
 out=$(mktemp)
-HERALD_JWT_SECRET=bench-distinct-ids-secret-0123456789abcdef-0123456789abcdef HERALD_PUBLISH_KEYS=$key \
+HERALD_JWT_SECRET=bench-distinct-ids-secret-0123456789abcdef-0123456789abcdef HERALD_PUBLISH_KEY=$key \
   HERALD_HOST=127.0.0.1 HERALD_HISTORY_TTL=$ttl HERALD_LOG_LEVEL=warning "$herald" serve --port 0 >"$out" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$out"' EXIT

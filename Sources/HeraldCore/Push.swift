@@ -53,11 +53,13 @@ public enum Push {
         return .text(object.finish())
     }
 
-    /// `{"type":"unsubscribed","entityId","requestId"}`.
-    public static func unsubscribed(_ entity: EntityID, requestID: JSONValue?) -> WireFrame {
-        var object = JSONObjectWriter(capacity: 64 + entity.rawValue.utf8.count)
+    /// `{"type":"unsubscribed","entityId","reason","requestId"}`: `reason` only when the server
+    /// ended the subscription itself (a refreshed token no longer allows it), with no `requestId`.
+    public static func unsubscribed(_ entity: EntityID, reason: ErrorCode? = nil, requestID: JSONValue?) -> WireFrame {
+        var object = JSONObjectWriter(capacity: 80 + entity.rawValue.utf8.count)
         object.add("type", "unsubscribed")
         object.add("entityId", entity.rawValue)
+        object.add("reason", ifPresent: reason?.rawValue)
         object.add("requestId", ifPresent: requestID)
         return .text(object.finish())
     }

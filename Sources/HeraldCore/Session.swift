@@ -10,7 +10,7 @@ public final class Session: Sendable {
     public unowned let outlet: any Outlet
     private let hub: Hub
     private let broker: any Broker
-    private let machine: Mutex<SessionStateMachine>
+    private let machine: Mutex<SubscriptionRules>
     /// Monotonic nanoseconds, for the hook's remembered answers.
     private let clock: @Sendable () -> UInt64
 
@@ -31,7 +31,7 @@ public final class Session: Sendable {
         self.broker = broker
         self.clock = clock
         machine = Mutex(
-            SessionStateMachine(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook, hookCacheTTL: hookCacheTTL)
+            SubscriptionRules(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook, hookCacheTTL: hookCacheTTL)
         )
         hub.connect(outlet, user: userID)
     }
@@ -75,9 +75,15 @@ public final class Session: Sendable {
         reply(ProtocolError(.unsupportedFrame, "binary frames are not supported; send JSON text frames"))
     }
 
-    /// A `refresh` was accepted: later subscriptions are checked against the new token's entities.
+    /// A `refresh` was accepted: later subscriptions are checked against the new token's entities,
+    /// and each existing one they no longer allow ends at once (no later publish reaches it), told
+    /// with `{"type":"unsubscribed","entityId":…,"reason":"forbidden"}`. Call before the `refreshed` reply.
     public func tokenRefreshed(allowedEntities: EntityPatterns?) {
-        machine.withLock { $0.tokenRefreshed(allowedEntities: allowedEntities) }
+        let revoked = machine.withLock { $0.tokenRefreshed(allowedEntities: allowedEntities) }
+        guard !revoked.isEmpty else { return }
+        broker.unsubscribe(outlet, from: revoked)
+        for entity in revoked { outlet.write(Push.unsubscribed(entity, reason: .forbidden, requestID: nil)) }
+        outlet.flush()
     }
 
     /// Sends an error frame.

@@ -67,25 +67,21 @@ public struct DynamoDB: Sendable {
         return items
     }
 
-    /// Adds `amount` to the number `attribute` of an item (made at 0 when absent); returns the new value.
-    func add(_ amount: Int, to attribute: String, pk: String, sk: String) async throws -> Int {
-        let answer = try await call("UpdateItem", [
-            "Key": ["pk": Self.string(pk), "sk": Self.string(sk)],
-            "UpdateExpression": "ADD #value :amount",
-            "ExpressionAttributeNames": ["#value": .string(attribute)],
-            "ExpressionAttributeValues": [":amount": Self.number(amount)],
-            "ReturnValues": "UPDATED_NEW",
-        ])
-        guard let value = answer["Attributes"]?[attribute]?["N"]?.stringValue.flatMap(Int.init) else {
-            throw AWSError(status: 200, type: "UnexpectedAnswer", message: "UpdateItem returned no \(attribute)")
-        }
-        return value
+    /// `TransactWriteItems`: all of `items` or none; `token` makes a retried call idempotent.
+    func transact(_ items: [JSONValue], token: String) async throws {
+        _ = try await client.json(
+            service: "dynamodb", target: "DynamoDB_20120810.TransactWriteItems", ["TransactItems": .array(items), "ClientRequestToken": .string(token)]
+        )
     }
 
     /// Puts and deletes in batches of 25 (DynamoDB's limit), retrying what it leaves unprocessed.
+    /// One key written twice is written once, as the later of the two (puts before deletes):
+    /// DynamoDB refuses a whole `BatchWriteItem` that names a key twice.
     func write(puts: [Item] = [], deletes: [(pk: String, sk: String)] = []) async throws {
-        var requests: [JSONValue] = puts.map { ["PutRequest": ["Item": .object($0)]] }
-            + deletes.map { ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]] }
+        var requests: [JSONValue] = Self.onePerKey(
+            puts.map { item in (key: Key(pk: item.string("pk") ?? "", sk: item.string("sk") ?? ""), request: ["PutRequest": ["Item": .object(item)]]) }
+                + deletes.map { (key: Key(pk: $0.pk, sk: $0.sk), request: ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]]) }
+        )
         var attempts = 0
         while !requests.isEmpty {
             let batch = Array(requests.prefix(25))
@@ -100,6 +96,22 @@ public struct DynamoDB: Sendable {
                 requests = unprocessed + requests
             }
         }
+    }
+}
+
+extension DynamoDB {
+    /// An item's primary key.
+    struct Key: Hashable {
+        var pk: String
+        var sk: String
+    }
+
+    /// The requests in order, each key's last one only (in the place of its first).
+    static func onePerKey(_ requests: [(key: Key, request: JSONValue)]) -> [JSONValue] {
+        var last: [Key: JSONValue] = [:]
+        for (key, request) in requests { last[key] = request }
+        var written: Set<Key> = []
+        return requests.compactMap { key, _ in written.insert(key).inserted ? last[key] : nil }
     }
 }
 

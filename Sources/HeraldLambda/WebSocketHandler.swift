@@ -20,17 +20,17 @@ public struct WebSocketHandler: LambdaHandler {
         self.settings = settings
     }
 
-    public func handle(_ event: JSONValue) async throws -> JSONValue {
-        let context = event["requestContext"]
-        guard let id = context?["connectionId"]?.stringValue else { throw LambdaError("not a WebSocket event: no requestContext.connectionId") }
-        switch context?["eventType"]?.stringValue {
+    public func handle(_ event: JSONValue, context: LambdaContext) async throws -> JSONValue {
+        let request = event["requestContext"]
+        guard let id = request?["connectionId"]?.stringValue else { throw LambdaError("not a WebSocket event: no requestContext.connectionId") }
+        switch request?["eventType"]?.stringValue {
         case "CONNECT":
             return try await connect(id, event)
         case "DISCONNECT":
             try await table.disconnected(id)
             return ["statusCode": .int(200)]
         default:
-            let api = ManagementAPI(client: client, endpoint: settings.managementEndpoint ?? Self.endpoint(of: context))
+            let api = ManagementAPI(client: client, endpoint: settings.managementEndpoint ?? Self.endpoint(of: request))
             try await receive(event, from: id, replyingThrough: api)
             return ["statusCode": .int(200)]
         }

@@ -133,7 +133,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             url = given
         } else {
-            url = client.resolvedURL
+            url = try client.resolvedURL()
         }
         do {
             try configuration.setURL(url)

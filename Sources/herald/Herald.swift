@@ -6,7 +6,7 @@ struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "WebSocket gateway that pushes entity updates and user notifications to authenticated clients.",
-        subcommands: [ServeCommand.self, TokenCommand.self, PublishCommand.self, ListenCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, TokenCommand.self, PublishCommand.self, ListenCommand.self, BenchCommand.self, SettingsCommand.self]
     )
 }
 

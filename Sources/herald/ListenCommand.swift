@@ -28,7 +28,7 @@ struct ListenCommand: AsyncParsableCommand {
         } else {
             token = try await TokenIssuer(secret: client.resolvedSecret()).token(for: claims)
         }
-        let url = HTTPURL.webSocket(from: client.resolvedURL) + "/"
+        let url = HTTPURL.webSocket(from: try client.resolvedURL()) + "/"
         let socket: HeraldSocket
         do {
             socket = try await HeraldSocket.connect(url: url, headers: [.authorization: "Bearer \(token)"])

@@ -74,7 +74,7 @@ struct PublishUser: AsyncParsableCommand {
 /// Posts, prints the answer, and turns any refusal into a one-line failure.
 @discardableResult
 private func send(_ path: String, body: [UInt8], client: ClientOptions) async throws -> PublishClient.Answer {
-    let publisher = PublishClient(baseURL: client.resolvedURL, publishKey: try client.resolvedPublishKey())
+    let publisher = PublishClient(baseURL: try client.resolvedURL(), publishKey: try client.resolvedPublishKey())
     let answer: PublishClient.Answer
     do {
         answer = try await publisher.post(path, body: body)

@@ -43,7 +43,10 @@ import Testing
     @Test func twoServeProcessesShareOneDatabase() async throws {
         let database = try await TestPostgres.freshDatabase()
         let secret = "cluster-secret-0123456789abcdef-0123456789abcdef"
-        let environment = ["HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEYS": "cluster-key", "HERALD_BROKER": "\(database)", "HERALD_HOST": "127.0.0.1"]
+        let environment = [
+            "HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEY": "cluster-key", "HERALD_BROKER": "\(database)", "HERALD_HOST": "127.0.0.1",
+            "HERALD_CLUSTER_SECRET": "the-nodes-secret-0123456789abcdef-0123456789",
+        ]
         var urls: [String] = []
         var nodes: [HeraldProcess] = []
         for _ in 0..<2 {
@@ -135,7 +138,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appending(path: "herald-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let good = directory.appending(path: "herald.yaml")
-        try "host: 127.0.0.1\nport: 1\njwt-secret: config-file-secret-0123456789abcdef\npublish-keys: [k]\nlog-format: json\n"
+        try "host: 127.0.0.1\nport: 1\njwt-secret: config-file-secret-0123456789abcdef\npublish-key: [k]\nlog-format: json\n"
             .write(to: good, atomically: true, encoding: .utf8)
         // The flag --port 0 wins over the file's port 1.
         let serve = try HeraldProcess(Self.binary, ["serve", "--config", good.path, "--port", "0"], environment: [:])
@@ -159,15 +162,48 @@ import Testing
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// The client commands read the configuration `serve` reads: with the secret, the publish key, the host
+    /// and the port only in the config file, `listen` and `publish` find the server and `token` signs.
+    @Test func clientCommandsReadServesConfigFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "herald-client-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appending(path: "herald.yaml")
+        let port = try freePort()
+        try "host: 127.0.0.1\nport: \(port)\njwt-secret: client-config-secret-0123456789abcdef\npublish-key: [file-key]\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        // No dev credentials and no HERALD_* variables: only the file can tell.
+        let environment = ["HERALD_DEV_CREDENTIALS": directory.appending(path: "none.json").path]
+        let serve = try HeraldProcess(Self.binary, ["serve", "--config", file.path], environment: environment)
+        #expect(await serve.line(timeout: .seconds(20)) == "listening on ws://127.0.0.1:\(port)/")
+
+        let token = try HeraldProcess(Self.binary, ["token", "--config", file.path], environment: environment)
+        #expect(await token.exitCode() == 0)
+        let listen = try HeraldProcess(Self.binary, ["listen", "configured", "--config", file.path], environment: environment)
+        var push: String?
+        for _ in 0..<50 where push == nil {
+            let publish = try HeraldProcess(
+                Self.binary, ["publish", "entity", "configured", "--message", "from-file"], environment: environment.merging(["HERALD_CONFIG": file.path]) { $1 }
+            )
+            #expect(await publish.exitCode() == 0)
+            push = await listen.line(timeout: .milliseconds(200))
+        }
+        #expect(push.flatMap { JSON.parse($0) }?["message"] == "from-file")
+        let noSecret = try HeraldProcess(Self.binary, ["token"], environment: environment)
+        #expect(await noSecret.exitCode() != 0)
+        #expect(await noSecret.standardError().contains("jwt-secret in the --config file"))
+        serve.signal(SIGTERM)
+        #expect(await serve.exitCode() == 0)
+    }
+
     /// Every setting a config file accepts is also a flag of `serve` (one name for each, OPERATIONS.md §2).
     @Test func everySettingIsAServeFlag() async throws {
         let help = try HeraldProcess(Self.binary, ["serve", "--help"], environment: [:])
         #expect(await help.exitCode() == 0)
         var text = ""
         while let line = await help.line(timeout: .milliseconds(200)) { text += line + "\n" }
-        let flagNames = ["publish-keys": "publish-key", "allowed-origins": "allowed-origin"]
-        for setting in HeraldConfiguration.settingNames {
-            #expect(text.contains("--\(flagNames[setting] ?? setting) "), "--\(setting) is not a flag of serve")
+        for setting in Setting.all {
+            #expect(text.contains("--\(setting.name) <value>"), "--\(setting.name) is not in serve --help")
         }
     }
 }
@@ -228,6 +264,9 @@ final class HeraldProcess: Sendable {
     var pid: Int32 { process.processIdentifier }
 
     var isRunning: Bool { process.isRunning }
+
+    /// True when it ended by a signal (a trap, a kill), not by exiting.
+    var endedBySignal: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
 
     /// What the child wrote to stderr up to now.
     var standardErrorSoFar: String { errors.state.withLock { String(decoding: $0.data, as: UTF8.self) } }

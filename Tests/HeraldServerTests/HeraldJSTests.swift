@@ -82,7 +82,7 @@ import Testing
     /// entity, so the new stream's events, numbered from 1 again, are delivered, not dropped.
     @Test func aStreamStartedAgainIsAResetAndItsEventsArrive() async throws {
         let database = try await TestPostgres.freshDatabase()
-        let server = try await TestServer.start(broker: BrokerFactory(name: "postgres", make: PostgresBroker.maker(database)))
+        let server = try await ClusterNodes.node(database)
         let client = try await NodeClient.start(server)
         client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
         _ = try await client.next("subscribed")
@@ -128,6 +128,61 @@ import Testing
         #expect(client.seen("closed").isEmpty && client.seen("error").isEmpty)
         try await server.stop()
     }
+
+    /// The refreshed token allows `a` only: the server ends `b`, and herald.js tells the app and
+    /// drops `b` from what it subscribes to again after a reconnection.
+    @Test func aSubscriptionTheRefreshedTokenNoLongerAllowsIsDropped() async throws {
+        let server = try await TestServer.start { $0.tokens.entitiesClaim = "entities" }
+        let client = try await NodeClient.start(server, tokenTTL: 3, refreshBefore: 2, entities: (first: ["a", "b"], later: ["a"]))
+        client.send(#"{"op":"subscribe","entityId":"a"}"#)
+        client.send(#"{"op":"subscribe","entityId":"b"}"#)
+        _ = try await client.next("subscribed", where: { $0["entityId"] == "b" })
+        #expect(try await client.next("unsubscribed", timeout: .seconds(10)) == .object(["event": "unsubscribed", "entityId": "b", "reason": "forbidden"]))
+        client.send(#"{"op":"entities"}"#)
+        #expect(try await client.next("entities")["entities"] == ["a"])
+        #expect(server.application.hub.subscriptions == 1)
+        _ = try await server.publishEntity("b", message: "revoked")
+        _ = try await server.publishEntity("a", message: "allowed")
+        #expect(try await client.next("entity") == .object(["event": "entity", "entityId": "a", "seq": .int(1), "message": "allowed"]))
+        #expect(client.seen("error").isEmpty)
+        try await server.stop()
+    }
+
+    /// What a proxy in front of Herald sees of the upgrade: by default the token is in
+    /// `Sec-WebSocket-Protocol` after `websocket`, and the URL carries none.
+    @Test func theTokenTravelsInTheSubprotocolNotInTheURL() async throws {
+        let server = try await TestServer.start()
+        let relay = try await RecordingRelay.start(to: server.port)
+        let client = try await NodeClient.start(server, url: "ws://127.0.0.1:\(relay.port)/")
+        client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
+        _ = try await client.next("subscribed")
+        _ = try await server.publishEntity("order-7", message: "through the relay")
+        #expect(try await client.next("entity")["message"] == "through the relay")
+        let head = try #require(relay.heads.first)
+        let lines = head.split(separator: "\r\n").map(String.init)
+        #expect(lines.first == "GET / HTTP/1.1")
+        let protocols = lines.filter { $0.lowercased().hasPrefix("sec-websocket-protocol:") }
+        #expect(protocols.count == 1)
+        let values = protocols.first.map { $0.drop { $0 != ":" }.dropFirst().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        #expect(values.count == 2 && values.first == "websocket")
+        #expect(values.last.map { $0.split(separator: ".").count == 3 && $0.hasPrefix("eyJ") } == true, "the second value is the JWT")
+        #expect(!head.contains("access_token") && !head.contains("token="))
+        try await relay.stop()
+        try await server.stop()
+    }
+
+    /// `tokenIn: "query"` keeps the older form: `?access_token=` and no subprotocol.
+    @Test func theQueryFormIsAnOption() async throws {
+        let server = try await TestServer.start()
+        let relay = try await RecordingRelay.start(to: server.port)
+        let client = try await NodeClient.start(server, url: "ws://127.0.0.1:\(relay.port)/", tokenIn: "query")
+        _ = try await client.next("state", where: { $0["state"] == "open" })
+        let head = try #require(relay.heads.first)
+        #expect(head.hasPrefix("GET /?access_token=eyJ"))
+        #expect(!head.lowercased().contains("sec-websocket-protocol"))
+        try await relay.stop()
+        try await server.stop()
+    }
 }
 
 /// A Node process running `/herald.js` (fetched from the server) through a small driver that
@@ -143,8 +198,8 @@ private final class NodeClient: Sendable {
     }
 
     static func start(
-        _ server: TestServer, user: String = "myuserid", tokenTTL: Int = 3600, refreshBefore: Int = 60,
-        holdingReconnects: Bool = false
+        _ server: TestServer, url: String? = nil, tokenIn: String? = nil, user: String = "myuserid", tokenTTL: Int = 3600, refreshBefore: Int = 60,
+        holdingReconnects: Bool = false, entities: (first: [String], later: [String])? = nil
     ) async throws -> NodeClient {
         try await requireNode()
         let folder = FileManager.default.temporaryDirectory.appending(path: "herald-js-\(UUID().uuidString)")
@@ -153,8 +208,10 @@ private final class NodeClient: Sendable {
         try Data(script.body.readableBytesView).write(to: folder.appending(path: "herald.js"))
         try Data(driver.utf8).write(to: folder.appending(path: "driver.mjs"))
         let environment = [
-            "HERALD_URL": server.wsURL, "HERALD_SECRET": TestServer.secret, "HERALD_USER": user, "HERALD_TTL": "\(tokenTTL)",
+            "HERALD_URL": url ?? server.wsURL, "HERALD_TOKEN_IN": tokenIn ?? "", "HERALD_SECRET": TestServer.secret, "HERALD_USER": user, "HERALD_TTL": "\(tokenTTL)",
             "HERALD_REFRESH_BEFORE": "\(refreshBefore)", "HERALD_HOLD": holdingReconnects ? "1" : "0",
+            "HERALD_ENTITIES": entities.map { $0.first.joined(separator: ",") } ?? "",
+            "HERALD_LATER_ENTITIES": entities.map { $0.later.joined(separator: ",") } ?? "",
         ]
         return try NodeClient(folder: folder, environment: environment)
     }
@@ -256,18 +313,23 @@ private final class NodeClient: Sendable {
           }
           const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
           const header = part({ alg: "HS256", typ: "JWT" });
-          const payload = part({ exp: Math.floor(Date.now() / 1000) + Number(env.HERALD_TTL), data: { userId: env.HERALD_USER } });
+          const claims = { exp: Math.floor(Date.now() / 1000) + Number(env.HERALD_TTL), data: { userId: env.HERALD_USER } };
+          // With HERALD_ENTITIES, the first token allows those entities, later ones HERALD_LATER_ENTITIES.
+          if (env.HERALD_ENTITIES) claims.entities = (tokens > 1 ? env.HERALD_LATER_ENTITIES : env.HERALD_ENTITIES).split(",").filter(Boolean);
+          const payload = part(claims);
           const signature = createHmac("sha256", env.HERALD_SECRET).update(`${header}.${payload}`).digest("base64url");
           out({ event: "token", count: tokens });
           return `${header}.${payload}.${signature}`;
         }
         const herald = new Herald({
           url: env.HERALD_URL, token: mint, initialDelay: 20, maxDelay: 200, refreshBefore: Number(env.HERALD_REFRESH_BEFORE),
+          ...(env.HERALD_TOKEN_IN ? { tokenIn: env.HERALD_TOKEN_IN } : {}),
         });
         herald.on("state", (state) => out({ event: "state", state }));
         herald.on("notification", (note) => out({ event: "notification", message: note.message }));
         herald.on("reset", ({ entityId }) => out({ event: "reset", entityId }));
         herald.on("subscribed", ({ entityId, recovered }) => out({ event: "subscribed", entityId, recovered }));
+        herald.on("unsubscribed", ({ entityId, reason }) => out({ event: "unsubscribed", entityId, reason }));
         herald.on("error", ({ code }) => out({ event: "error", code }));
         herald.on("closed", ({ code }) => out({ event: "closed", code }));
         const stops = new Map();
@@ -281,6 +343,8 @@ private final class NodeClient: Sendable {
             stops.get(command.entityId)?.();
           } else if (command.op === "release") {
             release?.();
+          } else if (command.op === "entities") {
+            out({ event: "entities", entities: [...herald.entities.keys()] });
           } else if (command.op === "status") {
             out({ event: "status", state: herald.state, stopped: herald.stopped });
           }

@@ -71,7 +71,7 @@ import Testing
         let secret = "log-test-secret-0123456789abcdef-0123456789abcdef"
         let serve = try HeraldProcess(
             CommandLineTests.binary, ["serve", "--port", "0", "--host", "127.0.0.1"],
-            environment: ["HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEYS": "log-key", "HERALD_LOG_FORMAT": "text"]
+            environment: ["HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEY": "log-key", "HERALD_LOG_FORMAT": "text"]
         )
         let listening = try #require(await serve.line(timeout: .seconds(20)))
         let port = try #require(listening.wholeMatch(of: /listening on ws:\/\/127\.0\.0\.1:(\d+)\//)?.1)

@@ -65,7 +65,7 @@ import Testing
     @Test func residentMemoryReturnsNearItsBaselineOnceManyDistinctIdsAreForgotten() async throws {
         let ids = ProcessInfo.processInfo.environment["HERALD_SOAK_IDS"].flatMap { Int($0) } ?? 60_000
         let environment = [
-            "HERALD_JWT_SECRET": Self.secret, "HERALD_PUBLISH_KEYS": Self.key, "HERALD_HOST": "127.0.0.1",
+            "HERALD_JWT_SECRET": Self.secret, "HERALD_PUBLISH_KEY": Self.key, "HERALD_HOST": "127.0.0.1",
             "HERALD_HISTORY_TTL": "4s", "HERALD_LOG_LEVEL": "warning",
         ]
         // Niced, so the busy server does not starve the tests that run beside this one (`nice` execs it: same pid).

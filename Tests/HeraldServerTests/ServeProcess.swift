@@ -32,7 +32,7 @@ final class ServeProcess: Sendable {
     static func start(fileLimit: Int? = nil, environment: [String: String] = [:]) async throws -> ServeProcess {
         let base = [
             "HERALD_HOST": "127.0.0.1", "HERALD_PORT": "0", "HERALD_JWT_SECRET": TestServer.secret,
-            "HERALD_PUBLISH_KEYS": TestServer.publishKey, "HERALD_LOG_LEVEL": "info",
+            "HERALD_PUBLISH_KEY": TestServer.publishKey, "HERALD_LOG_LEVEL": "info",
         ]
         let limit = fileLimit.map { "ulimit -n \($0) && " } ?? ""
         let process = try HeraldProcess(

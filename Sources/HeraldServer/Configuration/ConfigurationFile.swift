@@ -6,7 +6,7 @@ import Yams
 
 /// `--config herald.yaml`: the settings of OPERATIONS.md §2 in a YAML file, under the environment and the
 /// flags. Keys are the flag names without `--` (`port`, `jwt-secret`, `history-ttl`…; the
-/// repeatable ones as lists: `publish-keys`, `allowed-origins`); values are scalars written as on
+/// repeatable ones as lists: `publish-key`, `allowed-origin`); values are scalars written as on
 /// the command line, or lists of them (`null` or `~` leaves a setting unset). An unknown key, a nested map or an unreadable file stops
 /// `serve` with a message that names the key (and its line). Each value is then checked like the
 /// same flag would be.
@@ -37,7 +37,7 @@ public enum ConfigurationFile {
         var values: [String: ConfigContent] = [:]
         for (key, value) in mapping {
             let line = key.mark.map { " (line \($0.line))" } ?? ""
-            guard let setting = key.string, HeraldConfiguration.settingNames.contains(setting) else {
+            guard let setting = key.string.flatMap(Setting.named)?.name else {
                 throw HeraldError(
                     .invalidConfiguration,
                     "\(name)\(line): unknown setting `\(key.string ?? "?")`; the settings are the flag names without --, see docs/OPERATIONS.md"

@@ -8,7 +8,7 @@ extension HeraldConfiguration {
     /// The configuration layers of OPERATIONS.md §2 in precedence order: flags, then `HERALD_*` environment
     /// variables, then the config file (defaults are below them all).
     /// - Parameters:
-    ///   - flags: values given on the command line, by setting name (`port`, `jwt-secret`, `publish-keys`…).
+    ///   - flags: values given on the command line, by setting name (`port`, `jwt-secret`, `publish-key`…).
     ///   - environment: the process environment.
     ///   - file: the config file's values (`ConfigurationFile.load`), by setting name.
     public static func reader(
@@ -17,9 +17,21 @@ extension HeraldConfiguration {
         ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values(flags)),
             // An empty variable (`HERALD_PORT=`) is unset, so it does not hide the file's value.
-            EnvironmentVariablesProvider(environmentVariables: environment.filter { !$0.value.isEmpty }).prefixKeys(with: "herald"),
+            EnvironmentVariablesProvider(environmentVariables: canonical(environment)).prefixKeys(with: "herald"),
             InMemoryProvider(name: "config file", values: values(file)),
         ])
+    }
+
+    /// The environment without empty variables, each earlier spelling of a setting's variable
+    /// (`HERALD_PUBLISH_KEYS`) read as the setting's own (`HERALD_PUBLISH_KEY`) unless that is set too.
+    private static func canonical(_ environment: [String: String]) -> [String: String] {
+        var variables = environment.filter { !$0.value.isEmpty }
+        for setting in Setting.all where variables[setting.environmentName] == nil {
+            for alias in setting.aliases {
+                if let value = variables[Setting.environmentName(of: alias)] { variables[setting.environmentName] = value }
+            }
+        }
+        return variables
     }
 
     private static func values(_ settings: [String: ConfigContent]) -> [AbsoluteConfigKey: Configuration.ConfigValue] {
@@ -45,8 +57,9 @@ extension HeraldConfiguration {
         tokens.publicKeyFile = settings.string("jwt-public-key")
         tokens.jwksFile = settings.string("jwks-file")
         tokens.jwksURL = settings.string("jwks-url")
-        if let url = tokens.jwksURL, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
-            throw Settings.invalid("jwks-url", "an https:// URL of a JWKS document")
+        tokens.insecureJWKSOverHTTPOnLoopback = try settings.boolean(JWKSLocation.insecureOptIn) ?? false
+        if let url = tokens.jwksURL, let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
+            throw Settings.invalid("jwks-url", problem)
         }
         tokens.jwksRefreshInterval = try settings.duration("jwks-refresh-interval", atLeast: .seconds(1)) ?? tokens.jwksRefreshInterval
         tokens.jwksMinimumRefreshGap = try settings.duration("jwks-min-refresh-interval") ?? tokens.jwksMinimumRefreshGap
@@ -79,8 +92,16 @@ extension HeraldConfiguration {
         tokens.leeway = try settings.duration("token-leeway") ?? tokens.leeway
         tokens.identityClaim = settings.string("identity-claim")
 
-        publishKeys = settings.list("publish-keys") ?? []
-        allowedOrigins = settings.list("allowed-origins") ?? []
+        publishKeys = settings.list("publish-key") ?? []
+        awsRegion = settings.string("aws-region")?.lowercased() ?? awsRegion
+        guard !awsRegion.isEmpty, awsRegion.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw Settings.invalid("aws-region", "an AWS region name such as us-east-1 or eu-west-1")
+        }
+        publicHosts = settings.list("public-host")?.map { $0.lowercased() } ?? []
+        if let bad = publicHosts.first(where: { $0.contains("/") || $0.contains("@") || $0.contains(" ") || $0.hasPrefix(":") }) {
+            throw Settings.invalid("public-host", "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))")
+        }
+        allowedOrigins = settings.list("allowed-origin") ?? []
         limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
         limits.maxHeaderBytes = try settings.size("max-header-bytes", atLeast: 1_024) ?? limits.maxHeaderBytes
         limits.maxHandshakesPerSecond = try settings.integer("max-handshakes-per-second", in: 0...1_000_000) ?? limits.maxHandshakesPerSecond
@@ -115,6 +136,16 @@ extension HeraldConfiguration {
                 throw Settings.invalid("broker", "memory or postgres://user:password@host:5432/database")
             }
             brokerURL = broker
+            let expected = "a secret of at least \(ClusterSecret.minimumBytes) bytes, the same on every node (e.g. openssl rand -base64 32)"
+            guard let text = settings.string("cluster-secret") else {
+                throw Settings.invalid("cluster-secret", "\(expected), required with a postgres:// --broker")
+            }
+            guard let secret = ClusterSecret(text) else { throw Settings.invalid("cluster-secret", expected) }
+            clusterSecret = secret
+            if let previous = settings.string("cluster-secret-previous") {
+                guard let secret = ClusterSecret(previous) else { throw Settings.invalid("cluster-secret-previous", expected) }
+                previousClusterSecret = secret
+            }
         }
         if let level = settings.string("log-level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
@@ -136,12 +167,21 @@ private struct Settings {
     static func invalid(_ name: String, _ expected: String) -> HeraldError {
         HeraldError(
             .invalidConfiguration,
-            "invalid value for --\(name) (HERALD_\(name.uppercased().replacing("-", with: "_")), or `\(name)` in the config file): expected \(expected)"
+            "invalid value for --\(name) (\(Setting.environmentName(of: name)), or `\(name)` in the config file): expected \(expected)"
         )
     }
 
     func string(_ name: String) -> String? {
         reader.string(forKey: ConfigKey([name]))?.trimmingCharacters(in: .whitespaces).nilIfEmpty
+    }
+
+    func boolean(_ name: String) throws(HeraldError) -> Bool? {
+        guard let text = string(name) else { return nil }
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw Self.invalid(name, "true or false")
+        }
     }
 
     func list(_ name: String) -> [String]? {

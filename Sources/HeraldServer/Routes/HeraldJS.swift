@@ -40,6 +40,10 @@ enum HeraldJS {
  * @property {string} url  Herald's WebSocket URL, e.g. "wss://push.example.com/"
  * @property {string | (() => string | Promise<string>)} token  the JWT, or a function that gives a
  *   fresh one (called for every connection and every refresh)
+ * @property {"protocol" | "query"} [tokenIn="protocol"]  how the token travels on connect:
+ *   "protocol" sends `Sec-WebSocket-Protocol: websocket, <token>`, which stays out of URLs (and
+ *   so out of proxies' and load balancers' access logs); "query" puts it in `?access_token=`
+ *   (for a token with characters a subprotocol cannot carry, or a front that drops the header)
  * @property {number} [refreshBefore=60]  seconds before the token's exp to refresh it (at most
  *   half its lifetime)
  * @property {number} [initialDelay=500]  milliseconds: the first reconnection waits up to this
@@ -50,11 +54,17 @@ enum HeraldJS {
 /** Close codes after which the client does not reconnect by itself. */
 const FINAL = new Set([4003]);
 
+/** What a WebSocket subprotocol may hold (an RFC 9110 token); a JWT always fits. */
+const SUBPROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 export class Herald {
   /** @param {Options} options */
   constructor(options) {
     if (!options || !options.url || !options.token) throw new TypeError("Herald needs { url, token }");
-    this.options = { refreshBefore: 60, initialDelay: 500, maxDelay: 30000, ...options };
+    this.options = { tokenIn: "protocol", refreshBefore: 60, initialDelay: 500, maxDelay: 30000, ...options };
+    if (this.options.tokenIn !== "protocol" && this.options.tokenIn !== "query") {
+      throw new TypeError('tokenIn must be "protocol" or "query"');
+    }
     this.WebSocket = options.WebSocket || globalThis.WebSocket;
     if (!this.WebSocket) throw new TypeError("no WebSocket in this runtime: pass options.WebSocket");
     /** @type {Map<string, {handlers: Set<(update: EntityUpdate) => void>, seq: number | null, epoch: string | null}>} */
@@ -99,10 +109,12 @@ export class Herald {
    * Listens for "notification" (a UserNotification), "subscribed" ({entityId, recovered}: the
    * server confirmed a subscription, after every connection), "reset" ({entityId}: the server
    * could not replay everything missed, or the entity's stream started again — reload that
-   * entity), "state" (a State), "error" (an
-   * error frame: {code, message}) and "closed" ({code, reason}: the client has stopped for good).
+   * entity), "unsubscribed" ({entityId, reason}: the server ended a subscription — reason
+   * "forbidden" when a refreshed token no longer allows it; its handlers get nothing more and it is
+   * not subscribed again), "state" (a State), "error" (an error frame: {code, message}) and
+   * "closed" ({code, reason}: the client has stopped for good).
    * Returns a function that stops listening.
-   * @param {"notification" | "subscribed" | "reset" | "state" | "error" | "closed"} event
+   * @param {"notification" | "subscribed" | "reset" | "unsubscribed" | "state" | "error" | "closed"} event
    * @param {Function} listener
    */
   on(event, listener) {
@@ -133,8 +145,17 @@ export class Herald {
     }
     if (this.stopped) return;
     const url = new URL(this.options.url);
-    url.searchParams.set("access_token", token);
-    const socket = new this.WebSocket(url.toString());
+    let protocols;
+    if (this.options.tokenIn === "query") {
+      url.searchParams.set("access_token", token);
+    } else if (SUBPROTOCOL.test(token)) {
+      // Herald takes the token from the second value and answers with "websocket" alone.
+      protocols = ["websocket", token];
+    } else {
+      this.emit("error", { code: "token_unavailable", message: 'the token has characters a subprotocol cannot carry; use tokenIn: "query"' });
+      return this.retry();
+    }
+    const socket = new this.WebSocket(url.toString(), protocols);
     this.socket = socket;
     socket.onopen = () => {
       this.attempt = 0;
@@ -199,6 +220,13 @@ export class Herald {
           if (known) this.emit("reset", { entityId: frame.entityId });
         }
         return this.emit("subscribed", { entityId: frame.entityId, recovered: frame.recovered !== false });
+      }
+      case "unsubscribed": {
+        // Unasked, with a reason: the server ended the subscription (a refreshed token no longer
+        // allows it). It is not subscribed again after a reconnection; the app is told.
+        if (!frame.reason) return;
+        this.entities.delete(frame.entityId);
+        return this.emit("unsubscribed", { entityId: frame.entityId, reason: frame.reason });
       }
       case "refreshed":
         return this.scheduleRefresh(frame.expiresAt);
