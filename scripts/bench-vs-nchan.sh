@@ -90,6 +90,7 @@ swift build -c release --product herald >"$OUT/build.log" 2>&1 || { tail -30 "$O
 HERALD="$(swift build -c release --product herald --show-bin-path)/herald"
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 PUBLISH_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+CLUSTER_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 
 ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n); results in $OUT"
@@ -262,9 +263,9 @@ storm() {
         start_postgres
         local broker
         broker="$(fresh_database)"
-        start_herald lost --broker "$broker" --drain-timeout 10s
+        start_herald lost --broker "$broker" --cluster-secret "$CLUSTER_SECRET" --drain-timeout 10s
         lost_main=$SERVER_MAIN lost_pid=$SERVER_PID lost_url=$URL
-        start_herald fresh --broker "$broker" --drain-timeout 10s
+        start_herald fresh --broker "$broker" --cluster-secret "$CLUSTER_SECRET" --drain-timeout 10s
         credentials=(--jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY")
     else
         start_nchan lost

@@ -1,7 +1,5 @@
 import Foundation
 import HeraldCore
-import HeraldPostgres
-import HeraldServer
 import NIOCore
 import Testing
 
@@ -114,9 +112,8 @@ import Testing
     /// the 2 events per entity published while they were away.
     @Test func stormResumesEveryClientWithEveryMissedEventOnce() async throws {
         let database = try await TestPostgres.freshDatabase()
-        let broker = BrokerFactory(name: "postgres", make: PostgresBroker.maker(database))
-        let lost = try await TestServer.start(broker: broker)
-        let fresh = try await TestServer.start(broker: broker)
+        let lost = try await ClusterNodes.node(database)
+        let fresh = try await ClusterNodes.node(database)
         var configuration = try await Self.configuration(for: lost)
         configuration.connections = 12
         configuration.entities = 3
