@@ -103,6 +103,7 @@ let package = Package(
             name: "HeraldPostgres",
             dependencies: [
                 "HeraldCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

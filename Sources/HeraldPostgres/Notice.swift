@@ -1,19 +1,22 @@
 import HeraldCore
 
-/// What one node tells the others through `NOTIFY herald_events`: an event to deliver, or a
-/// question about connections and its answer.
+/// What one node tells the others on the channel `herald_events`: an event to deliver, or a
+/// question about connections and its answer. Notices travel sealed (`NoticeSeal`), several to
+/// one `NOTIFY` when they fit.
 ///
-/// The payload is text, fields separated by a line feed (ids cannot hold one; the last field
-/// may). A body too large for PostgreSQL's 8,000-byte notification limit is stored and named
-/// instead (the capital letter's form): an entity's push is in `herald_events`, anything else
-/// in `herald_payloads`, whose row id then comes last.
+/// A body too large for a notice is stored and named instead: an entity's push is in
+/// `herald_events` (its notice names the entity, `seq` and epoch), anything else in
+/// `herald_payloads` (its notice names the row).
+///
+/// The bytes of each notice: its kind (one byte), then its fields, each a length (LEB128) and
+/// that many UTF-8 bytes, or a number (LEB128).
 ///
 /// | kind | fields |
 /// |---|---|
-/// | `e` / `E` | seq, stream epoch, entity, push / (the push is in `herald_events`) |
-/// | `u` / `U` | user, push / payload id |
-/// | `q` / `Q` | request id, asking node, question JSON / payload id |
-/// | `a` / `A` | request id, asking node, answer JSON / payload id |
+/// | 1 / 2 | entity, seq, stream epoch, push / (the push is in `herald_events`) |
+/// | 3 / 4 | user, push / payload id |
+/// | 5 / 6 | request id, asking node, question JSON / payload id |
+/// | 7 / 8 | request id, asking node, answer JSON / payload id |
 enum Notice: Equatable, Sendable {
     /// An entity's event in the stream run `epoch`, with its push (the exact bytes every node
     /// sends) or nil when stored.
@@ -33,87 +36,146 @@ enum Notice: Equatable, Sendable {
 
     /// The channel every node listens on.
     static let channel = "herald_events"
-    /// The longest payload PostgreSQL carries (it refuses 8,000 bytes and more).
-    static let maximumBytes = 7_999
     /// The longest stream epoch a notice carries (the database makes them: 32 hex digits at most).
     static let maximumEpochBytes = 64
 
-    /// The SQL expression of an entity event's notice, which the publish statement builds around
-    /// the `seq` it hands out: over rows with `seq`, `epoch`, `entity_id` and `push`, the push
-    /// inline when the payload stays within `inlineLimit` bytes of push.
-    static func entityEventSQL(inlineLimit: Int) -> String {
-        """
-        CASE WHEN octet_length(push) <= \(inlineLimit)
-            THEN 'e' || chr(10) || seq || chr(10) || epoch || chr(10) || entity_id || chr(10) || push
-            ELSE 'E' || chr(10) || seq || chr(10) || epoch || chr(10) || entity_id END
-        """
+    /// Whether this notice fits in one sealed notice on its own (else its body must be stored).
+    var fitsOneNotice: Bool { encodedCount <= NoticeSeal.maximumContentBytes }
+
+    /// How many bytes `encode` writes.
+    var encodedCount: Int {
+        var bytes: [UInt8] = []
+        encode(into: &bytes)
+        return bytes.count
     }
 
-    /// The text form (what `pg_notify` sends); the database builds entity events' itself.
-    var payload: String {
-        switch self {
-        case .entityEvent(let entity, let seq, let epoch, let push?): "e\n\(seq)\n\(epoch)\n\(entity)\n\(push)"
-        case .entityEvent(let entity, let seq, let epoch, nil): "E\n\(seq)\n\(epoch)\n\(entity)"
-        case .userNotification(_, let body), .question(_, _, let body), .answer(_, _, let body):
+    /// Appends this notice's bytes.
+    func encode(into bytes: inout [UInt8]) {
+        func field(_ text: String) {
+            number(text.utf8.count)
+            bytes.append(contentsOf: text.utf8)
+        }
+        func number(_ value: Int) {
+            var rest = UInt64(value)
+            repeat {
+                let low = UInt8(rest & 0x7f)
+                rest >>= 7
+                bytes.append(rest == 0 ? low : low | 0x80)
+            } while rest != 0
+        }
+        func body(_ body: Body) {
             switch body {
-            case .inline(let text): "\(Character(kind.lowercased()))\n\(header)\(text)"
-            case .stored(let id): "\(kind)\n\(header)\(id)"
+            case .inline(let text): field(text)
+            case .stored(let id): number(id)
             }
         }
-    }
-
-    /// The stored form's text before its payload id (what the database joins the id to).
-    var storedPrefix: String { "\(kind)\n\(header)" }
-
-    /// The upper-case kind letter.
-    private var kind: Character {
         switch self {
-        case .entityEvent: "E"
-        case .userNotification: "U"
-        case .question: "Q"
-        case .answer: "A"
+        case .entityEvent(let entity, let seq, let epoch, let push):
+            bytes.append(push == nil ? 2 : 1)
+            field(entity.rawValue)
+            number(seq)
+            field(epoch)
+            if let push { field(push) }
+        case .userNotification(let user, let push):
+            bytes.append(push.isStored ? 4 : 3)
+            field(user.rawValue)
+            body(push)
+        case .question(let request, let node, let question):
+            bytes.append(question.isStored ? 6 : 5)
+            field(request)
+            field(node)
+            body(question)
+        case .answer(let request, let node, let answer):
+            bytes.append(answer.isStored ? 8 : 7)
+            field(request)
+            field(node)
+            body(answer)
         }
     }
 
-    /// The fields before the body, each ended by a line feed.
-    private var header: String {
-        switch self {
-        case .entityEvent(let entity, let seq, let epoch, _): "\(seq)\n\(epoch)\n\(entity)\n"
-        case .userNotification(let user, _): "\(user)\n"
-        case .question(let request, let node, _), .answer(let request, let node, _): "\(request)\n\(node)\n"
+    /// Reads every notice of an opened sealed notice; nil when any of it is not a notice (or there is none).
+    static func decode(_ bytes: [UInt8]) -> [Notice]? {
+        guard !bytes.isEmpty else { return nil }
+        var reader = Reader(bytes: bytes)
+        var notices: [Notice] = []
+        while !reader.isAtEnd {
+            guard let notice = reader.notice() else { return nil }
+            notices.append(notice)
         }
+        return notices
     }
 
-    /// Reads a payload; nil for anything that is not a notice.
-    init?(payload: String) {
-        guard let kind = payload.first, payload.dropFirst().first == "\n" else { return nil }
-        // The last field may hold line feeds: split only as often as there are fields before it.
-        let fieldCount =
+    /// Packs `notices`, in order, into as few sealed notices' contents as they fit in; each must
+    /// fit one on its own (`fitsOneNotice`).
+    static func pack(_ notices: [Notice]) -> [[UInt8]] {
+        var packed: [[UInt8]] = []
+        var current: [UInt8] = []
+        for notice in notices {
+            var bytes: [UInt8] = []
+            notice.encode(into: &bytes)
+            if !current.isEmpty, current.count + bytes.count > NoticeSeal.maximumContentBytes {
+                packed.append(current)
+                current = []
+            }
+            current += bytes
+        }
+        if !current.isEmpty { packed.append(current) }
+        return packed
+    }
+
+    private struct Reader {
+        let bytes: [UInt8]
+        var index = 0
+
+        var isAtEnd: Bool { index >= bytes.count }
+
+        mutating func notice() -> Notice? {
+            guard !isAtEnd else { return nil }
+            let kind = bytes[index]
+            index += 1
+            let stored = kind.isMultiple(of: 2)
+            func body() -> Body? { stored ? number().map(Body.stored) : field().map(Body.inline) }
             switch kind {
-            case "e": 4
-            case "u", "U": 2
-            default: 3
+            case 1, 2:
+                guard let entity = field().flatMap(EntityID.init), let seq = number(), seq > 0, let epoch = field(), !epoch.isEmpty,
+                    epoch.utf8.count <= Notice.maximumEpochBytes
+                else { return nil }
+                if stored { return .entityEvent(entity, seq: seq, epoch: epoch, push: nil) }
+                return field().map { .entityEvent(entity, seq: seq, epoch: epoch, push: $0) }
+            case 3, 4:
+                guard let user = field().flatMap(UserID.init), let push = body() else { return nil }
+                return .userNotification(user, push)
+            case 5...8:
+                guard let request = field(), !request.isEmpty, let node = field(), !node.isEmpty, let text = body() else { return nil }
+                return kind <= 6 ? .question(request: request, from: node, text) : .answer(request: request, to: node, text)
+            default:
+                return nil
             }
-        let fields = payload.dropFirst(2).split(separator: "\n", maxSplits: fieldCount - 1, omittingEmptySubsequences: false)
-            .map(String.init)
-        guard fields.count == fieldCount else { return nil }
-        func body(_ text: String) -> Body? {
-            kind.isLowercase ? .inline(text) : Int(text).map(Body.stored)
         }
-        switch kind {
-        case "e", "E":
-            guard let seq = Int(fields[0]), seq > 0, !fields[1].isEmpty, fields[1].utf8.count <= Self.maximumEpochBytes,
-                let entity = EntityID(fields[2])
-            else { return nil }
-            self = .entityEvent(entity, seq: seq, epoch: fields[1], push: kind == "e" ? fields[3] : nil)
-        case "u", "U":
-            guard let user = UserID(fields[0]), let body = body(fields[1]) else { return nil }
-            self = .userNotification(user, body)
-        case "q", "Q", "a", "A":
-            guard !fields[0].isEmpty, !fields[1].isEmpty, let body = body(fields[2]) else { return nil }
-            self = kind.lowercased() == "q" ? .question(request: fields[0], from: fields[1], body) : .answer(request: fields[0], to: fields[1], body)
-        default:
+
+        mutating func number() -> Int? {
+            var value: UInt64 = 0
+            for shift in stride(from: UInt64(0), to: 63, by: 7) {
+                guard !isAtEnd else { return nil }
+                let byte = bytes[index]
+                index += 1
+                value |= UInt64(byte & 0x7f) << shift
+                if byte & 0x80 == 0 { return value <= UInt64(Int.max) ? Int(value) : nil }
+            }
             return nil
         }
+
+        mutating func field() -> String? {
+            guard let count = number(), count <= bytes.count - index else { return nil }
+            defer { index += count }
+            return String(validating: bytes[index..<(index + count)], as: UTF8.self)
+        }
+    }
+}
+
+extension Notice.Body {
+    var isStored: Bool {
+        if case .stored = self { return true }
+        return false
     }
 }

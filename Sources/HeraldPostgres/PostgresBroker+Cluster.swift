@@ -47,6 +47,10 @@ extension PostgresBroker: ClusterChannel {
         answerer.withLock { $0 = answer }
     }
 
+    public func reportRejectedNotices(to report: @escaping @Sendable (RejectedNotice) -> Void) {
+        rejections.withLock { $0.report = report }
+    }
+
     /// Answers another node's question (called beside the notification stream).
     func answer(_ request: String, from node: String, body: Notice.Body) async {
         do {
@@ -68,19 +72,7 @@ extension PostgresBroker: ClusterChannel {
 
     /// Notifies every node of `text` in `notice`: inline, or stored in `herald_payloads` when too large.
     func announce(_ text: String, on connection: PostgresConnection, as notice: (Notice.Body) -> Notice) async throws {
-        let inline = notice(.inline(text)).payload
-        if inline.utf8.count <= Notice.maximumBytes {
-            return try await drain(connection.query("SELECT pg_notify(\(Notice.channel), \(inline))", logger: logger))
-        }
-        try await drain(
-            connection.query(
-                """
-                WITH payload AS (INSERT INTO herald_payloads (body) VALUES (\(text)) RETURNING id)
-                SELECT pg_notify(\(Notice.channel), \(notice(.stored(0)).storedPrefix) || id) FROM payload
-                """,
-                logger: logger
-            )
-        )
+        try await notify([try await fitted(text, on: connection, as: notice)], on: connection)
     }
 
     /// How many other nodes are live.

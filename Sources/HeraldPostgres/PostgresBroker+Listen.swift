@@ -74,14 +74,14 @@ extension PostgresBroker {
                 }
             }
             group.addTask {
-                for try await notice in notices {
-                    switch Notice(payload: notice.payload) {
-                    case .question(let request, let from, let body)?:
-                        if from != self.nodeID { asked.yield((request, from, body)) }
-                    case let notice?:
-                        try await self.receive(notice, on: connection)
-                    case nil:
-                        self.logger.warning("Ignored a notification that is not Herald's", metadata: ["herald.bytes": "\(notice.payload.utf8.count)"])
+                for try await notification in notices {
+                    for notice in self.open(notification.payload) {
+                        switch notice {
+                        case .question(let request, let from, let body):
+                            if from != self.nodeID { asked.yield((request, from, body)) }
+                        default:
+                            try await self.receive(notice, on: connection)
+                        }
                     }
                 }
                 throw PostgresBrokerError("the database ended the notifications")
@@ -89,6 +89,28 @@ extension PostgresBroker {
             try await group.next()
             group.cancelAll()
         }
+    }
+
+    /// The notices of a notification, or none when it is refused (counted, and logged at most once a minute).
+    private func open(_ text: String) -> [Notice] {
+        let now = Date()
+        var reason: RejectedNotice
+        switch opener.withLock({ $0.open(text, now: now) }) {
+        case .success(let bytes):
+            if let notices = Notice.decode(bytes) { return notices }
+            reason = .malformed
+        case .failure(let refused):
+            reason = refused
+        }
+        let (report, counts) = rejections.withLock { ($0.report, $0.record(reason, now: now)) }
+        report?(reason)
+        if let counts {
+            logger.warning(
+                "Dropped notices no node of this cluster sealed, or copies of earlier ones (see herald_cluster_notices_rejected_total)",
+                metadata: Dictionary(uniqueKeysWithValues: counts.map { ("herald.rejected.\($0.key.rawValue)", "\($0.value)") })
+            )
+        }
+        return []
     }
 
     /// Keeps this node's row in `herald_nodes` fresh and moves `heardUpTo` to the database's clock.

@@ -1,61 +1,105 @@
+import Foundation
 import HeraldCore
 import PostgresNIO
 
-/// The publish statements: each event is numbered, kept and announced in one statement.
+/// The publish statements: events numbered and kept in one statement, then announced in one
+/// sealed `NOTIFY` statement, in one transaction.
 extension PostgresBroker {
-    /// Runs each event's statement on `connection`, in order.
+    /// Publishes `events` on `connection` in one transaction, all or none; returns their receipts in order.
+    ///
+    /// Each entity update's push is cut at its `seq` (`Push.entityUpdated(_:id:time:)`) and
+    /// joined around the number the database hands out, so the kept push and the announced one
+    /// are the bytes every node sends. Commit order is announcement order: the entity's row in
+    /// `herald_streams` is locked until the commit, so one entity's notices reach every node in
+    /// `seq` order.
     func publish(_ events: [Event], time: String, on connection: PostgresConnection) async throws -> [PublishReceipt] {
-        var receipts: [PublishReceipt] = []
-        for event in events {
-            let eventID = EventID.next()
-            switch event {
-            case .entityUpdated(let update):
-                receipts.append(PublishReceipt(eventID: eventID, seq: try await publish(update, id: eventID, time: time, on: connection)))
-            case .userNotification(let notification):
-                try await publish(notification, id: eventID, time: time, on: connection)
-                receipts.append(PublishReceipt(eventID: eventID, seq: nil))
+        try await connection.withTransaction(logger: logger) { connection in
+            let ids = events.map { _ in EventID.next() }
+            var updates: [(entity: String, beforeSeq: String, afterSeq: String)] = []
+            for case (let index, .entityUpdated(let update)) in events.enumerated() {
+                let parts = Push.entityUpdated(update, id: ids[index], time: time)
+                updates.append((update.entityID.rawValue, String(buffer: parts.beforeSeq), String(buffer: parts.afterSeq)))
             }
+            var numbered = try await number(updates, on: connection).makeIterator()
+            var receipts: [PublishReceipt] = []
+            var notices: [Notice] = []
+            for (index, event) in events.enumerated() {
+                switch event {
+                case .entityUpdated(let update):
+                    guard let (seq, epoch, push) = numbered.next() else { throw PostgresBrokerError("the publish statement returned too few seqs") }
+                    var notice = Notice.entityEvent(update.entityID, seq: seq, epoch: epoch, push: push)
+                    if !notice.fitsOneNotice { notice = .entityEvent(update.entityID, seq: seq, epoch: epoch, push: nil) }
+                    notices.append(notice)
+                    receipts.append(PublishReceipt(eventID: ids[index], seq: seq))
+                case .userNotification(let notification):
+                    let push = String(buffer: Push.userNotification(notification, id: ids[index], time: time).payload)
+                    notices.append(try await fitted(push, on: connection) { .userNotification(notification.userID, $0) })
+                    receipts.append(PublishReceipt(eventID: ids[index], seq: nil))
+                }
+            }
+            try await notify(notices, on: connection)
+            return receipts
         }
-        return receipts
     }
 
-    /// Numbers, keeps and announces an entity update; returns its `seq`.
+    /// Numbers and keeps entity updates, in order (one entity may come several times); returns
+    /// each one's `seq`, its stream's epoch and its push.
     ///
-    /// The push is cut at its `seq` (`Push.entityUpdated(_:id:time:)`) and joined in the
-    /// database around the number it hands out, so the kept push and the announced one are
-    /// the bytes every node sends. An entity with no row starts a new stream: `seq` 1, under
-    /// the cluster's epoch for new streams (`herald_meta`'s `stream_epoch`).
-    func publish(_ update: EntityUpdate, id: String, time: String, on connection: PostgresConnection) async throws -> Int {
-        let parts = Push.entityUpdated(update, id: id, time: time)
-        let entity = update.entityID.rawValue
-        // Room for the notice's kind, seq, epoch, entity and separators within PostgreSQL's limit.
-        let inlineLimit = Notice.maximumBytes - 32 - Notice.maximumEpochBytes - entity.utf8.count
+    /// An entity with no row starts a new stream: `seq` 1, under the cluster's epoch for new
+    /// streams (`herald_meta`'s `stream_epoch`). Rows are locked in entity order, so two
+    /// transactions never wait for each other the wrong way round.
+    private func number(
+        _ updates: [(entity: String, beforeSeq: String, afterSeq: String)], on connection: PostgresConnection
+    ) async throws -> [(seq: Int, epoch: String, push: String)] {
+        guard !updates.isEmpty else { return [] }
         let rows = try await connection.query(
             """
-            WITH head AS (
+            WITH input AS (
+                SELECT * FROM unnest(\(updates.map(\.entity))::text[], \(updates.map(\.beforeSeq))::text[], \(updates.map(\.afterSeq))::text[])
+                    WITH ORDINALITY AS i (entity_id, before_seq, after_seq, position)
+            ), counts AS (
+                SELECT entity_id, count(*) AS n FROM input GROUP BY entity_id
+            ), head AS (
                 INSERT INTO herald_streams AS s (entity_id, latest_seq, epoch)
-                VALUES (\(entity), 1, (SELECT value FROM herald_meta WHERE key = 'stream_epoch'))
-                ON CONFLICT (entity_id) DO UPDATE SET latest_seq = s.latest_seq + 1, published_at = clock_timestamp()
-                RETURNING latest_seq, epoch
+                SELECT entity_id, n, (SELECT value FROM herald_meta WHERE key = 'stream_epoch') FROM counts ORDER BY entity_id
+                ON CONFLICT (entity_id) DO UPDATE SET latest_seq = s.latest_seq + excluded.latest_seq, published_at = clock_timestamp()
+                RETURNING entity_id, latest_seq, epoch
+            ), numbered AS (
+                SELECT i.position, i.entity_id, h.epoch,
+                    h.latest_seq - c.n + row_number() OVER (PARTITION BY i.entity_id ORDER BY i.position) AS seq,
+                    i.before_seq, i.after_seq
+                FROM input AS i JOIN counts AS c USING (entity_id) JOIN head AS h USING (entity_id)
             ), event AS (
-                INSERT INTO herald_events (entity_id, seq, push)
-                SELECT \(entity), latest_seq, \(String(buffer: parts.beforeSeq)) || latest_seq || \(String(buffer: parts.afterSeq)) FROM head
-                RETURNING entity_id, seq, push
-            ), notice AS (
-                SELECT pg_notify(\(Notice.channel), \(unescaped: Notice.entityEventSQL(inlineLimit: inlineLimit))) FROM event, head
+                INSERT INTO herald_events (entity_id, seq, push) SELECT entity_id, seq, before_seq || seq || after_seq FROM numbered
             )
-            SELECT seq FROM event, notice
+            SELECT seq, epoch FROM numbered ORDER BY position
             """,
             logger: logger
         )
-        for try await seq in rows.decode(Int.self) { return seq }
-        throw PostgresBrokerError("the publish statement returned no seq")
+        var numbered: [(seq: Int, epoch: String, push: String)] = []
+        for try await (seq, epoch) in rows.decode((Int, String).self) {
+            let update = updates[numbered.count]
+            numbered.append((seq, epoch, update.beforeSeq + String(seq) + update.afterSeq))
+        }
+        guard numbered.count == updates.count else { throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events") }
+        return numbered
     }
 
-    /// Announces a user notification (its push stored in `herald_payloads` when too large to announce).
-    func publish(_ notification: UserNotification, id: String, time: String, on connection: PostgresConnection) async throws {
-        let push = String(buffer: Push.userNotification(notification, id: id, time: time).payload)
-        try await announce(push, on: connection) { .userNotification(notification.userID, $0) }
+    /// `notice` with `text` inline, or, when that is too large for a notice, stored in
+    /// `herald_payloads` (in the caller's transaction, if any) and named.
+    func fitted(_ text: String, on connection: PostgresConnection, as notice: (Notice.Body) -> Notice) async throws -> Notice {
+        let inline = notice(.inline(text))
+        if inline.fitsOneNotice { return inline }
+        let rows = try await connection.query("INSERT INTO herald_payloads (body) VALUES (\(text)) RETURNING id", logger: logger)
+        for try await id in rows.decode(Int.self) { return notice(.stored(id)) }
+        throw PostgresBrokerError("the payload was not stored")
+    }
+
+    /// Seals `notices`, as few to a `NOTIFY` as fit, and sends them in order in one statement.
+    func notify(_ notices: [Notice], on connection: PostgresConnection) async throws {
+        let sealed = Notice.pack(notices).map { sealer.seal($0, at: Date()) }
+        guard !sealed.isEmpty else { return }
+        try await drain(connection.query("SELECT pg_notify(\(Notice.channel), n) FROM unnest(\(sealed)::text[]) AS n", logger: logger))
     }
 }
 

@@ -7,10 +7,11 @@ import Synchronization
 
 /// The cluster broker (OPERATIONS.md §13): nodes sharing one PostgreSQL database.
 ///
-/// A publish numbers the event, keeps it and notifies every node in one statement (one
-/// transaction): the entity's row in `herald_streams` orders its publishes, and `NOTIFY`
-/// reaches the listeners in commit order, so every node sees one entity's events in `seq`
-/// order. Each node — the publishing one too — delivers what it is notified of to its own
+/// A publish numbers the event, keeps it and notifies every node in one transaction: the
+/// entity's row in `herald_streams` orders its publishes, and `NOTIFY` reaches the listeners in
+/// commit order, so every node sees one entity's events in `seq` order. Every notice is sealed
+/// with a key derived from the cluster secret (`NoticeSeal`): a database role that is not a node
+/// can neither read nor forge nor replay one. Each node — the publishing one too — delivers what it is notified of to its own
 /// subscribers through its `EntityStreams`, which also keep the node's copy of the history, so
 /// a subscribe and its replay stay one synchronous step as with the in-memory broker. At start
 /// a node loads every stream's head and the kept history; after losing its listening
@@ -37,19 +38,36 @@ public final class PostgresBroker: Broker, Service {
     let asks = Mutex<[String: AsyncStream<JSONValue>.Continuation]>([:])
     /// What answers other nodes' questions here.
     let answerer = Mutex<(@Sendable (JSONValue) async -> JSONValue)?>(nil)
+    /// Seals what this node tells the others.
+    let sealer: NoticeSealer
+    /// Opens what this node hears, refusing forgeries and copies.
+    let opener: Mutex<NoticeOpener>
+    /// The notices this node refused.
+    let rejections = Mutex(RejectedNoticeLog())
 
-    private init(url: PostgresURL, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date, logger: Logger) {
+    private init(
+        url: PostgresURL, secrets: [ClusterSecret], startedAt: Date, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date,
+        logger: Logger
+    ) {
         self.url = url
         self.streams = streams
         self.history = history
         self.heardUpTo = Mutex(heardUpTo)
         self.logger = logger
+        sealer = NoticeSealer(secret: secrets[0])
+        opener = Mutex(NoticeOpener(secrets: secrets, startedAt: startedAt))
         client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
     }
 
     /// Connects, migrates the schema, and loads every stream's head and the kept history.
     /// Fails (naming `--broker`) when the database cannot be reached.
-    public static func start(url: PostgresURL, hub: Hub, history: EntityHistory.Limits, logger: Logger) async throws(HeraldError) -> PostgresBroker {
+    ///
+    /// `secret` seals this node's notices and opens the others'; `previous`, when given, opens
+    /// them too (while every node moves to a new secret).
+    public static func start(
+        url: PostgresURL, secret: ClusterSecret, previous: ClusterSecret? = nil, hub: Hub, history: EntityHistory.Limits, logger: Logger
+    ) async throws(HeraldError) -> PostgresBroker {
+        let startedAt = Date()
         do {
             let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 0, logger: logger)
             do {
@@ -61,7 +79,10 @@ public final class PostgresBroker: Broker, Service {
                 try await Self.load(into: streams, since: now - history.ttl.inSeconds, heads: true, on: connection, logger: logger)
                 try? await connection.close()
                 logger.info("Connected to the database", metadata: ["herald.broker.url": "\(url)", "herald.epoch": "\(epoch)"])
-                return PostgresBroker(url: url, streams: streams, history: history, heardUpTo: now, logger: logger)
+                return PostgresBroker(
+                    url: url, secrets: [secret] + (previous.map { [$0] } ?? []), startedAt: startedAt, streams: streams, history: history,
+                    heardUpTo: now, logger: logger
+                )
             } catch {
                 try? await connection.close()
                 throw error
@@ -74,10 +95,10 @@ public final class PostgresBroker: Broker, Service {
     /// What `buildApplication`'s broker factory calls: starts the broker for a node's hub and
     /// returns it with itself as the service to run.
     public static func maker(
-        _ url: PostgresURL
+        _ url: PostgresURL, secret: ClusterSecret, previous: ClusterSecret? = nil
     ) -> @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (broker: any Broker, services: [any Service]) {
         { hub, history, logger in
-            let broker = try await start(url: url, hub: hub, history: history, logger: logger)
+            let broker = try await start(url: url, secret: secret, previous: previous, hub: hub, history: history, logger: logger)
             return (broker, [broker])
         }
     }
@@ -101,7 +122,7 @@ public final class PostgresBroker: Broker, Service {
     /// How long a publish may wait for the database before it is answered `503`.
     static let publishTimeout: Duration = .seconds(5)
 
-    /// One statement for one event; a batch (`POST /events`) in one transaction, all or none.
+    /// One transaction for the events of one call (a `POST /events` batch: all or none).
     /// Refused after `publishTimeout` without an answer from the database (the statements may
     /// still commit then: a `503` after a timeout does not prove nothing was published).
     /// A node that is not listening still publishes: it catches up on its own events once it is back.
@@ -109,12 +130,7 @@ public final class PostgresBroker: Broker, Service {
         let time = Date().formatted(.iso8601)
         do {
             return try await withTimeout(Self.publishTimeout) {
-                try await self.client.withConnection { connection in
-                    guard events.count > 1 else { return try await self.publish(events, time: time, on: connection) }
-                    return try await connection.withTransaction(logger: self.logger) { connection in
-                        try await self.publish(events, time: time, on: connection)
-                    }
-                }
+                try await self.client.withConnection { try await self.publish(events, time: time, on: $0) }
             }
         } catch {
             throw HeraldError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")

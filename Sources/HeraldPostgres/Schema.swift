@@ -62,7 +62,13 @@ enum Schema {
     static func migrate(_ connection: PostgresConnection, newEpoch: String, logger: Logger) async throws -> String {
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-            try await connection.query("CREATE TABLE IF NOT EXISTS herald_schema (version integer NOT NULL)", logger: logger)
+            // Checked first: `CREATE TABLE IF NOT EXISTS` needs `CREATE` on the schema even when the
+            // table exists, which the nodes' own role (OPERATIONS §13) does not have.
+            var hasSchemaTable = false
+            for try await exists in try await connection.query("SELECT to_regclass('herald_schema') IS NOT NULL", logger: logger).decode(Bool.self) {
+                hasSchemaTable = exists
+            }
+            if !hasSchemaTable { try await connection.query("CREATE TABLE herald_schema (version integer NOT NULL)", logger: logger) }
             var applied = 0
             for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM herald_schema", logger: logger)
                 .decode(Int.self)

@@ -66,7 +66,12 @@ struct ServeCommand: AsyncParsableCommand {
     /// The broker `--broker` asks for.
     private static func broker(_ configuration: HeraldConfiguration) throws(HeraldError) -> BrokerFactory {
         guard let text = configuration.brokerURL else { return .memory }
-        return BrokerFactory(name: "postgres", make: PostgresBroker.maker(try PostgresURL(text)))
+        guard let secret = configuration.clusterSecret else {
+            throw HeraldError(.invalidConfiguration, "--cluster-secret (HERALD_CLUSTER_SECRET) is required with a postgres:// --broker")
+        }
+        return BrokerFactory(
+            name: "postgres", make: PostgresBroker.maker(try PostgresURL(text), secret: secret, previous: configuration.previousClusterSecret)
+        )
     }
 
     /// `--dev`: print the generated credentials, a ready token and the next commands; save them for the client commands.

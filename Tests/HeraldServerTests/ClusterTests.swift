@@ -12,7 +12,7 @@ import Testing
 @Suite struct ClusterTests {
     /// A node of the cluster whose database is `database`.
     private func node(_ database: PostgresURL, _ configure: (inout HeraldConfiguration) -> Void = { _ in }) async throws -> TestServer {
-        try await TestServer.start(broker: BrokerFactory(name: "postgres", make: PostgresBroker.maker(database)), configure)
+        try await ClusterNodes.node(database, configure)
     }
 
     /// Two nodes of a cluster on a fresh database.
@@ -169,9 +169,12 @@ import Testing
         let (a, b) = try await twoNodes()
         try await waitUntilReady(a)
         try await waitUntilReady(b)
+        // A connection joins its node just after the 101 is written, which the client may see first.
         let onB = try await b.connect(user: "ada")
+        try await waitUntil("the connection joined node b") { b.application.hub.connections == 1 }
         let idOnB = try await b.connectionID(of: "ada")
         let onA = try await a.connect(user: "ada")
+        try await waitUntil("the connection joined node a") { a.application.hub.connections == 1 }
 
         // The admin list of either node shows both connections.
         for server in [a, b] {

@@ -43,7 +43,10 @@ import Testing
     @Test func twoServeProcessesShareOneDatabase() async throws {
         let database = try await TestPostgres.freshDatabase()
         let secret = "cluster-secret-0123456789abcdef-0123456789abcdef"
-        let environment = ["HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEY": "cluster-key", "HERALD_BROKER": "\(database)", "HERALD_HOST": "127.0.0.1"]
+        let environment = [
+            "HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEY": "cluster-key", "HERALD_BROKER": "\(database)", "HERALD_HOST": "127.0.0.1",
+            "HERALD_CLUSTER_SECRET": "the-nodes-secret-0123456789abcdef-0123456789",
+        ]
         var urls: [String] = []
         var nodes: [HeraldProcess] = []
         for _ in 0..<2 {

@@ -122,6 +122,18 @@ import Testing
         ("tls-cert: cert.pem", "invalid value for --tls-key"),
         ("tls-key: key.pem", "invalid value for --tls-cert"),
         ("broker: mysql://db/herald", "invalid value for --broker (HERALD_BROKER, or `broker` in the config file): expected memory or postgres://"),
+        (
+            "broker: postgres://herald@db/herald",
+            "invalid value for --cluster-secret (HERALD_CLUSTER_SECRET, or `cluster-secret` in the config file): expected a secret of at least 32 bytes, the same on every node (e.g. openssl rand -base64 32), required with a postgres:// --broker"
+        ),
+        (
+            "broker: postgres://herald@db/herald\ncluster-secret: 0123456789abcdef0123456789abcde",
+            "invalid value for --cluster-secret (HERALD_CLUSTER_SECRET, or `cluster-secret` in the config file): expected a secret of at least 32 bytes, the same on every node (e.g. openssl rand -base64 32)"
+        ),
+        (
+            "broker: postgres://herald@db/herald\ncluster-secret: 0123456789abcdef0123456789abcdef\ncluster-secret-previous: old",
+            "invalid value for --cluster-secret-previous (HERALD_CLUSTER_SECRET_PREVIOUS, or `cluster-secret-previous` in the config file): expected a secret of at least 32 bytes"
+        ),
     ])
     func badValuesInTheFileNameTheSetting(text: String, message: String) throws {
         let values = try ConfigurationFile.parse(text, name: "herald.yaml")

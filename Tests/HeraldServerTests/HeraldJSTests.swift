@@ -82,7 +82,7 @@ import Testing
     /// entity, so the new stream's events, numbered from 1 again, are delivered, not dropped.
     @Test func aStreamStartedAgainIsAResetAndItsEventsArrive() async throws {
         let database = try await TestPostgres.freshDatabase()
-        let server = try await TestServer.start(broker: BrokerFactory(name: "postgres", make: PostgresBroker.maker(database)))
+        let server = try await ClusterNodes.node(database)
         let client = try await NodeClient.start(server)
         client.send(#"{"op":"subscribe","entityId":"order-7"}"#)
         _ = try await client.next("subscribed")

@@ -9,6 +9,15 @@ extension Setting {
             "broker", .listening, default: "memory", examples: ["postgres://user:password@host:5432/database?sslmode=prefer"],
             "`memory` (one node), or the PostgreSQL database the nodes of a cluster share: `postgres://user:password@host:5432/database?sslmode=prefer` (`disable`, `prefer`, `require`, `verify-full`); see docs/OPERATIONS.md §13"
         ),
+        Setting(
+            "cluster-secret", .listening, note: "required with a `postgres://` broker",
+            examples: ["change-me-to-a-long-random-secret-of-32-bytes-or-more"],
+            "the secret every node of a cluster shares, at least 32 bytes (`openssl rand -base64 32`): every notice between the nodes is sealed with it, so a database role that is not a node can neither read nor forge nor replay one (docs/OPERATIONS.md §13); prefer `HERALD_CLUSTER_SECRET` to a flag or file"
+        ),
+        Setting(
+            "cluster-secret-previous", .listening, examples: ["the-other-secret-of-32-bytes-or-more-while-changing-it"],
+            "a second cluster secret accepted from other nodes (never used to seal), while every node moves to a new `--cluster-secret`"
+        ),
 
         Setting("tls-cert", .tls, examples: ["/etc/herald/tls/fullchain.pem"], "PEM certificate chain (server certificate first): serve `wss://` and `https://` (TLS 1.2+, ECDHE with AEAD only)"),
         Setting("tls-key", .tls, examples: ["/etc/herald/tls/privkey.pem"], "PEM private key of `--tls-cert`"),
@@ -22,7 +31,11 @@ extension Setting {
         Setting("jwks-file", .tokens, examples: ["/etc/herald/jwks.json"], "a JWKS document in a file (keys by `kid`)"),
         Setting(
             "jwks-url", .tokens, examples: ["https://idp.example.com/.well-known/jwks.json"],
-            "a JWKS document's `https://` URL (the identity provider's `jwks_uri`), loaded at start and refreshed"
+            "a JWKS document's `https://` URL (the identity provider's `jwks_uri`), loaded at start and refreshed; each fetch within 10 s and 1 MiB, redirects followed only within the URL's origin"
+        ),
+        Setting(
+            "insecure-jwks-over-http-on-loopback", .tokens, default: "false",
+            "`true` also accepts an `http://` `--jwks-url` whose host is 127.0.0.1, [::1] or localhost, for a test identity provider (logged as a warning at start); any other `http://` URL is refused"
         ),
         Setting("jwks-refresh-interval", .tokens, default: "10m", "how often the JWKS is read again"),
         Setting("jwks-min-refresh-interval", .tokens, default: "30s", "at most one JWKS refresh per this long when tokens name an unknown `kid`"),
@@ -43,6 +56,14 @@ extension Setting {
             "publish-key", .publishing, form: .list, note: "required unless `--dev`",
             examples: ["change-me-long-random-key-for-backend-a", "change-me-long-random-key-for-backend-b"], aliases: ["publish-keys"],
             "keys for the publish, admin and `@connections` APIs; prefer `HERALD_PUBLISH_KEY` (comma-separated) to a flag or file"
+        ),
+        Setting(
+            "aws-region", .publishing, default: "us-east-1",
+            "the region an AWS SigV4 signature (service `execute-api`) must name: the one your backends' SDKs are configured with (`AWS_REGION` is not read)"
+        ),
+        Setting(
+            "public-host", .publishing, form: .list, note: "any", examples: ["push.example.com", "push.example.com:8443"],
+            "names this node is reached by (`host` or `host:port`; a name without a port matches any): a SigV4 signature must have been made for one of them (its signed `Host`)"
         ),
 
         Setting(

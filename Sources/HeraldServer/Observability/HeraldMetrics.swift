@@ -30,6 +30,7 @@ final class HeraldMetrics: DeliveryObserver {
     private let fanOutDuration: CoreMetrics.Timer
     private let shedConnections: [ConnectionDeadline.ShedReason: CoreMetrics.Counter]
     private let acceptBackoffs: CoreMetrics.Counter
+    private let rejectedNotices: [RejectedNotice: CoreMetrics.Counter]
 
     /// The reason codes of a refused credential: the token reasons of PROTOCOL.md §1, and `unauthorized`
     /// for a missing or wrong publish key.
@@ -69,6 +70,9 @@ final class HeraldMetrics: DeliveryObserver {
             ($0, CoreMetrics.Counter(label: "herald_shed_connections_total", dimensions: [("reason", $0.rawValue)], factory: factory))
         })
         acceptBackoffs = CoreMetrics.Counter(label: "herald_accept_backoffs_total", factory: factory)
+        rejectedNotices = Dictionary(uniqueKeysWithValues: RejectedNotice.allCases.map {
+            ($0, CoreMetrics.Counter(label: "herald_cluster_notices_rejected_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+        })
     }
 
     // MARK: Recording
@@ -108,6 +112,9 @@ final class HeraldMetrics: DeliveryObserver {
 
     /// Accepting paused once (100 ms) because accept failed for want of descriptors or memory.
     func acceptPaused() { acceptBackoffs.increment() }
+
+    /// A notice heard on the cluster's channel that no node sealed, or a copy of one: dropped.
+    func rejectedNotice(_ reason: RejectedNotice) { rejectedNotices[reason]?.increment() }
 
     // MARK: Exposition
 
