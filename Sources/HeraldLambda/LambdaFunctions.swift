@@ -1,10 +1,11 @@
+import Foundation
 import HeraldCore
 import HeraldTokens
 public import Logging
 
 /// The functions of the AWS shape, by their `Handler` name in the SAM template.
 public enum LambdaFunctions {
-    public static let names = ["websocket", "authorizer", "fanout", "router", "test-token"]
+    public static let names = ["websocket", "authorizer", "fanout", "router", "publish", "test-token"]
 
     /// The handler named `name`, made from the function's environment. Only the functions that
     /// sign or verify tokens read the token secret (from Secrets Manager, once, at start).
@@ -17,7 +18,7 @@ public enum LambdaFunctions {
             guard let value else { throw LambdaError("\(variable) is not set") }
             return value
         }
-        let needsTable = name != "router" && name != "authorizer" && name != "test-token"
+        let needsTable = ["websocket", "fanout"].contains(name)
         let tableName = needsTable ? try required(settings.table, "HERALD_TABLE") : settings.table
         guard let client = AWSClient(environment: environment) else {
             throw LambdaError("no AWS credentials or region in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)")
@@ -30,6 +31,17 @@ public enum LambdaFunctions {
             return FanOutHandler(table: table, api: ManagementAPI(client: client, endpoint: endpoint), settings: settings, refusals: refusals, logger: logger)
         case "router":
             return RouterHandler(sqs: SQS(client: client), queueURL: try required(settings.entityQueueURL, "HERALD_ENTITY_QUEUE_URL"), refusals: refusals, logger: logger)
+        case "publish":
+            let secretID = try required(settings.publishKeySecretID, "HERALD_PUBLISH_KEY_SECRET_ID")
+            let keys: [String]
+            do {
+                keys = try await SecretsManager(client: client).value(of: secretID).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+            } catch {
+                throw LambdaError("cannot read the publish keys \(secretID): \(error)")
+            }
+            guard !keys.isEmpty else { throw LambdaError("the secret \(secretID) holds no publish key") }
+            return PublishHandler(bus: EventBridge(client: client, bus: settings.eventBus), keys: keys, logger: logger)
         default:
             break
         }

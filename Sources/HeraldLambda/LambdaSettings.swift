@@ -25,12 +25,16 @@ public struct LambdaSettings: Sendable {
     public var entityQueueURL: String?
     /// `HERALD_REFUSED_QUEUE_URL`: where refused events go (`Refusals`); unset, they are only logged.
     public var refusedQueueURL: String?
+    /// `HERALD_PUBLISH_KEY_SECRET_ID`: the secret holding the publish keys (comma-separated), for the publish function.
+    public var publishKeySecretID: String?
+    /// `HERALD_EVENT_BUS` (`default`): the EventBridge bus the publish function puts events on.
+    public var eventBus = "default"
 
     /// Every variable these settings read (the SAM template sets each of them).
     public static let variables = [
         "HERALD_TABLE", "HERALD_SECRET_ID", "HERALD_MANAGEMENT_ENDPOINT", "HERALD_HISTORY_SIZE", "HERALD_HISTORY_TTL",
         "HERALD_MAX_SUBSCRIPTIONS", "HERALD_TOKEN_LEEWAY", "HERALD_POST_CONCURRENCY", "HERALD_ENTITY_QUEUE_URL",
-        "HERALD_REFUSED_QUEUE_URL",
+        "HERALD_REFUSED_QUEUE_URL", "HERALD_PUBLISH_KEY_SECRET_ID", "HERALD_EVENT_BUS",
     ]
 
     public init(table: String?, secretID: String?) {
@@ -45,6 +49,8 @@ public struct LambdaSettings: Sendable {
         managementEndpoint = text("HERALD_MANAGEMENT_ENDPOINT")
         entityQueueURL = text("HERALD_ENTITY_QUEUE_URL")
         refusedQueueURL = text("HERALD_REFUSED_QUEUE_URL")
+        publishKeySecretID = text("HERALD_PUBLISH_KEY_SECRET_ID")
+        eventBus = text("HERALD_EVENT_BUS") ?? eventBus
         func number(_ name: String) throws(LambdaError) -> Int? {
             guard let text = environment[name] else { return nil }
             guard let value = Int(text), value >= 0 else { throw LambdaError("\(name) must be a whole number, not \(text)") }

@@ -94,7 +94,9 @@ import Yams
             let readsSecret = ["websocket", "authorizer", "test-token"].contains(handler)
             #expect(own.contains("HERALD_SECRET_ID") == readsSecret, "\(name)")
             let policies = array(function["Properties"]?["Policies"])
-            #expect(policies.contains { $0["AWSSecretsManagerGetSecretValuePolicy"] != nil } == readsSecret, "\(name)")
+            let readsKeys = own.contains("HERALD_PUBLISH_KEY_SECRET_ID")
+            #expect(readsKeys == (handler == "publish"), "\(name)")
+            #expect(policies.contains { $0["AWSSecretsManagerGetSecretValuePolicy"] != nil } == (readsSecret || readsKeys), "\(name)")
         }
         let routes = Set(resources(of: "AWS::ApiGatewayV2::Route", in: template).values.compactMap { $0["Properties"]?["RouteKey"]?.stringValue })
         #expect(routes == ["$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "refresh", "ping"])
@@ -141,7 +143,7 @@ import Yams
         })
         let queues = Set(resources(of: "AWS::SQS::Queue", in: template).keys.filter { $0.hasSuffix("DeadLetterQueue") || $0 == "RefusedEventQueue" })
         #expect(alarmed == queues && queues.count == 5)
-        for name in ["Table", "TokenSecret"] {
+        for name in ["Table", "TokenSecret", "PublishKeySecret"] {
             #expect(all[name]?["DeletionPolicy"] == "Retain" && all[name]?["UpdateReplacePolicy"] == "Retain", "\(name)")
         }
         #expect(!text.contains("${AWS::Region}.amazonaws.com"), "use ${AWS::URLSuffix}")

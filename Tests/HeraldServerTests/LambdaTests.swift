@@ -452,7 +452,7 @@ import Testing
         await #expect(throws: LambdaError("HERALD_TABLE is not set")) {
             _ = try await LambdaFunctions.handler(named: "websocket", environment: [:])
         }
-        await #expect(throws: LambdaError("unknown handler nope; expected one of websocket, authorizer, fanout, router, test-token")) {
+        await #expect(throws: LambdaError("unknown handler nope; expected one of websocket, authorizer, fanout, router, publish, test-token")) {
             _ = try await LambdaFunctions.handler(named: "nope", environment: [:])
         }
     }

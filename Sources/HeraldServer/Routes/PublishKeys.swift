@@ -1,6 +1,7 @@
 import AWSSignature
 import Foundation
 import HTTPTypes
+import HeraldCore
 import HeraldTokens
 import Hummingbird
 import NIOCore
@@ -37,22 +38,9 @@ struct PublishKeys: Sendable {
 
     /// True when `authorization` is `Bearer <one of the keys>` (scheme case-insensitive).
     func accepts(authorization: String?) -> Bool {
-        guard let presented = ConnectCredentials.bearer(authorization).map({ Array($0.utf8) }) else { return false }
-        // Compare against every key, each in constant time, so timing tells nothing about which matched.
-        return keys.map { Self.constantTimeEquals($0, presented) }.contains(true)
+        PublishAPI.accepts(ConnectCredentials.bearer(authorization), keys: keys)
     }
 
-    /// True when `a` and `b` are the same bytes, in time that depends on their lengths only.
-    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        // The whole length difference counts (a UInt8 of it would miss lengths 256 apart).
-        var difference = UInt(bitPattern: a.count ^ b.count)
-        for index in 0..<max(a.count, b.count) {
-            difference |= UInt((index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0))
-        }
-        return difference == 0
-    }
-
-    /// Checks what a SigV4-signed request's headers alone can prove, before its body is read.
     func precheckSignature(of request: Request) -> Result<Void, AWSSignatureV4.Failure> {
         AWSSignatureV4.precheck(Self.signed(request, bodySHA256Hex: ""), secrets: secrets, now: Date().timeIntervalSince1970, expecting: expectations)
     }
