@@ -2,22 +2,34 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// Who sends publishes on `PublishConnection`s and hears how each went (on their event loop).
+protocol PublishConnectionOwner: AnyObject {
+    /// Publish `index` was answered with `status`; `seq` is the one in Herald's answer, if any.
+    func answered(_ connection: PublishConnection, index: Int, status: Int, seq: Int?)
+    /// Publish `index` got no answer.
+    func failedTransport(_ connection: PublishConnection, index: Int)
+}
+
 /// One keep-alive HTTP/1.1 connection of the publisher, one request at a time; it (re)connects
 /// when needed, since servers close keep-alive connections after a number of requests.
 final class PublishConnection {
-    private let publisher: Publisher
+    private let publisher: any PublishConnectionOwner
     private let run: BenchRun
+    private let endpoint: BenchEndpoint
     private let eventLoop: any EventLoop
     private var channel: (any Channel)?
     private var queued: (index: Int, entity: Int)?
     private var current: (index: Int, timeout: Scheduled<Void>)?
     private var status = 0
+    /// The start of the answer's body (enough for Herald's `"seq"`).
+    private var body: ByteBuffer?
     private var keepAlive = true
     private var closed = false
 
-    init(publisher: Publisher, run: BenchRun, eventLoop: any EventLoop) {
+    init(publisher: any PublishConnectionOwner, run: BenchRun, endpoint: BenchEndpoint, eventLoop: any EventLoop) {
         self.publisher = publisher
         self.run = run
+        self.endpoint = endpoint
         self.eventLoop = eventLoop
     }
 
@@ -44,6 +56,12 @@ final class PublishConnection {
         keepAlive = head.isKeepAlive
     }
 
+    func responseBody(_ part: ByteBuffer) {
+        guard (body?.readableBytes ?? 0) < 256 else { return }
+        var part = part
+        if body == nil { body = part } else { body!.writeBuffer(&part) }
+    }
+
     func responseEnd() {
         guard let current else { return }
         self.current = nil
@@ -52,7 +70,9 @@ final class PublishConnection {
             channel?.close(promise: nil)
             channel = nil
         }
-        publisher.answered(self, index: current.index, status: status)
+        let seq = body?.withUnsafeReadableBytes { StormClient.seq(in: $0) }
+        body = nil
+        publisher.answered(self, index: current.index, status: status, seq: seq)
     }
 
     func channelClosed(_ closedChannel: any Channel) {
@@ -76,7 +96,7 @@ final class PublishConnection {
                     try channel.pipeline.syncOperations.addHandler(PublishResponseHandler(connection: bound.value))
                 }
             }
-            .connect(to: run.server)
+            .connect(to: endpoint.address)
             .whenComplete { result in
                 let connection = bound.value
                 guard let queued = connection.queued else { return }
@@ -99,7 +119,7 @@ final class PublishConnection {
         let message = BenchMessage.make(sentAt: NIODeadline.now().uptimeNanoseconds, index: index, size: configuration.messageBytes)
         var body = channel.allocator.buffer(capacity: message.utf8.count + 16)
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: run.hostHeader)
+        headers.add(name: "Host", value: endpoint.hostHeader)
         switch configuration.target {
         case .herald:
             body.writeString(#"{"message":""#)
@@ -112,8 +132,9 @@ final class PublishConnection {
             headers.add(name: "Content-Type", value: "text/plain")
         }
         headers.add(name: "Content-Length", value: String(body.readableBytes))
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: run.publishTarget(entity: entity), headers: headers)
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: run.publishTarget(entity: entity, at: endpoint), headers: headers)
         status = 0
+        self.body = nil
         keepAlive = true
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let timeout = eventLoop.scheduleTask(in: .nanoseconds(configuration.responseTimeout.nanoseconds)) {
@@ -139,7 +160,7 @@ final class PublishResponseHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head): connection.responseHead(head)
-        case .body: break
+        case .body(let part): connection.responseBody(part)
         case .end: connection.responseEnd()
         }
     }

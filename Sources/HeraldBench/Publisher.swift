@@ -27,7 +27,7 @@ struct PublishSummary: Sendable {
 /// connections, one request in flight on each, and sends publishes on a fixed schedule (`rate R`)
 /// or in a closed loop (`rate max`: `window` publishes outstanding until their deliveries arrive).
 /// Entities are chosen round-robin.
-final class Publisher {
+final class Publisher: PublishConnectionOwner {
     private let run: BenchRun
     let eventLoop: any EventLoop
     private let done: EventLoopPromise<PublishSummary>
@@ -71,7 +71,7 @@ final class Publisher {
     func start() -> EventLoopFuture<PublishSummary> {
         let configuration = run.configuration
         let count = configuration.rate == .max ? max(configuration.publishConnections, configuration.window) : configuration.publishConnections
-        connections = (0..<count).map { _ in PublishConnection(publisher: self, run: run, eventLoop: eventLoop) }
+        connections = (0..<count).map { _ in PublishConnection(publisher: self, run: run, endpoint: run.primary, eventLoop: eventLoop) }
         idle = connections
         startNanos = Self.now
         endNanos = startNanos + UInt64(configuration.duration.nanoseconds)
@@ -93,7 +93,7 @@ final class Publisher {
     // MARK: - Called by the connections and the ledger
 
     /// A publish was answered with `status`.
-    func answered(_ connection: PublishConnection, index: Int, status: Int) {
+    func answered(_ connection: PublishConnection, index: Int, status: Int, seq: Int?) {
         inFlight -= 1
         statuses[status, default: 0] += 1
         if !(200..<300).contains(status) {
