@@ -18,10 +18,12 @@ public enum Bench {
     ) async throws -> BenchReport {
         try configuration.validate()
         try SelfResources.ensureFileLimit(configuration.connections + configuration.publishConnections + configuration.window + 64)
-        let server = try resolve(configuration)
+        let server = try resolve(configuration.host, configuration.port, configuration)
+        var publishServers: [SocketAddress] = []
+        for other in configuration.publishServers { publishServers.append(try resolve(other.host, other.port, configuration)) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
-            let report = try await run(configuration, server: server, group: group, progress: progress)
+            let report = try await run(configuration, server: server, publishServers: publishServers, group: group, progress: progress)
             try await group.shutdownGracefully()
             return report
         } catch {
@@ -30,15 +32,15 @@ public enum Bench {
         }
     }
 
-    private static func resolve(_ configuration: BenchConfiguration) throws(BenchError) -> SocketAddress {
+    private static func resolve(_ host: String, _ port: Int, _ configuration: BenchConfiguration) throws(BenchError) -> SocketAddress {
         let address: SocketAddress
         do {
-            address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
+            address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         } catch {
-            throw BenchError(.unreachable, "cannot resolve \(configuration.host): \(error)")
+            throw BenchError(.unreachable, "cannot resolve \(host): \(error)")
         }
         if configuration.sourceAddresses > 1, case .v6 = address {
-            throw BenchError(.invalidConfiguration, "--source-addresses needs an IPv4 server address (127.0.0.x), got \(configuration.host)")
+            throw BenchError(.invalidConfiguration, "--source-addresses needs an IPv4 server address (127.0.0.x), got \(host)")
         }
         return address
     }
@@ -46,6 +48,7 @@ public enum Bench {
     private static func run(
         _ configuration: BenchConfiguration,
         server: SocketAddress,
+        publishServers: [SocketAddress],
         group: MultiThreadedEventLoopGroup,
         progress: @Sendable (String) -> Void
     ) async throws -> BenchReport {
@@ -59,7 +62,7 @@ public enum Bench {
             configuration.rate == .max
             ? DeliveryLedger { index in publisherLoop.execute { publisherBox.value?.publishCompleted(index) } }
             : nil
-        let benchRun = BenchRun(configuration: configuration, server: server, ledger: ledger)
+        let benchRun = BenchRun(configuration: configuration, server: server, publishServers: publishServers, ledger: ledger)
         let serverPID = configuration.serverPID
         func sampleServer() -> ProcessSample? { serverPID.flatMap(ProcessSample.read(pid:)) }
         let cores = min(SelfResources.cores, configuration.threads)

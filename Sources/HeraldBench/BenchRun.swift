@@ -8,15 +8,22 @@ final class BenchRun: Sendable {
     let server: SocketAddress
     /// `Host:` header value.
     let hostHeader: String
+    /// Where publish connection i publishes: `publishServers[i % count]`, with its `Host:` header.
+    let publishServers: [(address: SocketAddress, hostHeader: String)]
     /// Closed-loop pacing (`rate max`) only.
     let ledger: DeliveryLedger?
     /// Ready subscribers per entity, for the expected deliveries of each publish.
     private let subscribers: Mutex<[Int]>
 
-    init(configuration: BenchConfiguration, server: SocketAddress, ledger: DeliveryLedger?) {
+    init(configuration: BenchConfiguration, server: SocketAddress, publishServers: [SocketAddress], ledger: DeliveryLedger?) {
+        func hostHeader(_ host: String, _ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
         self.configuration = configuration
         self.server = server
-        self.hostHeader = configuration.host.contains(":") ? "[\(configuration.host)]:\(configuration.port)" : "\(configuration.host):\(configuration.port)"
+        self.hostHeader = hostHeader(configuration.host, configuration.port)
+        self.publishServers =
+            publishServers.isEmpty
+            ? [(server, self.hostHeader)]
+            : zip(publishServers, configuration.publishServers).map { ($0, hostHeader($1.host, $1.port)) }
         self.ledger = ledger
         self.subscribers = Mutex(Array(repeating: 0, count: configuration.entities))
     }
@@ -36,6 +43,9 @@ final class BenchRun: Sendable {
             return nchanPrefix + "/sub/" + BenchConfiguration.entityID(entity)
         }
     }
+
+    /// The request target of a batch publish (`POST /events`).
+    static let batchPublishTarget = "/events"
 
     /// The request target of a publish to `entity`.
     func publishTarget(entity: Int) -> String {

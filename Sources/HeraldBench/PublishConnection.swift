@@ -8,25 +8,28 @@ final class PublishConnection {
     private let publisher: Publisher
     private let run: BenchRun
     private let eventLoop: any EventLoop
+    /// Which of `run.publishServers` it publishes to.
+    private let server: Int
     private var channel: (any Channel)?
-    private var queued: (index: Int, entity: Int)?
-    private var current: (index: Int, timeout: Scheduled<Void>)?
+    private var queued: [(index: Int, entity: Int)]?
+    private var current: (indices: [Int], timeout: Scheduled<Void>)?
     private var status = 0
     private var keepAlive = true
     private var closed = false
 
-    init(publisher: Publisher, run: BenchRun, eventLoop: any EventLoop) {
+    init(publisher: Publisher, run: BenchRun, server: Int, eventLoop: any EventLoop) {
         self.publisher = publisher
         self.run = run
+        self.server = server
         self.eventLoop = eventLoop
     }
 
-    /// Sends publish `index` to `entity`, connecting first if needed.
-    func send(index: Int, entity: Int) {
+    /// Sends publishes `events` (one, or a batch) in one request, connecting first if needed.
+    func send(_ events: [(index: Int, entity: Int)]) {
         if let channel, channel.isActive {
-            write(index: index, entity: entity, on: channel)
+            write(events, on: channel)
         } else {
-            queued = (index, entity)
+            queued = events
             connect()
         }
     }
@@ -52,7 +55,7 @@ final class PublishConnection {
             channel?.close(promise: nil)
             channel = nil
         }
-        publisher.answered(self, index: current.index, status: status)
+        publisher.answered(self, indices: current.indices, status: status)
     }
 
     func channelClosed(_ closedChannel: any Channel) {
@@ -60,7 +63,7 @@ final class PublishConnection {
         guard let current else { return }
         self.current = nil
         current.timeout.cancel()
-        publisher.failedTransport(self, index: current.index)
+        publisher.failedTransport(self, indices: current.indices)
     }
 
     // MARK: - Private
@@ -76,7 +79,7 @@ final class PublishConnection {
                     try channel.pipeline.syncOperations.addHandler(PublishResponseHandler(connection: bound.value))
                 }
             }
-            .connect(to: run.server)
+            .connect(to: run.publishServers[server].address)
             .whenComplete { result in
                 let connection = bound.value
                 guard let queued = connection.queued else { return }
@@ -84,42 +87,60 @@ final class PublishConnection {
                 switch result {
                 case .success(let channel) where !connection.closed:
                     connection.channel = channel
-                    connection.write(index: queued.index, entity: queued.entity, on: channel)
+                    connection.write(queued, on: channel)
                 case .success(let channel):
                     channel.close(promise: nil)
-                    connection.publisher.failedTransport(connection, index: queued.index)
+                    connection.publisher.failedTransport(connection, indices: queued.map(\.index))
                 case .failure:
-                    connection.publisher.failedTransport(connection, index: queued.index)
+                    connection.publisher.failedTransport(connection, indices: queued.map(\.index))
                 }
             }
     }
 
-    private func write(index: Int, entity: Int, on channel: any Channel) {
+    private func write(_ events: [(index: Int, entity: Int)], on channel: any Channel) {
         let configuration = run.configuration
-        let message = BenchMessage.make(sentAt: NIODeadline.now().uptimeNanoseconds, index: index, size: configuration.messageBytes)
-        var body = channel.allocator.buffer(capacity: message.utf8.count + 16)
+        let sentAt = NIODeadline.now().uptimeNanoseconds
+        func message(_ event: (index: Int, entity: Int)) -> String {
+            BenchMessage.make(sentAt: sentAt, index: event.index, size: configuration.messageBytes)
+        }
+        var body = channel.allocator.buffer(capacity: events.count * (configuration.messageBytes + 80))
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: run.hostHeader)
+        headers.add(name: "Host", value: run.publishServers[server].hostHeader)
+        var target = run.publishTarget(entity: events[0].entity)
         switch configuration.target {
+        case .herald where events.count > 1:
+            body.writeString("[")
+            for (position, event) in events.enumerated() {
+                body.writeString(position == 0 ? "" : ",")
+                body.writeString(#"{"detail-type":"Entity Updated","detail":{"entityId":""#)
+                body.writeString(BenchConfiguration.entityID(event.entity))
+                body.writeString(#"","message":""#)
+                body.writeString(message(event))
+                body.writeString(#""}}"#)
+            }
+            body.writeString("]")
+            target = BenchRun.batchPublishTarget
+            headers.add(name: "Content-Type", value: "application/json")
+            if let key = configuration.publishKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
         case .herald:
             body.writeString(#"{"message":""#)
-            body.writeString(message)
+            body.writeString(message(events[0]))
             body.writeString(#""}"#)
             headers.add(name: "Content-Type", value: "application/json")
             if let key = configuration.publishKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
         case .nchan:
-            body.writeString(message)
+            body.writeString(message(events[0]))
             headers.add(name: "Content-Type", value: "text/plain")
         }
         headers.add(name: "Content-Length", value: String(body.readableBytes))
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: run.publishTarget(entity: entity), headers: headers)
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target, headers: headers)
         status = 0
         keepAlive = true
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let timeout = eventLoop.scheduleTask(in: .nanoseconds(configuration.responseTimeout.nanoseconds)) {
             if let channel = bound.value.channel { channel.close(promise: nil) }
         }
-        current = (index, timeout)
+        current = (events.map(\.index), timeout)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
