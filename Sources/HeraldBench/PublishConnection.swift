@@ -2,29 +2,39 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// Who sends publishes on `PublishConnection`s and hears how each went (on their event loop).
+protocol PublishConnectionOwner: AnyObject {
+    /// The request of publishes `indices` (one, or a `POST /events` batch) was answered with
+    /// `status`; `seq` is the first in Herald's answer, if any.
+    func answered(_ connection: PublishConnection, indices: [Int], status: Int, seq: Int?)
+    /// The request of publishes `indices` got no answer.
+    func failedTransport(_ connection: PublishConnection, indices: [Int])
+}
+
 /// One keep-alive HTTP/1.1 connection of the publisher, one request at a time; it (re)connects
 /// when needed, since servers close keep-alive connections after a number of requests.
 final class PublishConnection {
-    private let publisher: Publisher
+    private let publisher: any PublishConnectionOwner
     private let run: BenchRun
+    private let endpoint: BenchEndpoint
     private let eventLoop: any EventLoop
-    /// Which of `run.publishServers` it publishes to.
-    private let server: Int
     private var channel: (any Channel)?
     private var queued: [(index: Int, entity: Int)]?
     private var current: (indices: [Int], timeout: Scheduled<Void>)?
     private var status = 0
+    /// The start of the answer's body (enough for Herald's `"seq"`).
+    private var body: ByteBuffer?
     private var keepAlive = true
     private var closed = false
 
-    init(publisher: Publisher, run: BenchRun, server: Int, eventLoop: any EventLoop) {
+    init(publisher: any PublishConnectionOwner, run: BenchRun, endpoint: BenchEndpoint, eventLoop: any EventLoop) {
         self.publisher = publisher
         self.run = run
-        self.server = server
+        self.endpoint = endpoint
         self.eventLoop = eventLoop
     }
 
-    /// Sends publishes `events` (one, or a batch) in one request, connecting first if needed.
+    /// Sends publishes `events` (one, or a `POST /events` batch) in one request, connecting first if needed.
     func send(_ events: [(index: Int, entity: Int)]) {
         if let channel, channel.isActive {
             write(events, on: channel)
@@ -47,6 +57,12 @@ final class PublishConnection {
         keepAlive = head.isKeepAlive
     }
 
+    func responseBody(_ part: ByteBuffer) {
+        guard (body?.readableBytes ?? 0) < 256 else { return }
+        var part = part
+        if body == nil { body = part } else { body!.writeBuffer(&part) }
+    }
+
     func responseEnd() {
         guard let current else { return }
         self.current = nil
@@ -55,7 +71,9 @@ final class PublishConnection {
             channel?.close(promise: nil)
             channel = nil
         }
-        publisher.answered(self, indices: current.indices, status: status)
+        let seq = body?.withUnsafeReadableBytes { StormClient.seq(in: $0) }
+        body = nil
+        publisher.answered(self, indices: current.indices, status: status, seq: seq)
     }
 
     func channelClosed(_ closedChannel: any Channel) {
@@ -79,7 +97,7 @@ final class PublishConnection {
                     try channel.pipeline.syncOperations.addHandler(PublishResponseHandler(connection: bound.value))
                 }
             }
-            .connect(to: run.publishServers[server].address)
+            .connect(to: endpoint.address)
             .whenComplete { result in
                 let connection = bound.value
                 guard let queued = connection.queued else { return }
@@ -105,8 +123,8 @@ final class PublishConnection {
         }
         var body = channel.allocator.buffer(capacity: events.count * (configuration.messageBytes + 80))
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: run.publishServers[server].hostHeader)
-        var target = run.publishTarget(entity: events[0].entity)
+        headers.add(name: "Host", value: endpoint.hostHeader)
+        var target = run.publishTarget(entity: events[0].entity, at: endpoint)
         switch configuration.target {
         case .herald where events.count > 1:
             body.writeString("[")
@@ -135,6 +153,7 @@ final class PublishConnection {
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target, headers: headers)
         status = 0
+        self.body = nil
         keepAlive = true
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let timeout = eventLoop.scheduleTask(in: .nanoseconds(configuration.responseTimeout.nanoseconds)) {
@@ -160,7 +179,7 @@ final class PublishResponseHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head): connection.responseHead(head)
-        case .body: break
+        case .body(let part): connection.responseBody(part)
         case .end: connection.responseEnd()
         }
     }

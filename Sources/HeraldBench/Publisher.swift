@@ -28,8 +28,9 @@ struct PublishSummary: Sendable {
 /// or in a closed loop (`rate max`: `window` publishes outstanding until their deliveries arrive).
 /// Entities are chosen round-robin. With `eventsPerPublish` above 1, each request is a
 /// `POST /events` batch of that many events (each its own publish index, as the report counts
-/// events); the schedule then sends one request per that many events.
-final class Publisher {
+/// events); the schedule then sends one request per that many events. The connections take
+/// `publishServers` in turn when there are some.
+final class Publisher: PublishConnectionOwner {
     private let run: BenchRun
     let eventLoop: any EventLoop
     private let done: EventLoopPromise<PublishSummary>
@@ -73,7 +74,9 @@ final class Publisher {
     func start() -> EventLoopFuture<PublishSummary> {
         let configuration = run.configuration
         let count = configuration.rate == .max ? max(configuration.publishConnections, configuration.window) : configuration.publishConnections
-        connections = (0..<count).map { PublishConnection(publisher: self, run: run, server: $0 % run.publishServers.count, eventLoop: eventLoop) }
+        connections = (0..<count).map {
+            PublishConnection(publisher: self, run: run, endpoint: run.publishEndpoints[$0 % run.publishEndpoints.count], eventLoop: eventLoop)
+        }
         idle = connections
         startNanos = Self.now
         endNanos = startNanos + UInt64(configuration.duration.nanoseconds)
@@ -95,7 +98,7 @@ final class Publisher {
     // MARK: - Called by the connections and the ledger
 
     /// A publish request (of the events `indices`) was answered with `status`.
-    func answered(_ connection: PublishConnection, indices: [Int], status: Int) {
+    func answered(_ connection: PublishConnection, indices: [Int], status: Int, seq: Int?) {
         inFlight -= 1
         statuses[status, default: 0] += 1
         if !(200..<300).contains(status) {

@@ -123,18 +123,11 @@ public struct EntityHistory: Sendable {
         bytes = 0
     }
 
-    /// What a client that has seen every event up to `since` missed (PROTOCOL.md §4).
-    ///
-    /// Recovered when the kept events reach back to `since + 1` (or nothing was missed): they are
-    /// all replayed. Not recovered when they do not reach back that far — the kept tail is replayed
-    /// so the client can go on from it — or when `since` is beyond `latestSeq`, which means the
-    /// stream was reset; then nothing is replayed.
-    public func replay(after since: Int, now: Date) -> Replay {
-        guard since <= latestSeq else { return Replay(frames: [], recovered: false, epoch: epoch) }
+    /// What a client that has seen every event up to `since` — under `epoch`, when it says —
+    /// missed (PROTOCOL.md §4, `Replay.resume`), from the events kept and not expired by `now`.
+    public func replay(after since: Int, epoch clientEpoch: String? = nil, now: Date) -> Replay {
         let oldestAllowed = now - limits.ttl.inSeconds
-        let live = kept.drop { $0.time < oldestAllowed }
-        let missed = live.drop { $0.seq <= since }
-        let reachesBack = since == latestSeq || missed.first?.seq == since + 1
-        return Replay(frames: missed.map(\.frame), recovered: reachesBack, epoch: epoch)
+        let live = kept.lazy.drop { $0.time < oldestAllowed }.map { (seq: $0.seq, frame: $0.frame) }
+        return Replay.resume(since: since, epoch: clientEpoch, streamEpoch: epoch, latestSeq: latestSeq, kept: live)
     }
 }

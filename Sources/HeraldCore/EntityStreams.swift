@@ -159,8 +159,7 @@ public final class EntityStreams: Sendable {
             let stream = state.streams[entity] ?? newStream()
             if state.streams[entity] == nil { state.replace(entity, with: stream) }
             guard let since else { return .none(epoch: stream.epoch) }
-            if let epoch, epoch != stream.epoch { return Replay(frames: [], recovered: false, epoch: stream.epoch) }
-            return stream.replay(after: since, now: now)
+            return stream.replay(after: since, epoch: epoch, now: now)
         }
     }
 

@@ -10,7 +10,7 @@ public final class Session: Sendable {
     public unowned let outlet: any Outlet
     private let hub: Hub
     private let broker: any Broker
-    private let machine: Mutex<SessionStateMachine>
+    private let machine: Mutex<SubscriptionRules>
     /// Monotonic nanoseconds, for the hook's remembered answers.
     private let clock: @Sendable () -> UInt64
 
@@ -31,7 +31,7 @@ public final class Session: Sendable {
         self.broker = broker
         self.clock = clock
         machine = Mutex(
-            SessionStateMachine(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook, hookCacheTTL: hookCacheTTL)
+            SubscriptionRules(maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook, hookCacheTTL: hookCacheTTL)
         )
         hub.connect(outlet, user: userID)
     }

@@ -67,19 +67,11 @@ public struct DynamoDB: Sendable {
         return items
     }
 
-    /// Adds `amount` to the number `attribute` of an item (made at 0 when absent); returns the new value.
-    func add(_ amount: Int, to attribute: String, pk: String, sk: String) async throws -> Int {
-        let answer = try await call("UpdateItem", [
-            "Key": ["pk": Self.string(pk), "sk": Self.string(sk)],
-            "UpdateExpression": "ADD #value :amount",
-            "ExpressionAttributeNames": ["#value": .string(attribute)],
-            "ExpressionAttributeValues": [":amount": Self.number(amount)],
-            "ReturnValues": "UPDATED_NEW",
-        ])
-        guard let value = answer["Attributes"]?[attribute]?["N"]?.stringValue.flatMap(Int.init) else {
-            throw AWSError(status: 200, type: "UnexpectedAnswer", message: "UpdateItem returned no \(attribute)")
-        }
-        return value
+    /// `TransactWriteItems`: all of `items` or none; `token` makes a retried call idempotent.
+    func transact(_ items: [JSONValue], token: String) async throws {
+        _ = try await client.json(
+            service: "dynamodb", target: "DynamoDB_20120810.TransactWriteItems", ["TransactItems": .array(items), "ClientRequestToken": .string(token)]
+        )
     }
 
     /// Puts and deletes in batches of 25 (DynamoDB's limit), retrying what it leaves unprocessed.

@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func aRefusedEntityIsForbiddenAndARefreshChangesWhatIsAllowed() {
-        var machine = SessionStateMachine(maxSubscriptions: 10, allowedEntities: EntityPatterns(["order-*"]))
+        var machine = SubscriptionRules(maxSubscriptions: 10, allowedEntities: EntityPatterns(["order-*"]))
         #expect(machine.subscribeRequested(EntityID("order-1")!) == .subscribe)
         #expect(machine.subscribeRequested(EntityID("user-1")!) == .refuse(.forbidden))
         // The new claim no longer allows order-1: that subscription ends.
@@ -32,7 +32,7 @@ import Testing
         #expect(machine.subscribeRequested(EntityID("user-1")!) == .subscribe)
         #expect(machine.subscriptions == [EntityID("user-1")!])
         // Off: anything goes.
-        var open = SessionStateMachine(maxSubscriptions: 10)
+        var open = SubscriptionRules(maxSubscriptions: 10)
         #expect(open.subscribeRequested(EntityID("user-1")!) == .subscribe)
     }
 }

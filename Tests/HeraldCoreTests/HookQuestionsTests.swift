@@ -10,7 +10,7 @@ import Testing
     private func ids(_ prefix: String, _ range: Range<Int>) -> [EntityID] { range.map { EntityID("\(prefix)\($0)")! } }
 
     @Test func onlyAsManyQuestionsAsThereIsRoom() {
-        var machine = SessionStateMachine(maxSubscriptions: 10, allowedEntities: EntityPatterns(["order-*"]), asksHook: true)
+        var machine = SubscriptionRules(maxSubscriptions: 10, allowedEntities: EntityPatterns(["order-*"]), asksHook: true)
         for entity in ids("s-", 0..<6) { #expect(machine.subscribeRequested(entity, hookAnswer: true) == .subscribe) }
         // Room for 4: the subscribed s-1 and the claim's order-1 need no question; order-1 takes a place.
         let (ask, known) = machine.hookQuestions(for: ids("s-1", "order-1") + ids("h-", 0..<100), now: 0)
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func rememberedAnswersAreNotAskedAgainUntilTheyExpire() {
-        var machine = SessionStateMachine(maxSubscriptions: 10, asksHook: true, hookCacheTTL: .seconds(60))
+        var machine = SubscriptionRules(maxSubscriptions: 10, asksHook: true, hookCacheTTL: .seconds(60))
         machine.hookAnswered([EntityID("no-1")!: false, EntityID("ok-1")!: true], now: 0)
         let (ask, known) = machine.hookQuestions(for: ids("no-1", "ok-1", "new"), now: 59_000_000_000)
         #expect(ask == ids("new") && known == [EntityID("no-1")!: false, EntityID("ok-1")!: true])

@@ -7,7 +7,7 @@ import Testing
     private func ids(_ names: String...) -> [EntityID] { names.map { EntityID($0)! } }
 
     @Test func aNarrowerClaimEndsWhatItNoLongerAllows() {
-        var machine = SessionStateMachine(maxSubscriptions: 10, allowedEntities: EntityPatterns(["a", "b", "c-*"]))
+        var machine = SubscriptionRules(maxSubscriptions: 10, allowedEntities: EntityPatterns(["a", "b", "c-*"]))
         for entity in ids("c-2", "a", "c-1", "b") { #expect(machine.subscribeRequested(entity) == .subscribe) }
         // Ended in id order, whatever the order of subscribing.
         let ended = machine.tokenRefreshed(allowedEntities: EntityPatterns(["a"]))
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func aTokenWithoutTheClaimEndsEverySubscription() {
-        var machine = SessionStateMachine(maxSubscriptions: 10, allowedEntities: EntityPatterns(["a", "b"]))
+        var machine = SubscriptionRules(maxSubscriptions: 10, allowedEntities: EntityPatterns(["a", "b"]))
         for entity in ids("a", "b") { _ = machine.subscribeRequested(entity) }
         let ended = machine.tokenRefreshed(allowedEntities: EntityPatterns([]))
         #expect(ended == ids("a", "b"))
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func withoutClaimAuthorisationARefreshEndsNothing() {
-        var machine = SessionStateMachine(maxSubscriptions: 10)
+        var machine = SubscriptionRules(maxSubscriptions: 10)
         for entity in ids("a", "b") { _ = machine.subscribeRequested(entity) }
         let ended = machine.tokenRefreshed(allowedEntities: nil)
         #expect(ended.isEmpty)
@@ -40,7 +40,7 @@ import Testing
     /// With `claims+hook`, what the hook allowed stays (its answer does not depend on the token);
     /// what only the old claim allowed ends, and is asked about again when subscribed again.
     @Test func whatTheHookAllowedOutlivesTheClaim() {
-        var machine = SessionStateMachine(maxSubscriptions: 10, allowedEntities: EntityPatterns(["claim-*"]), asksHook: true)
+        var machine = SubscriptionRules(maxSubscriptions: 10, allowedEntities: EntityPatterns(["claim-*"]), asksHook: true)
         #expect(machine.subscribeRequested(EntityID("claim-1")!) == .subscribe)
         #expect(machine.subscribeRequested(EntityID("hooked")!, hookAnswer: true) == .subscribe)
         let dropped = machine.tokenRefreshed(allowedEntities: EntityPatterns([]))

@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func hundredAndFirstSubscriptionIsRefused() {
-        var machine = SessionStateMachine(maxSubscriptions: 100)
+        var machine = SubscriptionRules(maxSubscriptions: 100)
         for index in 0..<100 { #expect(machine.subscribeRequested(EntityID("e\(index)")!) == .subscribe) }
         #expect(machine.subscribeRequested(EntityID("e5")!) == .acknowledge)
         #expect(machine.subscribeRequested(EntityID("e100")!) == .refuse(.subscriptionLimit))

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldClient
 import HeraldCore
+import HeraldServer
 import Testing
 
 /// The AWS SDK's ApiGatewayManagementApi client (boto3, and the AWS CLI) pointed at a live Herald:
@@ -36,8 +37,9 @@ import Testing
         try await server.stop()
     }
 
+    /// The CLI signs for its configured region, which the server is configured to accept.
     @Test func awsCLIPostsToAConnection() async throws {
-        let server = try await TestServer.start()
+        let server = try await TestServer.start { $0.awsRegion = "eu-west-1" }
         let socket = try await server.connect(user: "cli-user")
         let id = try await server.connectionID(of: "cli-user")
         let cli = try HeraldProcess(

@@ -38,6 +38,35 @@ enum TestMoto {
         return name
     }
 
+    /// A new SQS queue (FIFO when `fifo`); returns its URL.
+    static func queue(fifo: Bool = false) async throws -> String {
+        let name = "herald-test-\(UInt64.random(in: 1...UInt64.max))" + (fifo ? ".fifo" : "")
+        var request: [String: JSONValue] = ["QueueName": .string(name)]
+        if fifo { request["Attributes"] = ["FifoQueue": "true"] }
+        let answer = try await client().json(service: "sqs", target: "AmazonSQS.CreateQueue", .object(request))
+        guard let url = answer["QueueUrl"]?.stringValue else { throw TestFailure("CreateQueue gave no QueueUrl: \(answer)") }
+        return url
+    }
+
+    /// Every message waiting in a queue now (received, then deleted): body, message group, string attributes.
+    static func drain(_ queueURL: String) async throws -> [(body: String, group: String?, attributes: [String: String])] {
+        var messages: [(body: String, group: String?, attributes: [String: String])] = []
+        while true {
+            let answer = try await client().json(service: "sqs", target: "AmazonSQS.ReceiveMessage", [
+                "QueueUrl": .string(queueURL), "MaxNumberOfMessages": .int(10), "MessageSystemAttributeNames": ["MessageGroupId"],
+                "AttributeNames": ["All"], "MessageAttributeNames": ["All"], "VisibilityTimeout": .int(30),
+            ])
+            guard case .array(let received)? = answer["Messages"], !received.isEmpty else { return messages }
+            for message in received {
+                let attributes = (message["MessageAttributes"]?.objectValue ?? [:]).compactMapValues { $0["StringValue"]?.stringValue }
+                messages.append((message["Body"]?.stringValue ?? "", message["Attributes"]?["MessageGroupId"]?.stringValue, attributes))
+                _ = try await client().json(service: "sqs", target: "AmazonSQS.DeleteMessage", [
+                    "QueueUrl": .string(queueURL), "ReceiptHandle": message["ReceiptHandle"] ?? "",
+                ])
+            }
+        }
+    }
+
     private static func start() async throws -> String {
         let probe = try await runToEnd("/usr/bin/env", ["python3", "-c", "import moto.server, flask"])
         guard probe.status == 0 else { throw TestFailure("the AWS tests need moto's server: pip install \"moto[server]\" (.ci/run does)") }

@@ -57,8 +57,9 @@ extension HeraldConfiguration {
         tokens.publicKeyFile = settings.string("jwt-public-key")
         tokens.jwksFile = settings.string("jwks-file")
         tokens.jwksURL = settings.string("jwks-url")
-        if let url = tokens.jwksURL, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
-            throw Settings.invalid("jwks-url", "an https:// URL of a JWKS document")
+        tokens.insecureJWKSOverHTTPOnLoopback = try settings.boolean(JWKSLocation.insecureOptIn) ?? false
+        if let url = tokens.jwksURL, let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
+            throw Settings.invalid("jwks-url", problem)
         }
         tokens.jwksRefreshInterval = try settings.duration("jwks-refresh-interval", atLeast: .seconds(1)) ?? tokens.jwksRefreshInterval
         tokens.jwksMinimumRefreshGap = try settings.duration("jwks-min-refresh-interval") ?? tokens.jwksMinimumRefreshGap
@@ -92,6 +93,14 @@ extension HeraldConfiguration {
         tokens.identityClaim = settings.string("identity-claim")
 
         publishKeys = settings.list("publish-key") ?? []
+        awsRegion = settings.string("aws-region")?.lowercased() ?? awsRegion
+        guard !awsRegion.isEmpty, awsRegion.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw Settings.invalid("aws-region", "an AWS region name such as us-east-1 or eu-west-1")
+        }
+        publicHosts = settings.list("public-host")?.map { $0.lowercased() } ?? []
+        if let bad = publicHosts.first(where: { $0.contains("/") || $0.contains("@") || $0.contains(" ") || $0.hasPrefix(":") }) {
+            throw Settings.invalid("public-host", "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))")
+        }
         allowedOrigins = settings.list("allowed-origin") ?? []
         limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
         limits.maxHeaderBytes = try settings.size("max-header-bytes", atLeast: 1_024) ?? limits.maxHeaderBytes
@@ -164,6 +173,15 @@ private struct Settings {
 
     func string(_ name: String) -> String? {
         reader.string(forKey: ConfigKey([name]))?.trimmingCharacters(in: .whitespaces).nilIfEmpty
+    }
+
+    func boolean(_ name: String) throws(HeraldError) -> Bool? {
+        guard let text = string(name) else { return nil }
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw Self.invalid(name, "true or false")
+        }
     }
 
     func list(_ name: String) -> [String]? {

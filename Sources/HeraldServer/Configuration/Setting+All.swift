@@ -31,7 +31,11 @@ extension Setting {
         Setting("jwks-file", .tokens, examples: ["/etc/herald/jwks.json"], "a JWKS document in a file (keys by `kid`)"),
         Setting(
             "jwks-url", .tokens, examples: ["https://idp.example.com/.well-known/jwks.json"],
-            "a JWKS document's `https://` URL (the identity provider's `jwks_uri`), loaded at start and refreshed"
+            "a JWKS document's `https://` URL (the identity provider's `jwks_uri`), loaded at start and refreshed; each fetch within 10 s and 1 MiB, redirects followed only within the URL's origin"
+        ),
+        Setting(
+            "insecure-jwks-over-http-on-loopback", .tokens, default: "false",
+            "`true` also accepts an `http://` `--jwks-url` whose host is 127.0.0.1, [::1] or localhost, for a test identity provider (logged as a warning at start); any other `http://` URL is refused"
         ),
         Setting("jwks-refresh-interval", .tokens, default: "10m", "how often the JWKS is read again"),
         Setting("jwks-min-refresh-interval", .tokens, default: "30s", "at most one JWKS refresh per this long when tokens name an unknown `kid`"),
@@ -52,6 +56,14 @@ extension Setting {
             "publish-key", .publishing, form: .list, note: "required unless `--dev`",
             examples: ["change-me-long-random-key-for-backend-a", "change-me-long-random-key-for-backend-b"], aliases: ["publish-keys"],
             "keys for the publish, admin and `@connections` APIs; prefer `HERALD_PUBLISH_KEY` (comma-separated) to a flag or file"
+        ),
+        Setting(
+            "aws-region", .publishing, default: "us-east-1",
+            "the region an AWS SigV4 signature (service `execute-api`) must name: the one your backends' SDKs are configured with (`AWS_REGION` is not read)"
+        ),
+        Setting(
+            "public-host", .publishing, form: .list, note: "any", examples: ["push.example.com", "push.example.com:8443"],
+            "names this node is reached by (`host` or `host:port`; a name without a port matches any): a SigV4 signature must have been made for one of them (its signed `Host`)"
         ),
 
         Setting(

@@ -53,10 +53,22 @@ public func buildApplication(
     let lifecycle = Lifecycle()
     let refusals = Refusals(metrics: metrics)
     let directory = ConnectionDirectory()
+    if let url = tokens.jwksURL {
+        if let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
+            throw HeraldError(.invalidConfiguration, "--jwks-url \(url): expected \(problem)")
+        }
+        if JWKSLocation.Origin(url)?.scheme == "http" {
+            logger.warning(
+                "JWKS fetched over plain HTTP: --\(JWKSLocation.insecureOptIn) is for tests on this machine only",
+                metadata: ["herald.jwks.source": "--jwks-url \(url)"]
+            )
+        }
+    }
     let tokenKeys = try await VerificationKeys(configuration: tokens)
     let keySet = (tokens.jwksURL.map(KeySetRefresher.Source.url) ?? tokens.jwksFile.map(KeySetRefresher.Source.file)).map {
         KeySetRefresher(
-            source: $0, keys: tokenKeys, interval: tokens.jwksRefreshInterval, minimumGap: tokens.jwksMinimumRefreshGap, logger: logger
+            source: $0, keys: tokenKeys, interval: tokens.jwksRefreshInterval, minimumGap: tokens.jwksMinimumRefreshGap,
+            fetchTimeout: tokens.jwksFetchTimeout, logger: logger
         )
     }
     try await keySet?.load()
@@ -79,7 +91,7 @@ public func buildApplication(
     HealthRoutes(lifecycle: lifecycle, broker: broker).add(to: router)
     MetricsRoutes(metrics: metrics, hub: hub, broker: broker).add(to: router)
     ClientRoutes(console: ClientRoutes.console(for: configuration)).add(to: router)
-    let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
+    let publishKeys = PublishKeys(configuration.publishKeys, region: configuration.awsRegion, publicHosts: configuration.publicHosts, metrics: metrics)
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)

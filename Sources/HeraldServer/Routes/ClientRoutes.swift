@@ -17,7 +17,8 @@ struct ClientRoutes: Sendable {
     let console: Console?
 
     func add(to router: Router<BasicRequestContext>) {
-        let script = ByteBuffer(string: HeraldJS.source)
+        // `/herald.js`: the JavaScript client (docs/CLIENT.md), an ES module with no build step, embedded from Resources/herald.js.
+        let script = ByteBuffer(bytes: PackageResources.herald_js)
         router.get("herald.js") { _, _ in
             Response(
                 status: .ok,

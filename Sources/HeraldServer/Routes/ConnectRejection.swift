@@ -18,6 +18,11 @@ public struct ConnectRejection: Error, Equatable, Sendable {
         self.message = message
     }
 
+    /// A publish request refused whole.
+    init(_ refusal: PublishAPI.Refusal) {
+        self.init(HTTPResponse.Status(code: refusal.status), reason: refusal.reason, message: refusal.message)
+    }
+
     init(_ rejection: TokenRejection) {
         self.init(.unauthorized, reason: rejection.reason.rawValue, message: rejection.message)
         awaitsKeyRefresh = rejection.unknownKeyID

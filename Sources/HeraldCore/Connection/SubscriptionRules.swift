@@ -1,5 +1,7 @@
-/// One connection's subscriptions and limits, as a value: events in, actions out, no I/O.
-public struct SessionStateMachine: Sendable {
+/// One connection's subscriptions and the rules that admit them — the limit, the token's claim,
+/// the authorisation hook's answers — as a value: requests in, decisions out, no I/O.
+/// `SessionStateMachine` asks it about each entity of a message.
+public struct SubscriptionRules: Sendable {
     /// What to do about a subscribe request.
     public enum SubscribeAction: Equatable, Sendable {
         /// A new subscription: acknowledge it and register it with the hub.
@@ -22,8 +24,14 @@ public struct SessionStateMachine: Sendable {
     /// The hook's answers this connection remembers: at most twice `maxSubscriptions`, each for the cache TTL.
     public private(set) var hookAnswers: HookAnswers
 
-    /// - Parameter hookCacheTTL: how long the hook's answers are remembered.
-    public init(maxSubscriptions: Int, allowedEntities: EntityPatterns? = nil, asksHook: Bool = false, hookCacheTTL: Duration = .seconds(60)) {
+    /// - Parameters:
+    ///   - hookCacheTTL: how long the hook's answers are remembered.
+    ///   - subscriptions: what the connection is subscribed to already (a shape that keeps it elsewhere, between messages).
+    public init(
+        maxSubscriptions: Int, allowedEntities: EntityPatterns? = nil, asksHook: Bool = false, hookCacheTTL: Duration = .seconds(60),
+        subscriptions: Set<EntityID> = []
+    ) {
+        self.subscriptions = subscriptions
         self.maxSubscriptions = maxSubscriptions
         self.allowedEntities = allowedEntities
         self.asksHook = asksHook
