@@ -28,7 +28,7 @@ import Yams
         .normal, .goingAway, .idle, .protocolError, .invalidText, .policyViolation, .messageTooBig, .slowConsumer, .tokenExpired,
         .lifetimeReached, .disconnectedByAdmin,
     ]
-    /// Mirrors the `reason:` literals of Sources/HeraldServer (ConnectRejection, ConnectGate, PublishKeys, RequestBody, PublishRoutes
+    /// Mirrors the `reason:` literals of Sources/HeraldServer (HTTPRefusal, ConnectGate, PublishKeys, RequestBody, PublishRoutes
     /// with EventEnvelope's `invalid_detail`, AdminRoutes, ManagementRoutes, PathParameter), plus TokenRejection.Reason.
     static let serverReasons = Set([
         "bad_subprotocol", "bad_upgrade", "origin_not_allowed", "over_capacity", "rate_limited", "draining", "broker_unavailable",

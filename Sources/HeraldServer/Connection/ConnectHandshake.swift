@@ -143,7 +143,7 @@ final class ConnectHandshake: ChannelInboundHandler, RemovableChannelHandler {
         outcome.succeed(.settled)
     }
 
-    private func refuse(_ rejection: ConnectRejection, context: ChannelHandlerContext) {
+    private func refuse(_ rejection: HTTPRefusal, context: ChannelHandlerContext) {
         state = .refused
         buffered = nil
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -196,7 +196,7 @@ final class ConnectHandshake: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A refusal: its status, `Connection: close`, and the JSON body.
-    static func response(_ rejection: ConnectRejection, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func response(_ rejection: HTTPRefusal, allocator: ByteBufferAllocator) -> ByteBuffer {
         var body = rejection.body
         var response = allocator.buffer(capacity: 160 + body.readableBytes)
         response.writeString("HTTP/1.1 \(rejection.status.code) \(rejection.status.reasonPhrase)\r\n")

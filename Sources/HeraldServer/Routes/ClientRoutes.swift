@@ -37,7 +37,7 @@ struct ClientRoutes: Sendable {
             var claims = TokenIssuer.Claims()
             if let user = request.uri.queryParameters["userId"] {
                 guard UserID(String(user)) != nil else {
-                    return ConnectRejection(.badRequest, reason: "invalid_query", message: "userId must be \(EntityID.rule)").response
+                    throw HTTPRefusal.badRequest("invalid_query", "userId must be \(EntityID.rule)")
                 }
                 claims.userID = String(user)
             }
@@ -63,9 +63,7 @@ private struct LoopbackHostMiddleware: RouterMiddleware {
         _ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let host = request.head.authority, Loopback.isAuthority(host) else {
-            return ConnectRejection(
-                .forbidden, reason: "host_not_allowed", message: "the development console answers only to localhost, 127.0.0.1 and [::1]"
-            ).response
+            throw HTTPRefusal(.forbidden, reason: "host_not_allowed", message: "the development console answers only to localhost, 127.0.0.1 and [::1]")
         }
         return try await next(request, context)
     }

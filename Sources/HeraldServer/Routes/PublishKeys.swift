@@ -90,36 +90,33 @@ struct PublishKeys: Sendable {
             let authorization = request.headers[.authorization]
             if keys.accepts(authorization: authorization) { return try await next(request, context) }
             guard authorization?.hasPrefix(AWSSignatureV4.algorithm) == true else {
-                return refuse("a valid publish key is required: Authorization: Bearer <key>")
+                throw refusal("a valid publish key is required: Authorization: Bearer <key>")
             }
-            if case .failure(let failure) = keys.precheckSignature(of: request) { return refuse(failure) }
-            let body: ByteBuffer
-            switch await RequestBody.collect(request, limit: PublishRoutes.maxBodyBytes) {
-            case .failure(let rejection): return rejection.closingResponse
-            case .success(let collected): body = collected
-            }
+            if case .failure(let failure) = keys.precheckSignature(of: request) { throw refusal(failure) }
+            let body = try await RequestBody.collect(request, limit: PublishRoutes.maxBodyBytes)
             switch keys.verifySignature(of: request, body: body) {
             case .success:
                 var request = request
                 request.body = .init(buffer: body)
                 return try await next(request, context)
             case .failure(let failure):
-                return refuse(failure)
+                throw refusal(failure)
             }
         }
 
-        private func refuse(_ failure: AWSSignatureV4.Failure) -> Response {
+        private func refusal(_ failure: AWSSignatureV4.Failure) -> HTTPRefusal {
             switch failure {
-            case .malformed(let problem), .expired(let problem): refuse("the AWS signature cannot be checked: \(problem)")
-            case .notSigV4, .signatureMismatch: refuse("the AWS signature does not match any publish key (use a publish key as the secret access key)")
-            case .refused(let problem): refuse("the AWS signature is not accepted: \(problem)")
-            case .replayed: refuse("the AWS signature was already used: a signed request that changes something is accepted once within 15 minutes; sign it again")
+            case .malformed(let problem), .expired(let problem): refusal("the AWS signature cannot be checked: \(problem)")
+            case .notSigV4, .signatureMismatch: refusal("the AWS signature does not match any publish key (use a publish key as the secret access key)")
+            case .refused(let problem): refusal("the AWS signature is not accepted: \(problem)")
+            case .replayed: refusal("the AWS signature was already used: a signed request that changes something is accepted once within 15 minutes; sign it again")
             }
         }
 
-        private func refuse(_ message: String) -> Response {
+        /// `401`, counted; the body was not read (or not trusted), so the connection closes.
+        private func refusal(_ message: String) -> HTTPRefusal {
             keys.metrics.authFailed("unauthorized")
-            return ConnectRejection(.unauthorized, reason: "unauthorized", message: message).closingResponse
+            return HTTPRefusal(.unauthorized, reason: "unauthorized", message: message).closing
         }
     }
 }

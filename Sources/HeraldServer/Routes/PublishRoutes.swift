@@ -15,77 +15,64 @@ struct PublishRoutes: Sendable {
 
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group().add(middleware: keys.middleware)
-        group.post("events") { request, context in await timed { await publishEvents(request) } }
+        group.post("events") { request, context in try await timed { try await publishEvents(request) } }
         group.post("entities/:entityId/updates") { request, context in
-            await timed { await publishShortcut(request, .entityUpdate, id: PathParameter.entityID("entityId", in: context).map(\.rawValue)) }
+            try await timed { try await publishShortcut(request, .entityUpdate, id: try PathParameter.entityID("entityId", in: context).rawValue) }
         }
         group.post("users/:userId/notifications") { request, context in
-            await timed { await publishShortcut(request, .userNotification, id: PathParameter.userID("userId", in: context).map(\.rawValue)) }
+            try await timed { try await publishShortcut(request, .userNotification, id: try PathParameter.userID("userId", in: context).rawValue) }
         }
     }
 
-    /// Runs one publish request, its duration recorded (`herald_publish_duration_seconds`).
-    private func timed(_ body: () async -> Response) async -> Response {
+    /// Runs one publish request, answered or refused, its duration recorded (`herald_publish_duration_seconds`).
+    private func timed(_ body: () async throws -> Response) async throws -> Response {
         let clock = ContinuousClock()
         let start = clock.now
-        let response = await body()
-        metrics.publishRequestFinished(after: start.duration(to: clock.now))
-        return response
+        defer { metrics.publishRequestFinished(after: start.duration(to: clock.now)) }
+        return try await body()
     }
 
-    /// Hands events to the broker, all or none; nil (logged) when the broker could not take them.
-    private func publish(_ events: [Event]) async -> [PublishReceipt]? {
+    /// Hands events to the broker, all or none; `503 broker_unavailable` (logged) when it could not take them.
+    private func publish(_ events: [Event]) async throws(HTTPRefusal) -> [PublishReceipt] {
+        let receipts: [PublishReceipt]
         do {
-            let receipts = try await broker.publish(events)
-            for event in events { metrics.published(event) }
-            return receipts
+            receipts = try await broker.publish(events)
         } catch {
             logger.error("Publish failed: the broker did not accept the event", metadata: ["error": "\(error)"])
-            return nil
+            throw Self.brokerUnavailable
         }
+        guard receipts.count == events.count else { throw Self.brokerUnavailable }
+        for event in events { metrics.published(event) }
+        return receipts
     }
 
-    private func publishEvents(_ request: Request) async -> Response {
-        let body: ByteBuffer
-        switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
-        case .failure(let rejection): return rejection.closingResponse
-        case .success(let collected): body = collected
-        }
+    private func publishEvents(_ request: Request) async throws(HTTPRefusal) -> Response {
+        let body = try await RequestBody.collect(request, limit: Self.maxBodyBytes)
         let entries: [Result<Event, EventEnvelope.EntryError>]
         switch PublishAPI.entries(in: body.readableBytesView) {
-        case .failure(let refusal): return ConnectRejection(refusal).response
+        case .failure(let refusal): throw HTTPRefusal(refusal)
         case .success(let decoded): entries = decoded
         }
         // The good entries go to the broker in one batch (all or none); the bad ones are answered in place.
         let events = entries.compactMap { try? $0.get() }
-        let receipts = events.isEmpty ? [] : await publish(events)
-        guard let receipts, receipts.count == events.count else { return Self.brokerUnavailable.response }
+        let receipts = events.isEmpty ? [] : try await publish(events)
         let answer = PublishAPI.answer(to: entries, outcomes: receipts.map { .success($0) })
         return JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(answer)))
     }
 
-    /// A shortcut: `id` is the path's id, decoded and checked (refused before the body is read).
-    private func publishShortcut(_ request: Request, _ shortcut: PublishAPI.Shortcut, id pathID: Result<String, ConnectRejection>) async -> Response {
-        let id: String
-        switch pathID {
-        case .failure(let rejection): return rejection.closingResponse
-        case .success(let decoded): id = decoded
-        }
-        let body: ByteBuffer
-        switch await RequestBody.collect(request, limit: Self.maxBodyBytes) {
-        case .failure(let rejection): return rejection.closingResponse
-        case .success(let collected): body = collected
-        }
+    /// A shortcut: `id` is the path's id, decoded and checked before the body is read.
+    private func publishShortcut(_ request: Request, _ shortcut: PublishAPI.Shortcut, id: String) async throws(HTTPRefusal) -> Response {
+        let body = try await RequestBody.collect(request, limit: Self.maxBodyBytes)
         switch PublishAPI.event(shortcut, id: id, body: body.readableBytesView) {
         case .failure(let refusal):
-            return ConnectRejection(refusal).response
+            throw HTTPRefusal(refusal)
         case .success(let event):
-            guard let receipt = await publish([event])?.first else { return Self.brokerUnavailable.response }
-            return JSONResponse.make(status: .accepted, body: ByteBuffer(bytes: JSON.encode(PublishAPI.answer(to: receipt))))
+            let receipts = try await publish([event])
+            return JSONResponse.make(status: .accepted, body: ByteBuffer(bytes: JSON.encode(PublishAPI.answer(to: receipts[0]))))
         }
     }
 
-    private static let brokerUnavailable = ConnectRejection(
+    private static let brokerUnavailable = HTTPRefusal(
         .serviceUnavailable, reason: "broker_unavailable", message: "the broker cannot accept events right now; nothing was published"
     )
 }
