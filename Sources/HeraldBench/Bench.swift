@@ -74,7 +74,9 @@ public enum Bench {
         if serverPID != nil, baseline == nil { progress("warning: cannot read /proc/\(serverPID!)/stat; server figures will be missing") }
 
         // (2) Connect.
-        progress("connecting \(configuration.connections) WebSockets to \(configuration.target.rawValue) at \(configuration.host):\(configuration.port)…")
+        progress(
+            "connecting \(configuration.connections) WebSockets to \(configuration.target.rawValue) at \(configuration.host):\(configuration.port)…"
+        )
         let connector = Connector(run: benchRun, loops: loops)
         let connectStart = NIODeadline.now()
         let selfBeforeConnect = SelfResources.cpuSeconds()

@@ -49,7 +49,8 @@ extension PostgresBroker {
     /// streams (`herald_meta`'s `stream_epoch`). Rows are locked in entity order, so two
     /// transactions never wait for each other the wrong way round.
     private func number(
-        _ updates: [(entity: String, beforeSeq: String, afterSeq: String)], on connection: PostgresConnection
+        _ updates: [(entity: String, beforeSeq: String, afterSeq: String)],
+        on connection: PostgresConnection
     ) async throws -> [(seq: Int, epoch: String, push: String)] {
         guard !updates.isEmpty else { return [] }
         let rows = try await connection.query(
@@ -81,7 +82,9 @@ extension PostgresBroker {
             let update = updates[numbered.count]
             numbered.append((seq, epoch, update.beforeSeq + String(seq) + update.afterSeq))
         }
-        guard numbered.count == updates.count else { throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events") }
+        guard numbered.count == updates.count else {
+            throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events")
+        }
         return numbered
     }
 
