@@ -46,10 +46,10 @@ final class BatchPublisher: PublishConnectionOwner {
         return done.futureResult
     }
 
-    func answered(_ connection: PublishConnection, index: Int, status: Int, seq: Int?) {
+    func answered(_ connection: PublishConnection, indices: [Int], status: Int, seq: Int?) {
         inFlight -= 1
         outcome.statuses[status, default: 0] += 1
-        if (200..<300).contains(status) {
+        if (200..<300).contains(status), let index = indices.first {
             let entity = entities[index - Self.indexBase]
             if let seq { outcome.lastSeq[entity] = max(outcome.lastSeq[entity] ?? 0, seq) }
         } else {
@@ -59,7 +59,7 @@ final class BatchPublisher: PublishConnectionOwner {
         finishIfDone()
     }
 
-    func failedTransport(_ connection: PublishConnection, index: Int) {
+    func failedTransport(_ connection: PublishConnection, indices: [Int]) {
         inFlight -= 1
         outcome.errors += 1
         sendNext(on: connection)
@@ -72,7 +72,7 @@ final class BatchPublisher: PublishConnectionOwner {
         next += 1
         inFlight += 1
         outcome.sent += 1
-        connection.send(index: Self.indexBase + index, entity: entities[index])
+        connection.send([(Self.indexBase + index, entities[index])])
     }
 
     private func finishIfDone() {

@@ -23,9 +23,13 @@ public enum Bench {
         let reconnect = try configuration.storm.map { storm throws(BenchError) in
             try resolve(storm.host, port: storm.port, sourceAddresses: configuration.sourceAddresses)
         }
+        var publishServers: [SocketAddress] = []
+        for other in configuration.publishServers {
+            publishServers.append(try resolve(other.host, port: other.port, sourceAddresses: configuration.sourceAddresses))
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
-            let report = try await run(configuration, server: server, reconnect: reconnect, group: group, progress: progress)
+            let report = try await run(configuration, server: server, reconnect: reconnect, publishServers: publishServers, group: group, progress: progress)
             try await group.shutdownGracefully()
             return report
         } catch {
@@ -51,6 +55,7 @@ public enum Bench {
         _ configuration: BenchConfiguration,
         server: SocketAddress,
         reconnect: SocketAddress?,
+        publishServers: [SocketAddress],
         group: MultiThreadedEventLoopGroup,
         progress: @Sendable (String) -> Void
     ) async throws -> BenchReport {
@@ -64,7 +69,7 @@ public enum Bench {
             configuration.rate == .max
             ? DeliveryLedger { index in publisherLoop.execute { publisherBox.value?.publishCompleted(index) } }
             : nil
-        let benchRun = BenchRun(configuration: configuration, server: server, reconnect: reconnect, ledger: ledger)
+        let benchRun = BenchRun(configuration: configuration, server: server, reconnect: reconnect, publishServers: publishServers, ledger: ledger)
         let serverPID = configuration.serverPID
         func sampleServer() -> ProcessSample? { serverPID.flatMap(ProcessSample.read(pid:)) }
         let cores = min(SelfResources.cores, configuration.threads)

@@ -47,6 +47,8 @@ public struct BenchConfiguration: Sendable {
         public static let threads = 64
         public static let window = 64
         public static let publishConnections = 256
+        public static let eventsPerPublish = 100
+        public static let publishServers = 16
         public static let connectRate = 100_000.0
         public static let gapPublishes = 100
     }
@@ -112,6 +114,18 @@ public struct BenchConfiguration: Sendable {
     public var window = 4
     /// Keep-alive HTTP connections used for publishing (one request in flight on each).
     public var publishConnections = 8
+    /// Herald: events in one publish request; more than 1 sends them as one `POST /events` batch
+    /// (entities round-robin). `rate` counts events, not requests.
+    public var eventsPerPublish = 1
+    /// The servers the publish connections go to, in turn (e.g. the nodes of a cluster); empty:
+    /// the server under test.
+    public var publishServers: [Server] = []
+
+    /// A server's host and port.
+    public struct Server: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+    }
     /// Process whose CPU and memory are measured (the server; nginx's worker for Nchan).
     public var serverPID: Int32?
     /// Connections opened per second in the connect phase (still at most `connectConcurrency` in
@@ -136,6 +150,12 @@ public struct BenchConfiguration: Sendable {
     public static var availableCores: Int { min(SelfResources.cores, 8) }
 
     /// Sets host, port and path from `http://HOST:PORT/PATH` (also `ws://`); TLS is not supported.
+    /// Adds a server to publish to, from `http://HOST:PORT` (`--publish-url`).
+    public mutating func addPublishURL(_ url: String) throws(BenchError) {
+        let (host, port, _) = try Self.parseURL(url)
+        publishServers.append(Server(host: host, port: port))
+    }
+
     public mutating func setURL(_ url: String) throws(BenchError) {
         (host, port, path) = try Self.parseURL(url)
     }
@@ -194,6 +214,9 @@ public struct BenchConfiguration: Sendable {
         try check((1...Limits.threads).contains(threads), "--threads must be 1…\(Limits.threads)")
         try check((1...Limits.window).contains(window), "--window must be 1…\(Limits.window)")
         try check((1...Limits.publishConnections).contains(publishConnections), "--publish-connections must be 1…\(Limits.publishConnections)")
+        try check((1...Limits.eventsPerPublish).contains(eventsPerPublish), "--events-per-publish must be 1…\(Limits.eventsPerPublish)")
+        try check(eventsPerPublish == 1 || target == .herald, "--events-per-publish needs --target herald (POST /events)")
+        try check(publishServers.count <= Limits.publishServers, "at most \(Limits.publishServers) --publish-url")
         if target == .herald {
             try check(!tokens.isEmpty, "Herald needs at least one token")
             if rate != .idle { try check(publishKey != nil, "Herald needs a publish key to publish") }

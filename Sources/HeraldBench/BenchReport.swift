@@ -7,7 +7,8 @@ import Histogram
 /// JSON keys (times in ms unless named otherwise, null when not measured):
 /// - `target`, `url`
 /// - `config`: `connections`, `entities`, `rate` ("max", "0" or the number as a string), `durationSeconds`,
-///   `messageBytes`, `sourceAddresses`, `connectConcurrency`, `threads`, `window`, `publishConnections`, `serverPid`
+///   `messageBytes`, `sourceAddresses`, `connectConcurrency`, `threads`, `window`, `publishConnections`, `eventsPerPublish`,
+///   `publishServers`, `serverPid`
 /// - `connect`: `ready`, `failed`, `failureReasons` {reason: count}, `seconds`, `perSecond`,
 ///   `handshakeMs` {`p50`,`p90`,`p99`,`max`}, `serverCpuSeconds`, `serverCpuUsPerConnection`
 /// - `memory`: `serverRssBaselineBytes`, `serverRssAfterConnectBytes`, `serverRssEndBytes`, `serverRssPerConnectionBytes`
@@ -143,6 +144,8 @@ public struct BenchReport: Sendable {
                     ("threads", .int(configuration.threads)),
                     ("window", .int(configuration.window)),
                     ("publishConnections", .int(configuration.publishConnections)),
+                    ("eventsPerPublish", .int(configuration.eventsPerPublish)),
+                    ("publishServers", .int(max(configuration.publishServers.count, 1))),
                     ("serverPid", .number(configuration.serverPID.map(Int.init))),
                     ("connectRate", connectRate),
                     ("reconnectServerPid", reconnectServerPID),

@@ -23,14 +23,21 @@ final class BenchRun: Sendable {
     let primary: BenchEndpoint
     /// The storm's fresh node, when there is a storm.
     let reconnect: BenchEndpoint?
+    /// Where publish connection i publishes: `publishEndpoints[i % count]` (the server under test
+    /// unless `publishServers` names others).
+    let publishEndpoints: [BenchEndpoint]
     /// Closed-loop pacing (`rate max`) only.
     let ledger: DeliveryLedger?
     /// Ready subscribers per entity, for the expected deliveries of each publish.
     private let subscribers: Mutex<[Int]>
 
-    init(configuration: BenchConfiguration, server: SocketAddress, reconnect: SocketAddress?, ledger: DeliveryLedger?) {
+    init(configuration: BenchConfiguration, server: SocketAddress, reconnect: SocketAddress?, publishServers: [SocketAddress] = [], ledger: DeliveryLedger?) {
         self.configuration = configuration
         self.primary = BenchEndpoint(address: server, host: configuration.host, port: configuration.port, path: configuration.path)
+        self.publishEndpoints =
+            publishServers.isEmpty
+            ? [primary]
+            : zip(publishServers, configuration.publishServers).map { BenchEndpoint(address: $0, host: $1.host, port: $1.port, path: configuration.path) }
         if let reconnect, let storm = configuration.storm {
             self.reconnect = BenchEndpoint(address: reconnect, host: storm.host, port: storm.port, path: storm.path)
         } else {
@@ -54,6 +61,9 @@ final class BenchRun: Sendable {
             return Self.nchanPrefix(endpoint) + "/sub/" + BenchConfiguration.entityID(entity)
         }
     }
+
+    /// The request target of a batch publish (`POST /events`).
+    static let batchPublishTarget = "/events"
 
     /// The request target of a publish to `entity` at `endpoint`.
     func publishTarget(entity: Int, at endpoint: BenchEndpoint) -> String {

@@ -44,6 +44,8 @@ public final class PostgresBroker: Broker, Service {
     let opener: Mutex<NoticeOpener>
     /// The notices this node refused.
     let rejections = Mutex(RejectedNoticeLog())
+    /// The publishes waiting for a transaction, and the transactions on their way.
+    let commits = Mutex(GroupCommit<PendingPublish>(maximumInFlight: PostgresBroker.publishTransactions, maximumEvents: PostgresBroker.eventsPerTransaction))
 
     private init(
         url: PostgresURL,
@@ -139,16 +141,17 @@ public final class PostgresBroker: Broker, Service {
     /// How long a publish may wait for the database before it is answered `503`.
     static let publishTimeout: Duration = .seconds(5)
 
-    /// One transaction for the events of one call (a `POST /events` batch: all or none).
-    /// Refused after `publishTimeout` without an answer from the database (the statements may
-    /// still commit then: a `503` after a timeout does not prove nothing was published).
-    /// A node that is not listening still publishes: it catches up on its own events once it is back.
+    /// The events of one call (a `POST /events` batch) are written all or none, in one
+    /// transaction with the other publishes waiting at that moment (`GroupCommit`), and answered
+    /// once it has committed. Refused after `publishTimeout` without an answer from the database
+    /// (the transaction may still commit then: a `503` after a timeout does not prove nothing was
+    /// published). A node that is not listening still publishes: it catches up on its own events
+    /// once it is back.
     public func publish(_ events: [Event]) async throws -> [PublishReceipt] {
-        let time = Date().formatted(.iso8601)
+        let pending = PendingPublish(events, time: Date().formatted(.iso8601))
+        if let batch = commits.withLock({ $0.enqueue(pending, events: events.count) }) { startWriting(batch) }
         do {
-            return try await withTimeout(Self.publishTimeout) {
-                try await self.client.withConnection { try await self.publish(events, time: time, on: $0) }
-            }
+            return try await withTimeout(Self.publishTimeout) { try await pending.outcome.value() }
         } catch {
             throw HeraldError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")
         }

@@ -16,7 +16,10 @@ struct BenchCommand: AsyncParsableCommand {
             outstanding and sends the next when one's deliveries have all arrived (or after 2 s); with --rate 0 \
             nothing is published and the connections are held for --duration (memory per connection). \
             Each message carries its send time; receivers scan the frame for it, so latency is publish → receive. \
-            Handshake time is TCP connect → ready: Herald's "subscribed" acknowledgement, Nchan's 101 response.
+            With --events-per-publish N above 1, each publish request is a POST /events batch of N events (the rate, \
+            the publish counts and the latency are per event); --publish-url (repeatable) sends the publishes to \
+            other servers, the connections taking them in turn, while the subscribers stay on --url (the nodes of a \
+            cluster). Handshake time is TCP connect → ready: Herald's "subscribed" acknowledgement, Nchan's 101 response.
 
             With --server-pid (Herald's pid, or the nginx worker's), server CPU comes from /proc/PID/stat \
             (utime+stime) and memory from /proc/PID/status (VmRSS): CPU per connection over the connect phase, \
@@ -32,7 +35,8 @@ struct BenchCommand: AsyncParsableCommand {
             and the fresh node's CPU (--reconnect-server-pid). With Nchan the clients merely reconnect.
 
             --json prints one object: target, url, config{connections, entities, rate, durationSeconds, \
-            messageBytes, sourceAddresses, connectConcurrency, threads, window, publishConnections, serverPid}, \
+            messageBytes, sourceAddresses, connectConcurrency, threads, window, publishConnections, eventsPerPublish, \
+            publishServers, serverPid}, \
             connect{ready, failed, failureReasons, seconds, perSecond, handshakeMs{p50,p90,p99,max}, \
             serverCpuSeconds, serverCpuUsPerConnection}, memory{serverRssBaselineBytes, serverRssAfterConnectBytes, \
             serverRssEndBytes, serverRssPerConnectionBytes}, publish{seconds, scheduled, sent, failed, errors, \
@@ -76,6 +80,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Generator event-loop threads (default: the cores it may run on).") var threads: Int?
     @Option(help: "--rate max: publishes outstanding at once.") var window = 4
     @Option(name: .customLong("publish-connections"), help: "Keep-alive HTTP connections for publishing.") var publishConnections = 8
+    @Option(name: .customLong("events-per-publish"), help: "Herald: events per publish request, sent as one POST /events batch above 1 (--rate counts events).")
+    var eventsPerPublish = 1
+    @Option(name: .customLong("publish-url"), help: "Publish through this server instead (repeat: the publish connections take them in turn), e.g. other nodes of a cluster.")
+    var publishURLs: [String] = []
     @Option(help: "Herald: distinct user tokens, reused round-robin (default: min(connections, 1000)).") var tokens: Int?
     @Flag(help: "Print one JSON object on stdout instead of the text report.") var json = false
 
@@ -154,6 +162,12 @@ struct BenchCommand: AsyncParsableCommand {
         configuration.threads = threads ?? BenchConfiguration.availableCores
         configuration.window = window
         configuration.publishConnections = publishConnections
+        configuration.eventsPerPublish = eventsPerPublish
+        do {
+            for url in publishURLs { try configuration.addPublishURL(url) }
+        } catch {
+            throw CommandFailure(error.description)
+        }
         configuration.serverPID = serverPID
         configuration.connectRate = connectRate
         if let stormPID {

@@ -55,6 +55,29 @@ import Testing
         #expect(json["bottleneck"] == .bool(report.bottleneck))
     }
 
+    /// Batches of 5 events a request (`POST /events`), through two cluster nodes: the
+    /// subscribers on one, the publishes through both in turn.
+    @Test func batchedPublishesThroughSeveralNodesArriveOnce() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await ClusterNodes.node(database), try await ClusterNodes.node(database))
+        var configuration = try await Self.configuration(for: a)
+        configuration.rate = .perSecond(200)
+        configuration.duration = .seconds(1)
+        configuration.eventsPerPublish = 5
+        try configuration.addPublishURL(a.httpURL)
+        try configuration.addPublishURL(b.httpURL)
+        let report = try await Bench.run(configuration)
+        try await a.stop()
+        try await b.stop()
+
+        #expect(report.publishesSent > 0 && report.publishesSent % 5 == 0)
+        #expect(report.publishesFailed == 0 && report.publishErrors == 0)
+        #expect(report.publishStatuses == [200: report.publishesSent / 5], "one POST /events per 5 events")
+        #expect(report.deliveriesExpected == report.publishesSent * 10)
+        #expect(report.deliveriesReceived == report.deliveriesExpected)
+        #expect(report.deliveriesMissing == 0 && report.deliveriesDuplicate == 0)
+    }
+
     @Test func closedLoopRunPublishesAsDeliveriesComplete() async throws {
         let server = try await TestServer.start()
         var configuration = try await Self.configuration(for: server)
