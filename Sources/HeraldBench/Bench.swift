@@ -29,7 +29,14 @@ public enum Bench {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
-            let report = try await run(configuration, server: server, reconnect: reconnect, publishServers: publishServers, group: group, progress: progress)
+            let report = try await run(
+                configuration,
+                server: server,
+                reconnect: reconnect,
+                publishServers: publishServers,
+                group: group,
+                progress: progress
+            )
             try await group.shutdownGracefully()
             return report
         } catch {

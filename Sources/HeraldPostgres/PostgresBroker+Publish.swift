@@ -26,7 +26,9 @@ extension PostgresBroker {
                 for event in call {
                     switch event {
                     case .entityUpdate(let entity, let id, _, _):
-                        guard let (seq, epoch, push) = numbered.next() else { throw PostgresBrokerError("the publish statement returned too few seqs") }
+                        guard let (seq, epoch, push) = numbered.next() else {
+                            throw PostgresBrokerError("the publish statement returned too few seqs")
+                        }
                         var notice = Notice.entityEvent(entity, seq: seq, epoch: epoch, push: push)
                         if !notice.fitsOneNotice { notice = .entityEvent(entity, seq: seq, epoch: epoch, push: nil) }
                         notices.append(notice)

@@ -45,7 +45,9 @@ public final class PostgresBroker: Broker, Service {
     /// The notices this node refused.
     let rejections = Mutex(RejectedNoticeLog())
     /// The publishes waiting for a transaction, and the transactions on their way.
-    let commits = Mutex(GroupCommit<PendingPublish>(maximumInFlight: PostgresBroker.publishTransactions, maximumEvents: PostgresBroker.eventsPerTransaction))
+    let commits = Mutex(
+        GroupCommit<PendingPublish>(maximumInFlight: PostgresBroker.publishTransactions, maximumEvents: PostgresBroker.eventsPerTransaction)
+    )
 
     private init(
         url: PostgresURL,

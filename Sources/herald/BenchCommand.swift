@@ -80,9 +80,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Generator event-loop threads (default: the cores it may run on).") var threads: Int?
     @Option(help: "--rate max: publishes outstanding at once.") var window = 4
     @Option(name: .customLong("publish-connections"), help: "Keep-alive HTTP connections for publishing.") var publishConnections = 8
-    @Option(name: .customLong("events-per-publish"), help: "Herald: events per publish request, sent as one POST /events batch above 1 (--rate counts events).")
+    @Option(
+        name: .customLong("events-per-publish"),
+        help: "Herald: events per publish request, sent as one POST /events batch above 1 (--rate counts events)."
+    )
     var eventsPerPublish = 1
-    @Option(name: .customLong("publish-url"), help: "Publish through this server instead (repeat: the publish connections take them in turn), e.g. other nodes of a cluster.")
+    @Option(
+        name: .customLong("publish-url"),
+        help: "Publish through this server instead (repeat: the publish connections take them in turn), e.g. other nodes of a cluster."
+    )
     var publishURLs: [String] = []
     @Option(help: "Herald: distinct user tokens, reused round-robin (default: min(connections, 1000)).") var tokens: Int?
     @Flag(help: "Print one JSON object on stdout instead of the text report.") var json = false
