@@ -61,8 +61,14 @@ struct ConnectGate: Sendable {
     let handshakes: HandshakeRateLimit
 
     init(
-        verifier: TokenVerifier, keySet: KeySetRefresher?, lifecycle: Lifecycle, hub: Hub, refusals: Refusals, path: String,
-        origins: OriginPolicy, limits: HeraldConfiguration.Limits
+        verifier: TokenVerifier,
+        keySet: KeySetRefresher?,
+        lifecycle: Lifecycle,
+        hub: Hub,
+        refusals: Refusals,
+        path: String,
+        origins: OriginPolicy,
+        limits: HeraldConfiguration.Limits
     ) {
         self.verifier = verifier
         self.keySet = keySet
@@ -79,7 +85,10 @@ struct ConnectGate: Sendable {
     /// Decides on `eventLoop`, at once — unless the token names a key id the JWKS lacks: then
     /// after one refresh of the key set (shared with other connects, rate-limited), it decides again.
     func admit(
-        _ request: some UpgradeRequestFields, sourceIP: String?, serverPort: Int?, on eventLoop: any EventLoop
+        _ request: some UpgradeRequestFields,
+        sourceIP: String?,
+        serverPort: Int?,
+        on eventLoop: any EventLoop
     ) -> EventLoopFuture<Result<Admission, HTTPRefusal>> {
         let decision = admit(request, sourceIP: sourceIP, serverPort: serverPort)
         guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh, let refresh = keySet?.refreshForUnknownKeyID() else {
@@ -97,7 +106,10 @@ struct ConnectGate: Sendable {
     }
 
     func admit(
-        _ request: some UpgradeRequestFields, sourceIP: String?, serverPort: Int?, countingHandshake: Bool = true
+        _ request: some UpgradeRequestFields,
+        sourceIP: String?,
+        serverPort: Int?,
+        countingHandshake: Bool = true
     ) -> Result<Admission, HTTPRefusal> {
         guard request.upgradePath == path else {
             return .failure(HTTPRefusal(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
@@ -129,10 +141,13 @@ struct ConnectGate: Sendable {
                 if maxConnectionsPerUser > 0, hub.connections(of: identity.userID) >= maxConnectionsPerUser {
                     return .failure(.overCapacity("this user has the most connections allowed; close one first"))
                 }
-                return .success(Admission(
-                    identity: identity, subprotocol: credentials.subprotocol,
-                    peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headerValue(.userAgent))
-                ))
+                return .success(
+                    Admission(
+                        identity: identity,
+                        subprotocol: credentials.subprotocol,
+                        peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headerValue(.userAgent))
+                    )
+                )
             }
         }
     }

@@ -53,8 +53,11 @@ final class ConnectHandshake: ChannelInboundHandler, RemovableChannelHandler {
     private var searched = 0
 
     init(
-        gate: ConnectGate, maxHeadBytes: Int, outcome: EventLoopPromise<Outcome>,
-        webSocket: @escaping (any Channel, Admission) throws -> Void, http: @escaping (any Channel) throws -> Void
+        gate: ConnectGate,
+        maxHeadBytes: Int,
+        outcome: EventLoopPromise<Outcome>,
+        webSocket: @escaping (any Channel, Admission) throws -> Void,
+        http: @escaping (any Channel) throws -> Void
     ) {
         self.gate = gate
         self.maxHeadBytes = maxHeadBytes

@@ -52,7 +52,9 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 }
             }
             let handshake = ConnectHandshake(
-                gate: gate, maxHeadBytes: connection.limits.maxHeaderBytes, outcome: settled,
+                gate: gate,
+                maxHeadBytes: connection.limits.maxHeaderBytes,
+                outcome: settled,
                 webSocket: { channel, admitted in try addWebSocketHandlers(to: channel, admitted, withCodec: true) },
                 http: { channel in try configureHTTP(channel, logger: logger).cascade(to: result) }
             )
@@ -75,7 +77,10 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 if let head = try? HTTPRequest(head, secure: secure, splitCookie: false) {
                     let request = Request(head: head, body: .init(buffer: ByteBuffer()))
                     decided = gate.admit(
-                        request, sourceIP: channel.remoteAddress?.ipAddress, serverPort: channel.localAddress?.port, on: channel.eventLoop
+                        request,
+                        sourceIP: channel.remoteAddress?.ipAddress,
+                        serverPort: channel.localAddress?.port,
+                        on: channel.eventLoop
                     )
                 } else {
                     decided = channel.eventLoop.makeSucceededFuture(.failure(.badUpgrade))
