@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Herald vs Nginx + Nchan on the scenarios of issue 3, in one run on this machine:
+# Herald vs Nginx + Nchan on the benchmark scenarios below, in one run on this machine:
 #   S1 fan-out   1 entity, 5,000 and 10,000 subscribers, closed loop   → server CPU µs per delivery
 #   S1 latency   5,000 subscribers, 20 publishes/s                      → publish → receive p50/p99
 #   S2 spread    10,000 connections over 1,000 entities, 2,000 pub/s    → CPU µs per delivery, p99

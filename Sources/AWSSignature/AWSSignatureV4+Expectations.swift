@@ -21,7 +21,9 @@ extension AWSSignatureV4 {
     /// scope's service, then its region, then the signed `Host`, then `UNSIGNED-PAYLOAD` on a
     /// request that has a body (which would leave the body unsigned). Headers only.
     static func check(
-        _ request: Request, authorization: Authorization, against expectations: Expectations
+        _ request: Request,
+        authorization: Authorization,
+        against expectations: Expectations
     ) throws(Failure) {
         let scope = authorization.scope
         guard scope.service == expectations.service else {

@@ -73,7 +73,11 @@ public struct AWSSignatureV4 {
     ///   - now: the server's clock, in seconds since 1970.
     ///   - maxSkewSeconds: how far `X-Amz-Date` may be from `now` (AWS allows 15 minutes).
     public static func verify(
-        _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double = 900, expecting expectations: Expectations? = nil
+        _ request: Request,
+        secrets: [String],
+        now: Double,
+        maxSkewSeconds: Double = 900,
+        expecting expectations: Expectations? = nil
     ) -> Result<Signature, Failure> {
         do {
             let (authorization, timestamp) = try checkHeaders(request, now: now, maxSkewSeconds: maxSkewSeconds, expecting: expectations)
@@ -93,7 +97,11 @@ public struct AWSSignatureV4 {
     /// Success only means the body is worth reading: ``verify(_:secrets:now:maxSkewSeconds:)``
     /// must still pass once it is.
     public static func precheck(
-        _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double = 900, expecting expectations: Expectations? = nil
+        _ request: Request,
+        secrets: [String],
+        now: Double,
+        maxSkewSeconds: Double = 900,
+        expecting expectations: Expectations? = nil
     ) -> Result<Void, Failure> {
         do {
             let (authorization, timestamp) = try checkHeaders(request, now: now, maxSkewSeconds: maxSkewSeconds, expecting: expectations)
@@ -120,7 +128,10 @@ public struct AWSSignatureV4 {
     /// expectations; `checkSignature` then checks the signed headers present, the payload hash and
     /// the signature.
     private static func checkHeaders(
-        _ request: Request, now: Double, maxSkewSeconds: Double, expecting expectations: Expectations?
+        _ request: Request,
+        now: Double,
+        maxSkewSeconds: Double,
+        expecting expectations: Expectations?
     ) throws(Failure) -> (Authorization, Timestamp) {
         let authorization = try Authorization(parsing: request.headers)
         let timestamp = try Timestamp(parsing: request.headers, scope: authorization.scope)
@@ -131,7 +142,10 @@ public struct AWSSignatureV4 {
 
     /// The signed headers present, the payload hash, and a signature matching one of `secrets`.
     private static func checkSignature(
-        _ request: Request, authorization: Authorization, timestamp: Timestamp, secrets: [String]
+        _ request: Request,
+        authorization: Authorization,
+        timestamp: Timestamp,
+        secrets: [String]
     ) throws(Failure) {
         let canonical = try canonicalRequest(request, signedHeaders: authorization.signedHeaders)
         let stringToSign = Self.stringToSign(canonicalRequest: canonical, timestamp: timestamp.stringValue, scope: authorization.scope)
@@ -271,7 +285,8 @@ extension AWSSignatureV4 {
             guard skew <= maxSkewSeconds else {
                 throw .expired(
                     "X-Amz-Date \(stringValue) is \(Self.describe(skew)) s from the server clock;"
-                        + " at most \(Self.describe(maxSkewSeconds)) s allowed")
+                        + " at most \(Self.describe(maxSkewSeconds)) s allowed"
+                )
             }
         }
 
@@ -290,9 +305,9 @@ extension AWSSignatureV4 {
                 return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
             }
             guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
-                  let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
-                  (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
-                  hour < 24, minute < 60, second < 60
+                let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
+                (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+                hour < 24, minute < 60, second < 60
             else { return nil }
             return daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
         }
@@ -365,7 +380,8 @@ extension AWSSignatureV4 {
             let equals = pair.firstIndex(of: "=")
             return (key: pair[..<(equals ?? pair.endIndex)], value: equals.map { pair[pair.index(after: $0)...] } ?? "")
         }
-        return pairs
+        return
+            pairs
             .sorted { lhs, rhs in
                 lhs.key == rhs.key
                     ? lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
@@ -377,7 +393,8 @@ extension AWSSignatureV4 {
 
     /// One `name:value` line per signed header, followed by an empty line.
     static func canonicalHeaders(
-        _ headers: [(name: String, value: String)], signedHeaders: [String]
+        _ headers: [(name: String, value: String)],
+        signedHeaders: [String]
     ) throws(Failure) -> String {
         var lines: [String] = []
         for name in signedHeaders {
@@ -476,8 +493,8 @@ extension AWSSignatureV4 {
     static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
-             UInt8(ascii: "."), UInt8(ascii: "~"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+            UInt8(ascii: "."), UInt8(ascii: "~"):
             true
         default:
             false

@@ -29,7 +29,14 @@ public enum Bench {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
-            let report = try await run(configuration, server: server, reconnect: reconnect, publishServers: publishServers, group: group, progress: progress)
+            let report = try await run(
+                configuration,
+                server: server,
+                reconnect: reconnect,
+                publishServers: publishServers,
+                group: group,
+                progress: progress
+            )
             try await group.shutdownGracefully()
             return report
         } catch {
@@ -79,7 +86,9 @@ public enum Bench {
         if serverPID != nil, baseline == nil { progress("warning: cannot read /proc/\(serverPID!)/stat; server figures will be missing") }
 
         // (2) Connect.
-        progress("connecting \(configuration.connections) WebSockets to \(configuration.target.rawValue) at \(configuration.host):\(configuration.port)…")
+        progress(
+            "connecting \(configuration.connections) WebSockets to \(configuration.target.rawValue) at \(configuration.host):\(configuration.port)…"
+        )
         let connector = Connector(run: benchRun, loops: loops)
         let connectStart = NIODeadline.now()
         let selfBeforeConnect = SelfResources.cpuSeconds()

@@ -223,11 +223,17 @@ public struct BenchConfiguration: Sendable {
         }
         if let serverPID { try check(serverPID > 0, "--server-pid must be a process id") }
         if let connectRate {
-            try check(connectRate > 0 && connectRate <= Limits.connectRate, "--connect-rate must be more than 0 and at most \(Int(Limits.connectRate)) per second")
+            try check(
+                connectRate > 0 && connectRate <= Limits.connectRate,
+                "--connect-rate must be more than 0 and at most \(Int(Limits.connectRate)) per second"
+            )
         }
         if let storm {
             try check((0...Limits.gapPublishes).contains(storm.gapPublishes), "--gap-publishes must be 0…\(Limits.gapPublishes)")
-            try check(target == .herald || storm.gapPublishes == 0, "Nchan keeps nothing for a reconnect: --gap-publishes must be 0 with --target nchan")
+            try check(
+                target == .herald || storm.gapPublishes == 0,
+                "Nchan keeps nothing for a reconnect: --gap-publishes must be 0 with --target nchan"
+            )
             if target == .herald { try check(publishKey != nil, "Herald needs a publish key for the storm's publishes") }
             if let pid = storm.serverPID { try check(pid > 0, "--reconnect-server-pid must be a process id") }
             try check(!storm.host.isEmpty && (1...65535).contains(storm.port), "invalid reconnect address \(storm.host):\(storm.port)")

@@ -287,7 +287,9 @@ public struct BenchReport: Sendable {
         connect += "p99 \(Self.ms(handshake.p99)), max \(Self.ms(handshake.max)) ms"
         lines.append(connect)
         if !failureReasons.isEmpty {
-            lines.append("            failures: " + failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "            failures: " + failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            )
         }
         if let perConnection = serverCPUMicrosPerConnection {
             lines.append("            server CPU \(Self.format(perConnection, 1)) µs per connection")
@@ -299,9 +301,11 @@ public struct BenchReport: Sendable {
             lines.append(memory)
         }
         if configuration.rate != .idle {
-            var publish = "publish     \(publishesSent) sent, \(publishesFailed) failed, \(publishErrors) errors in \(Self.format(publishSeconds, 2)) s"
+            var publish =
+                "publish     \(publishesSent) sent, \(publishesFailed) failed, \(publishErrors) errors in \(Self.format(publishSeconds, 2)) s"
             if case .perSecond = configuration.rate {
-                publish += " (\(publishesScheduled) due, \(publishesSkipped) skipped; lag p99 \(Self.ms(publishLagP99Ms)), max \(Self.ms(publishLagMaxMs)) ms)"
+                publish +=
+                    " (\(publishesScheduled) due, \(publishesSkipped) skipped; lag p99 \(Self.ms(publishLagP99Ms)), max \(Self.ms(publishLagMaxMs)) ms)"
             } else {
                 publish += " (window \(configuration.window), \(publishesTimedOut) timed out)"
             }
@@ -319,13 +323,18 @@ public struct BenchReport: Sendable {
             }
         }
         if closedEarly > 0 {
-            lines.append("closed      \(closedEarly) connections closed early: " + closeCodes.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "closed      \(closedEarly) connections closed early: "
+                    + closeCodes.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            )
         }
         if otherFrames > 0 { lines.append("other       \(otherFrames) frames without a benchmark payload") }
         if let storm {
             let codes = storm.lossCodes.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
             lines.append("storm       \(storm.lost) of \(storm.clients) clients lost their node in \(Self.format(storm.lossSeconds, 2)) s (\(codes))")
-            if storm.gap.sent > 0 { lines.append("            \(storm.gap.sent) publishes while they were away (\(storm.gap.failed) failed, \(storm.gap.errors) errors)") }
+            if storm.gap.sent > 0 {
+                lines.append("            \(storm.gap.sent) publishes while they were away (\(storm.gap.failed) failed, \(storm.gap.errors) errors)")
+            }
             lines.append(
                 "            \(storm.resumed) resumed: last ack after \(Self.format(storm.reconnectSeconds, 2)) s, every missed event after "
                     + "\(Self.format(storm.resumeSeconds, 2)) s (p50 \(Self.ms(storm.resume.p50)), p99 \(Self.ms(storm.resume.p99)) ms)"
@@ -335,10 +344,15 @@ public struct BenchReport: Sendable {
                     + "\(storm.eventsReceived) received, \(storm.eventsMissing) missing, \(storm.duplicates) duplicates, \(storm.skipped) skipped"
             )
             if !storm.failureReasons.isEmpty {
-                lines.append("            failures: " + storm.failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+                lines.append(
+                    "            failures: "
+                        + storm.failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+                )
             }
             if let cpu = storm.serverCPUSeconds {
-                lines.append("            fresh node CPU \(Self.format(cpu, 2)) s (\(Self.format(storm.serverCPUMicrosPerClient ?? 0, 1)) µs per client)")
+                lines.append(
+                    "            fresh node CPU \(Self.format(cpu, 2)) s (\(Self.format(storm.serverCPUMicrosPerClient ?? 0, 1)) µs per client)"
+                )
             }
         }
         lines.append(

@@ -31,13 +31,21 @@ final class BenchRun: Sendable {
     /// Ready subscribers per entity, for the expected deliveries of each publish.
     private let subscribers: Mutex<[Int]>
 
-    init(configuration: BenchConfiguration, server: SocketAddress, reconnect: SocketAddress?, publishServers: [SocketAddress] = [], ledger: DeliveryLedger?) {
+    init(
+        configuration: BenchConfiguration,
+        server: SocketAddress,
+        reconnect: SocketAddress?,
+        publishServers: [SocketAddress] = [],
+        ledger: DeliveryLedger?
+    ) {
         self.configuration = configuration
         self.primary = BenchEndpoint(address: server, host: configuration.host, port: configuration.port, path: configuration.path)
         self.publishEndpoints =
             publishServers.isEmpty
             ? [primary]
-            : zip(publishServers, configuration.publishServers).map { BenchEndpoint(address: $0, host: $1.host, port: $1.port, path: configuration.path) }
+            : zip(publishServers, configuration.publishServers).map {
+                BenchEndpoint(address: $0, host: $1.host, port: $1.port, path: configuration.path)
+            }
         if let reconnect, let storm = configuration.storm {
             self.reconnect = BenchEndpoint(address: reconnect, host: storm.host, port: storm.port, path: storm.path)
         } else {

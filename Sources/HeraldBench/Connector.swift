@@ -159,11 +159,19 @@ final class Connector: Sendable {
                 let client = configuration.storm == nil ? nil : loop.stormClient(index: index, entity: entity)
                 if resuming { client?.reconnecting(target: target, now: startedAt) }
                 let handler = SubscriberHandler(
-                    index: index, entity: entity, connector: self, loop: loop, startedAt: startedAt, client: client, resuming: resuming
+                    index: index,
+                    entity: entity,
+                    connector: self,
+                    loop: loop,
+                    startedAt: startedAt,
+                    client: client,
+                    resuming: resuming
                 )
                 return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
-        if configuration.sourceAddresses > 1, let source = try? SocketAddress(ipAddress: "127.0.0.\(1 + index % configuration.sourceAddresses)", port: 0) {
+        if configuration.sourceAddresses > 1,
+            let source = try? SocketAddress(ipAddress: "127.0.0.\(1 + index % configuration.sourceAddresses)", port: 0)
+        {
             bootstrap = bootstrap.bind(to: source)
         }
         bootstrap.connect(to: endpoint.address).whenFailure { [self] error in

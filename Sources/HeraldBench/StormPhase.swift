@@ -58,7 +58,9 @@ public struct StormReport: Sendable {
 /// reconnect) so that every missed event must come from the replay, exactly once.
 enum StormPhase {
     static func run(
-        _ run: BenchRun, loops: [NIOLoopBound<LoopState>], progress: @Sendable (String) -> Void
+        _ run: BenchRun,
+        loops: [NIOLoopBound<LoopState>],
+        progress: @Sendable (String) -> Void
     ) async throws -> StormReport {
         let configuration = run.configuration
         guard let storm = configuration.storm, let fresh = run.reconnect else { throw BenchError(.invalidConfiguration, "no storm configured") }
@@ -120,7 +122,10 @@ enum StormPhase {
         let connector = Connector(run: run, loops: loops, phase: .reconnect(clients: lostClients, targetSeq: targetSeq))
         let handshakes = connector.start()
         let allFinished = try await waitUntil(
-            loops, within: storm.resumeTimeout, sum: { $0.stormCounters.finished }, reaches: finishedBefore + lostClients.count
+            loops,
+            within: storm.resumeTimeout,
+            sum: { $0.stormCounters.finished },
+            reaches: finishedBefore + lostClients.count
         )
         let detectedAt = NIODeadline.now()
         let serverAfter = storm.serverPID.flatMap(ProcessSample.read(pid:))
@@ -182,7 +187,12 @@ enum StormPhase {
         return report
     }
 
-    private static func publish(_ entities: [Int], to endpoint: BenchEndpoint, run: BenchRun, on eventLoop: any EventLoop) async throws -> BatchOutcome {
+    private static func publish(
+        _ entities: [Int],
+        to endpoint: BenchEndpoint,
+        run: BenchRun,
+        on eventLoop: any EventLoop
+    ) async throws -> BatchOutcome {
         try await eventLoop.flatSubmit {
             BatchPublisher(run: run, endpoint: endpoint, entities: entities, eventLoop: eventLoop).start()
         }.get()
@@ -190,7 +200,9 @@ enum StormPhase {
 
     /// Polls every loop every 5 ms until `condition` holds on each, or `limit` passed; true when it held.
     private static func waitFor(
-        _ loops: [NIOLoopBound<LoopState>], within limit: Duration, _ condition: @escaping @Sendable (LoopState) -> Bool
+        _ loops: [NIOLoopBound<LoopState>],
+        within limit: Duration,
+        _ condition: @escaping @Sendable (LoopState) -> Bool
     ) async throws -> Bool {
         let deadline = ContinuousClock.now + limit
         while true {
@@ -204,7 +216,10 @@ enum StormPhase {
 
     /// Polls every 5 ms until the loops' counters (`sum`) add up to `target`, or `limit` passed.
     private static func waitUntil(
-        _ loops: [NIOLoopBound<LoopState>], within limit: Duration, sum: @escaping @Sendable (LoopState) -> Int, reaches target: Int
+        _ loops: [NIOLoopBound<LoopState>],
+        within limit: Duration,
+        sum: @escaping @Sendable (LoopState) -> Int,
+        reaches target: Int
     ) async throws -> Bool {
         let deadline = ContinuousClock.now + limit
         while true {

@@ -145,7 +145,12 @@ final class SubscriberHandler: ChannelInboundHandler {
         handshakeTimeout?.cancel()
         if wasUpgraded {
             var frame = channel.allocator.buffer(capacity: 8)
-            WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), maskKey: maskKey(), into: &frame)
+            WebSocketFrameParser.writeClientFrame(
+                opcode: .close,
+                payload: WebSocketFrameParser.closePayload(code: 1000),
+                maskKey: maskKey(),
+                into: &frame
+            )
             channel.writeAndFlush(frame, promise: nil)
         }
         return channel.close()
@@ -281,7 +286,12 @@ final class SubscriberHandler: ChannelInboundHandler {
             let code = WebSocketFrameParser.closeCode(frame.payload).map(Int.init) ?? 1005
             if state != .closing {
                 var reply = context.channel.allocator.buffer(capacity: 8)
-                WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), maskKey: maskKey(), into: &reply)
+                WebSocketFrameParser.writeClientFrame(
+                    opcode: .close,
+                    payload: WebSocketFrameParser.closePayload(code: 1000),
+                    maskKey: maskKey(),
+                    into: &reply
+                )
                 context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
             }
             fail("closed by server (\(code))", context: context, earlyCloseCode: code)
@@ -347,7 +357,9 @@ final class SubscriberHandler: ChannelInboundHandler {
     static func base64(_ high: UInt64, _ low: UInt64) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
         var bytes: [UInt8] = []
-        for word in [high, low] { for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) } }
+        for word in [high, low] {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
         var output: [UInt8] = []
         var index = 0
         while index + 3 <= bytes.count {

@@ -47,15 +47,17 @@ public enum PublishAPI {
     /// `POST /events`'s `200` answer: `failedEntryCount` and one result per entry, in order —
     /// `outcomes` holds one for each good entry, in order (a receipt, or why it was not published).
     public static func answer(
-        to entries: [Result<Event, EventEnvelope.EntryError>], outcomes: [Result<PublishReceipt, EventEnvelope.EntryError>]
+        to entries: [Result<Event, EventEnvelope.EntryError>],
+        outcomes: [Result<PublishReceipt, EventEnvelope.EntryError>]
     ) -> JSONValue {
         var results: [JSONValue] = []
         var outcome = outcomes.makeIterator()
         for entry in entries {
-            let result: Result<PublishReceipt, EventEnvelope.EntryError>? = switch entry {
-            case .failure(let error): .failure(error)
-            case .success: outcome.next()
-            }
+            let result: Result<PublishReceipt, EventEnvelope.EntryError>? =
+                switch entry {
+                case .failure(let error): .failure(error)
+                case .success: outcome.next()
+                }
             switch result {
             case .success(let receipt)?: results.append(answer(to: receipt))
             case .failure(let error)?: results.append(["errorCode": .string(error.code), "errorMessage": .string(error.message)])

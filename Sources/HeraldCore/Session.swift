@@ -21,8 +21,14 @@ public final class Session: Sendable {
     ///   - hookCacheTTL: how long the hook's answers are remembered.
     ///   - clock: the current time in monotonic nanoseconds.
     public init(
-        userID: UserID, outlet: any Outlet, hub: Hub, broker: any Broker, maxSubscriptions: Int,
-        allowedEntities: EntityPatterns? = nil, asksHook: Bool = false, hookCacheTTL: Duration = .seconds(60),
+        userID: UserID,
+        outlet: any Outlet,
+        hub: Hub,
+        broker: any Broker,
+        maxSubscriptions: Int,
+        allowedEntities: EntityPatterns? = nil,
+        asksHook: Bool = false,
+        hookCacheTTL: Duration = .seconds(60),
         clock: @escaping @Sendable () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }
     ) {
         self.userID = userID

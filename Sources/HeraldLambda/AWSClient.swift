@@ -22,7 +22,10 @@ public struct AWSClient: Sendable {
     let http: HTTPClient
 
     public init(
-        credentials: AWSSignatureV4.Credentials, region: String, endpoint: String? = nil, retry: RetryPolicy = RetryPolicy(),
+        credentials: AWSSignatureV4.Credentials,
+        region: String,
+        endpoint: String? = nil,
+        retry: RetryPolicy = RetryPolicy(),
         http: HTTPClient = AWSClient.sharedHTTP
     ) {
         self.credentials = credentials
@@ -64,7 +67,10 @@ public struct AWSClient: Sendable {
     /// Calls a JSON-protocol operation (`X-Amz-Target`), e.g. `DynamoDB_20120810.GetItem`.
     func json(service: String, target: String, version: String = "1.0", _ body: JSONValue) async throws -> JSONValue {
         let answer = try await send(
-            .POST, url: serviceURL(service) + "/", service: service, body: JSON.encode(body),
+            .POST,
+            url: serviceURL(service) + "/",
+            service: service,
+            body: JSON.encode(body),
             headers: [("Content-Type", "application/x-amz-json-\(version)"), ("X-Amz-Target", target)]
         )
         guard answer.status == 200 else { throw AWSError(answer) }
@@ -74,7 +80,11 @@ public struct AWSClient: Sendable {
     /// Signs and sends one request, retrying a passing failure; the answer whatever its status
     /// (the last try's). With `deadline`, no try starts or lasts past it (`AWSError.outOfTime`).
     func send(
-        _ method: HTTPMethod, url: String, service: String, body: [UInt8], headers: [(String, String)] = [],
+        _ method: HTTPMethod,
+        url: String,
+        service: String,
+        body: [UInt8],
+        headers: [(String, String)] = [],
         deadline: ContinuousClock.Instant? = nil
     ) async throws -> (status: Int, body: [UInt8], headers: HTTPHeaders) {
         var retries = 0
@@ -100,14 +110,22 @@ public struct AWSClient: Sendable {
     }
 
     private func sendOnce(
-        _ method: HTTPMethod, url: String, service: String, body: [UInt8], headers: [(String, String)], within limit: Duration
+        _ method: HTTPMethod,
+        url: String,
+        service: String,
+        body: [UInt8],
+        headers: [(String, String)],
+        within limit: Duration
     ) async throws -> (status: Int, body: [UInt8], headers: HTTPHeaders) {
         guard let parsed = URL(string: url), let host = parsed.host else { throw AWSError(status: 0, type: "InvalidURL", message: url) }
         let authority = parsed.port.map { "\(host):\($0)" } ?? host
         let rawPath = parsed.path(percentEncoded: true).isEmpty ? "/" : parsed.path(percentEncoded: true)
         let unsigned = AWSSignatureV4.Request(
-            method: method.rawValue, rawPath: rawPath, rawQuery: parsed.query(percentEncoded: true) ?? "",
-            headers: [("Host", authority)] + headers.map { (name: $0.0, value: $0.1) }, bodySHA256Hex: AWSSignatureV4.sha256Hex(body)
+            method: method.rawValue,
+            rawPath: rawPath,
+            rawQuery: parsed.query(percentEncoded: true) ?? "",
+            headers: [("Host", authority)] + headers.map { (name: $0.0, value: $0.1) },
+            bodySHA256Hex: AWSSignatureV4.sha256Hex(body)
         )
         let signature = AWSSignatureV4.signature(for: unsigned, credentials: credentials, region: region, service: service, at: Date())
         var request = HTTPClientRequest(url: url)

@@ -58,7 +58,9 @@ public struct DynamoDB: Sendable {
         var items: [Item] = []
         var start: JSONValue?
         repeat {
-            var body: [String: JSONValue] = ["KeyConditionExpression": .string(condition), "ExpressionAttributeValues": .object(values), "ConsistentRead": .bool(true)]
+            var body: [String: JSONValue] = [
+                "KeyConditionExpression": .string(condition), "ExpressionAttributeValues": .object(values), "ConsistentRead": .bool(true),
+            ]
             if let start { body["ExclusiveStartKey"] = start }
             let answer = try await call("Query", body)
             if case .array(let page)? = answer["Items"] { items += page.compactMap(\.objectValue) }
@@ -70,7 +72,9 @@ public struct DynamoDB: Sendable {
     /// `TransactWriteItems`: all of `items` or none; `token` makes a retried call idempotent.
     func transact(_ items: [JSONValue], token: String) async throws {
         _ = try await client.json(
-            service: "dynamodb", target: "DynamoDB_20120810.TransactWriteItems", ["TransactItems": .array(items), "ClientRequestToken": .string(token)]
+            service: "dynamodb",
+            target: "DynamoDB_20120810.TransactWriteItems",
+            ["TransactItems": .array(items), "ClientRequestToken": .string(token)]
         )
     }
 
@@ -79,15 +83,20 @@ public struct DynamoDB: Sendable {
     /// DynamoDB refuses a whole `BatchWriteItem` that names a key twice.
     func write(puts: [Item] = [], deletes: [(pk: String, sk: String)] = []) async throws {
         var requests: [JSONValue] = Self.onePerKey(
-            puts.map { item in (key: Key(pk: item.string("pk") ?? "", sk: item.string("sk") ?? ""), request: ["PutRequest": ["Item": .object(item)]]) }
-                + deletes.map { (key: Key(pk: $0.pk, sk: $0.sk), request: ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]]) }
+            puts.map { item in (key: Key(pk: item.string("pk") ?? "", sk: item.string("sk") ?? ""), request: ["PutRequest": ["Item": .object(item)]])
+            }
+                + deletes.map {
+                    (key: Key(pk: $0.pk, sk: $0.sk), request: ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]])
+                }
         )
         var attempts = 0
         while !requests.isEmpty {
             let batch = Array(requests.prefix(25))
             requests.removeFirst(batch.count)
             let answer = try await client.json(
-                service: "dynamodb", target: "DynamoDB_20120810.BatchWriteItem", ["RequestItems": .object([table: .array(batch)])]
+                service: "dynamodb",
+                target: "DynamoDB_20120810.BatchWriteItem",
+                ["RequestItems": .object([table: .array(batch)])]
             )
             if case .array(let unprocessed)? = answer["UnprocessedItems"]?[table], !unprocessed.isEmpty {
                 attempts += 1

@@ -21,7 +21,10 @@ public struct EventBridge: Sendable {
             let batch = events[start..<min(start + 10, events.count)]
             let entries: [JSONValue] = batch.map { event in
                 let (type, detail) = Self.entry(of: event)
-                return ["Source": .string(Self.source), "DetailType": .string(type), "Detail": .string(String(decoding: JSON.encode(detail), as: UTF8.self)), "EventBusName": .string(bus)]
+                return [
+                    "Source": .string(Self.source), "DetailType": .string(type),
+                    "Detail": .string(String(decoding: JSON.encode(detail), as: UTF8.self)), "EventBusName": .string(bus),
+                ]
             }
             let answer = try await client.json(service: "events", target: "AWSEvents.PutEvents", version: "1.1", ["Entries": .array(entries)])
             guard case .array(let outcomes)? = answer["Entries"], outcomes.count == batch.count else {
@@ -32,7 +35,11 @@ public struct EventBridge: Sendable {
                     results.append(.success(id))
                 } else {
                     let code = outcome["ErrorCode"]?.stringValue ?? "Failed"
-                    results.append(.failure(.init(code: "eventbridge_\(code)", message: outcome["ErrorMessage"]?.stringValue ?? "EventBridge did not take the event")))
+                    results.append(
+                        .failure(
+                            .init(code: "eventbridge_\(code)", message: outcome["ErrorMessage"]?.stringValue ?? "EventBridge did not take the event")
+                        )
+                    )
                 }
             }
         }

@@ -61,7 +61,8 @@ public struct FanOutHandler: LambdaHandler {
                 try await deliver(record["body"]?.stringValue ?? "", messageID: messageID, deadline: deadline)
             } catch {
                 logger.error(
-                    "Record failed", metadata: ["sqs.message.id": "\(messageID)", "error": "\(error)", "error.type": "\(Self.type(of: error))"]
+                    "Record failed",
+                    metadata: ["sqs.message.id": "\(messageID)", "error": "\(error)", "error.type": "\(Self.type(of: error))"]
                 )
                 if ordered {
                     failed += rest
@@ -84,7 +85,13 @@ public struct FanOutHandler: LambdaHandler {
             switch entries[0] {
             case .success(let decoded): event = decoded
             case .failure(let error):
-                return try await refusals.refuse(body, code: error.code, reason: error.message, messageID: messageID, eventID: envelope?["id"]?.stringValue)
+                return try await refusals.refuse(
+                    body,
+                    code: error.code,
+                    reason: error.message,
+                    messageID: messageID,
+                    eventID: envelope?["id"]?.stringValue
+                )
             }
         case .success:
             return try await refusals.refuse(body, code: "invalid_event", reason: "a record must hold one event", messageID: messageID, eventID: nil)
@@ -102,7 +109,12 @@ public struct FanOutHandler: LambdaHandler {
             try await send(Array(text.utf8), to: try await table.subscribers(of: update.entityID), eventID: id, deadline: deadline)
         case .userNotification(let notification):
             let push = Push.userNotification(notification, id: id, time: time)
-            try await send(Array(push.payload.readableBytesView), to: try await table.connections(of: notification.userID), eventID: id, deadline: deadline)
+            try await send(
+                Array(push.payload.readableBytesView),
+                to: try await table.connections(of: notification.userID),
+                eventID: id,
+                deadline: deadline
+            )
         }
     }
 
@@ -124,7 +136,10 @@ public struct FanOutHandler: LambdaHandler {
         do {
             outcome = try await api.post(data, to: connection, deadline: deadline)
         } catch let error as AWSError where error.type != AWSError.outOfTime.type {
-            logger.error("Push failed after retries", metadata: metadata.merging(["error.type": "\(error.type)", "http.status": "\(error.status)", "error": "\(error.message)"]) { $1 })
+            logger.error(
+                "Push failed after retries",
+                metadata: metadata.merging(["error.type": "\(error.type)", "http.status": "\(error.status)", "error": "\(error.message)"]) { $1 }
+            )
             return
         }
         switch outcome {

@@ -78,12 +78,14 @@ public struct HeraldTable: Sendable {
 
     public func subscribe(_ id: String, to entities: [EntityID], now: Date = Date()) async throws {
         let ttl = DynamoDB.number(Int(now.timeIntervalSince1970 + Self.connectionTTL))
-        try await database.write(puts: entities.flatMap { entity -> [DynamoDB.Item] in
-            [
-                ["pk": DynamoDB.string("CONN#\(id)"), "sk": DynamoDB.string("SUB#\(entity)"), "ttl": ttl],
-                ["pk": DynamoDB.string("ENTITY#\(entity)"), "sk": DynamoDB.string("CONN#\(id)"), "ttl": ttl],
-            ]
-        })
+        try await database.write(
+            puts: entities.flatMap { entity -> [DynamoDB.Item] in
+                [
+                    ["pk": DynamoDB.string("CONN#\(id)"), "sk": DynamoDB.string("SUB#\(entity)"), "ttl": ttl],
+                    ["pk": DynamoDB.string("ENTITY#\(entity)"), "sk": DynamoDB.string("CONN#\(id)"), "ttl": ttl],
+                ]
+            }
+        )
     }
 
     public func unsubscribe(_ id: String, from entities: [EntityID]) async throws {
@@ -147,7 +149,7 @@ public struct HeraldTable: Sendable {
                     "UpdateExpression": "SET seq = :new",
                     "ConditionExpression": .string(latest == 0 ? "attribute_not_exists(seq) OR seq = :old" : "seq = :old"),
                     "ExpressionAttributeValues": [":new": DynamoDB.number(seq), ":old": DynamoDB.number(latest)],
-                ],
+                ]
             ]
             let record: JSONValue = [
                 "Put": [
@@ -156,7 +158,7 @@ public struct HeraldTable: Sendable {
                         "pk": DynamoDB.string(event.pk), "sk": DynamoDB.string(event.sk), "seq": DynamoDB.number(seq),
                         "ttl": DynamoDB.number(Int(now.timeIntervalSince1970) + 86_400),
                     ],
-                ],
+                ]
             ]
             let token = String(AWSSignatureV4.sha256Hex(Array("\(eventID)#\(seq)".utf8)).prefix(36))
             do {
@@ -175,7 +177,10 @@ public struct HeraldTable: Sendable {
         var value = try await database.get(pk: "META", sk: "EPOCH")?.string("value")
         if value == nil {
             let made = String(UInt64.random(in: 1...UInt64.max), radix: 36)
-            _ = try await database.put(["pk": DynamoDB.string("META"), "sk": DynamoDB.string("EPOCH"), "value": DynamoDB.string(made)], ifAbsent: true)
+            _ = try await database.put(
+                ["pk": DynamoDB.string("META"), "sk": DynamoDB.string("EPOCH"), "value": DynamoDB.string(made)],
+                ifAbsent: true
+            )
             value = try await database.get(pk: "META", sk: "EPOCH")?.string("value") ?? made
         }
         let epoch = value ?? ""

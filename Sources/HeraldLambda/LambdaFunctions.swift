@@ -10,7 +10,9 @@ public enum LambdaFunctions {
     /// The handler named `name`, made from the function's environment. Only the functions that
     /// sign or verify tokens read the token secret (from Secrets Manager, once, at start).
     public static func handler(
-        named name: String, environment: [String: String], logger: Logger = Logger(label: "herald.lambda")
+        named name: String,
+        environment: [String: String],
+        logger: Logger = Logger(label: "herald.lambda")
     ) async throws(LambdaError) -> any LambdaHandler {
         guard names.contains(name) else { throw LambdaError("unknown handler \(name); expected one of \(names.joined(separator: ", "))") }
         let settings = try LambdaSettings(environment: environment)
@@ -28,15 +30,28 @@ public enum LambdaFunctions {
         switch name {
         case "fanout":
             let endpoint = try required(settings.managementEndpoint, "HERALD_MANAGEMENT_ENDPOINT")
-            return FanOutHandler(table: table, api: ManagementAPI(client: client, endpoint: endpoint), settings: settings, refusals: refusals, logger: logger)
+            return FanOutHandler(
+                table: table,
+                api: ManagementAPI(client: client, endpoint: endpoint),
+                settings: settings,
+                refusals: refusals,
+                logger: logger
+            )
         case "router":
-            return RouterHandler(sqs: SQS(client: client), queueURL: try required(settings.entityQueueURL, "HERALD_ENTITY_QUEUE_URL"), refusals: refusals, logger: logger)
+            return RouterHandler(
+                sqs: SQS(client: client),
+                queueURL: try required(settings.entityQueueURL, "HERALD_ENTITY_QUEUE_URL"),
+                refusals: refusals,
+                logger: logger
+            )
         case "publish":
             let secretID = try required(settings.publishKeySecretID, "HERALD_PUBLISH_KEY_SECRET_ID")
             let keys: [String]
             do {
-                keys = try await SecretsManager(client: client).value(of: secretID).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                    .filter { !$0.isEmpty }
+                keys = try await SecretsManager(client: client).value(of: secretID).split(separator: ",").map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                .filter { !$0.isEmpty }
             } catch {
                 throw LambdaError("cannot read the publish keys \(secretID): \(error)")
             }

@@ -50,7 +50,8 @@ public struct ManagementAPI: Sendable {
     }
 
     private func url(of connectionID: String) -> String {
-        let escaped = connectionID.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? connectionID
+        let escaped =
+            connectionID.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? connectionID
         return "\(endpoint)/@connections/\(escaped)"
     }
 }
@@ -63,7 +64,12 @@ public struct SecretsManager: Sendable {
 
     /// The secret's string value.
     public func value(of secretID: String) async throws -> String {
-        let answer = try await client.json(service: "secretsmanager", target: "secretsmanager.GetSecretValue", version: "1.1", ["SecretId": .string(secretID)])
+        let answer = try await client.json(
+            service: "secretsmanager",
+            target: "secretsmanager.GetSecretValue",
+            version: "1.1",
+            ["SecretId": .string(secretID)]
+        )
         guard let value = answer["SecretString"]?.stringValue else {
             throw AWSError(status: 200, type: "UnexpectedAnswer", message: "the secret \(secretID) has no SecretString")
         }

@@ -43,7 +43,9 @@ public struct PublishHandler: LambdaHandler {
         let shortcut: PublishAPI.Shortcut = path[0] == "entities" ? .entityUpdate : .userNotification
         guard let id = path[1].removingPercentEncoding, shortcut == .entityUpdate ? EntityID(id) != nil : UserID(id) != nil else {
             let what = shortcut == .entityUpdate ? ("invalid_entity_id", "entity id") : ("invalid_user_id", "user id")
-            return Self.refusal(.init(status: 400, reason: what.0, message: "the \(what.1) in the path must be 1 to 256 UTF-8 bytes with no control characters"))
+            return Self.refusal(
+                .init(status: 400, reason: what.0, message: "the \(what.1) in the path must be 1 to 256 UTF-8 bytes with no control characters")
+            )
         }
         switch PublishAPI.event(shortcut, id: id, body: body) {
         case .failure(let refusal): return Self.refusal(refusal)
@@ -67,7 +69,9 @@ public struct PublishHandler: LambdaHandler {
         }
         let checked: [Result<Event, EventEnvelope.EntryError>] = entries.map { entry in
             entry.flatMap { event in
-                PushSize.refusal(of: event, id: EventID.next(), time: Date().formatted(.iso8601)).map { .failure(.init(code: "push_too_large", message: $0)) } ?? .success(event)
+                PushSize.refusal(of: event, id: EventID.next(), time: Date().formatted(.iso8601)).map {
+                    .failure(.init(code: "push_too_large", message: $0))
+                } ?? .success(event)
             }
         }
         let events = checked.compactMap { try? $0.get() }
@@ -81,18 +85,26 @@ public struct PublishHandler: LambdaHandler {
         do {
             return try await bus.put(events).map { $0.map { PublishReceipt(eventID: $0, seq: nil) } }
         } catch {
-            logger.error("Publish failed: EventBridge did not take the events", metadata: ["error": "\(error)", "error.type": "\(FanOutHandler.type(of: error))"])
+            logger.error(
+                "Publish failed: EventBridge did not take the events",
+                metadata: ["error": "\(error)", "error.type": "\(FanOutHandler.type(of: error))"]
+            )
             return nil
         }
     }
 
-    private static let unavailable = refusal(.init(status: 503, reason: "broker_unavailable", message: "EventBridge cannot accept events right now; nothing was published"))
+    private static let unavailable = refusal(
+        .init(status: 503, reason: "broker_unavailable", message: "EventBridge cannot accept events right now; nothing was published")
+    )
 
     static func refusal(_ refusal: PublishAPI.Refusal) -> JSONValue {
         answer(refusal.status, ["message": .string(refusal.message), "reason": .string(refusal.reason)])
     }
 
     static func answer(_ status: Int, _ body: JSONValue) -> JSONValue {
-        ["statusCode": .int(status), "headers": ["Content-Type": "application/json; charset=utf-8"], "body": .string(String(decoding: JSON.encode(body), as: UTF8.self))]
+        [
+            "statusCode": .int(status), "headers": ["Content-Type": "application/json; charset=utf-8"],
+            "body": .string(String(decoding: JSON.encode(body), as: UTF8.self)),
+        ]
     }
 }

@@ -59,7 +59,13 @@ public struct RouterHandler: LambdaHandler {
             return nil
         }
         guard case .entityUpdated(let update) = event else {
-            try await refusals.refuse(body, code: "invalid_event", reason: "the router takes entity updates only", messageID: messageID, eventID: eventID)
+            try await refusals.refuse(
+                body,
+                code: "invalid_event",
+                reason: "the router takes entity updates only",
+                messageID: messageID,
+                eventID: eventID
+            )
             return nil
         }
         let id = eventID ?? messageID
@@ -68,7 +74,10 @@ public struct RouterHandler: LambdaHandler {
             return nil
         }
         return SQS.Message(
-            id: messageID, body: body, groupID: Self.groupID(of: update.entityID), deduplicationID: AWSSignatureV4.sha256Hex(Array(id.utf8))
+            id: messageID,
+            body: body,
+            groupID: Self.groupID(of: update.entityID),
+            deduplicationID: AWSSignatureV4.sha256Hex(Array(id.utf8))
         )
     }
 

@@ -34,7 +34,9 @@ public struct SQS: Sendable {
                 return .object(entry)
             }
             let answer = try await client.json(
-                service: "sqs", target: "AmazonSQS.SendMessageBatch", ["QueueUrl": .string(queueURL), "Entries": .array(entries)]
+                service: "sqs",
+                target: "AmazonSQS.SendMessageBatch",
+                ["QueueUrl": .string(queueURL), "Entries": .array(entries)]
             )
             if case .array(let refused)? = answer["Failed"] {
                 for entry in refused {

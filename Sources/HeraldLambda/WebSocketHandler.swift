@@ -43,7 +43,9 @@ public struct WebSocketHandler: LambdaHandler {
             return ["statusCode": .int(401)]
         }
         let connection = HeraldTable.Connection(
-            id: id, userID: user, sourceIP: context?["identity"]?["sourceIp"]?.stringValue ?? "unknown",
+            id: id,
+            userID: user,
+            sourceIP: context?["identity"]?["sourceIp"]?.stringValue ?? "unknown",
             userAgent: context?["identity"]?["userAgent"]?.stringValue,
             connectedAt: Self.integer(context?["connectedAt"]) ?? Int(Date().timeIntervalSince1970 * 1000)
         )
@@ -80,7 +82,14 @@ public struct WebSocketHandler: LambdaHandler {
         }
     }
 
-    private func subscribe(_ id: String, to entities: [EntityID], since: Int?, epoch clientEpoch: String?, requestID: JSONValue?, _ api: ManagementAPI) async throws {
+    private func subscribe(
+        _ id: String,
+        to entities: [EntityID],
+        since: Int?,
+        epoch clientEpoch: String?,
+        requestID: JSONValue?,
+        _ api: ManagementAPI
+    ) async throws {
         let existing = Set(try await table.connection(id)?.subscriptions ?? [])
         var room = settings.maxSubscriptions - existing.count
         var admitted: [EntityID] = []
@@ -99,7 +108,13 @@ public struct WebSocketHandler: LambdaHandler {
         let epoch = try await table.epoch()
         for entity in entities {
             if refused.contains(entity) {
-                try await reply(.error(ProtocolError(.subscriptionLimit, "at most \(settings.maxSubscriptions) subscriptions per connection", requestID: requestID)), to: id, api)
+                try await reply(
+                    .error(
+                        ProtocolError(.subscriptionLimit, "at most \(settings.maxSubscriptions) subscriptions per connection", requestID: requestID)
+                    ),
+                    to: id,
+                    api
+                )
                 continue
             }
             guard let since else {

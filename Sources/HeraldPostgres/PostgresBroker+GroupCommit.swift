@@ -31,7 +31,7 @@ extension PostgresBroker {
                 try await self.client.withConnection { try await self.publish(batch.map(\.events), on: $0) }
             }
             for (pending, receipts) in zip(batch, receipts) { pending.outcome.resolve(.success(receipts)) }
-        } catch where batch.count > 1 && wasRefusedByTheDatabase(error) {
+        } catch  where batch.count > 1 && wasRefusedByTheDatabase(error) {
             for pending in batch { await write([pending]) }
         } catch {
             for pending in batch { pending.outcome.resolve(.failure(error)) }
@@ -61,7 +61,11 @@ enum PreparedEvent: Sendable {
             let parts = Push.entityUpdated(update, id: id, time: time)
             self = .entityUpdate(update.entityID, id: id, beforeSeq: String(buffer: parts.beforeSeq), afterSeq: String(buffer: parts.afterSeq))
         case .userNotification(let notification):
-            self = .userNotification(notification.userID, id: id, push: String(buffer: Push.userNotification(notification, id: id, time: time).payload))
+            self = .userNotification(
+                notification.userID,
+                id: id,
+                push: String(buffer: Push.userNotification(notification, id: id, time: time).payload)
+            )
         }
     }
 }

@@ -26,7 +26,9 @@ extension PostgresBroker {
                 for event in call {
                     switch event {
                     case .entityUpdate(let entity, let id, _, _):
-                        guard let (seq, epoch, push) = numbered.next() else { throw PostgresBrokerError("the publish statement returned too few seqs") }
+                        guard let (seq, epoch, push) = numbered.next() else {
+                            throw PostgresBrokerError("the publish statement returned too few seqs")
+                        }
                         var notice = Notice.entityEvent(entity, seq: seq, epoch: epoch, push: push)
                         if !notice.fitsOneNotice { notice = .entityEvent(entity, seq: seq, epoch: epoch, push: nil) }
                         notices.append(notice)
@@ -50,7 +52,8 @@ extension PostgresBroker {
     /// streams (`herald_meta`'s `stream_epoch`). Rows are locked in entity order, so two
     /// transactions never wait for each other the wrong way round.
     private func number(
-        _ updates: [(entity: String, beforeSeq: String, afterSeq: String)], on connection: PostgresConnection
+        _ updates: [(entity: String, beforeSeq: String, afterSeq: String)],
+        on connection: PostgresConnection
     ) async throws -> [(seq: Int, epoch: String, push: String)] {
         guard !updates.isEmpty else { return [] }
         let rows = try await connection.query(
@@ -82,7 +85,9 @@ extension PostgresBroker {
             let update = updates[numbered.count]
             numbered.append((seq, epoch, update.beforeSeq + String(seq) + update.afterSeq))
         }
-        guard numbered.count == updates.count else { throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events") }
+        guard numbered.count == updates.count else {
+            throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events")
+        }
         return numbered
     }
 

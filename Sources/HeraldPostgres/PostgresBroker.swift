@@ -45,10 +45,17 @@ public final class PostgresBroker: Broker, Service {
     /// The notices this node refused.
     let rejections = Mutex(RejectedNoticeLog())
     /// The publishes waiting for a transaction, and the transactions on their way.
-    let commits = Mutex(GroupCommit<PendingPublish>(maximumInFlight: PostgresBroker.publishTransactions, maximumEvents: PostgresBroker.eventsPerTransaction))
+    let commits = Mutex(
+        GroupCommit<PendingPublish>(maximumInFlight: PostgresBroker.publishTransactions, maximumEvents: PostgresBroker.eventsPerTransaction)
+    )
 
     private init(
-        url: PostgresURL, secrets: [ClusterSecret], startedAt: Date, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date,
+        url: PostgresURL,
+        secrets: [ClusterSecret],
+        startedAt: Date,
+        streams: EntityStreams,
+        history: EntityHistory.Limits,
+        heardUpTo: Date,
         logger: Logger
     ) {
         self.url = url
@@ -67,7 +74,12 @@ public final class PostgresBroker: Broker, Service {
     /// `secret` seals this node's notices and opens the others'; `previous`, when given, opens
     /// them too (while every node moves to a new secret).
     public static func start(
-        url: PostgresURL, secret: ClusterSecret, previous: ClusterSecret? = nil, hub: Hub, history: EntityHistory.Limits, logger: Logger
+        url: PostgresURL,
+        secret: ClusterSecret,
+        previous: ClusterSecret? = nil,
+        hub: Hub,
+        history: EntityHistory.Limits,
+        logger: Logger
     ) async throws(HeraldError) -> PostgresBroker {
         let startedAt = Date()
         do {
@@ -82,8 +94,13 @@ public final class PostgresBroker: Broker, Service {
                 try? await connection.close()
                 logger.info("Connected to the database", metadata: ["herald.broker.url": "\(url)", "herald.epoch": "\(epoch)"])
                 return PostgresBroker(
-                    url: url, secrets: [secret] + (previous.map { [$0] } ?? []), startedAt: startedAt, streams: streams, history: history,
-                    heardUpTo: now, logger: logger
+                    url: url,
+                    secrets: [secret] + (previous.map { [$0] } ?? []),
+                    startedAt: startedAt,
+                    streams: streams,
+                    history: history,
+                    heardUpTo: now,
+                    logger: logger
                 )
             } catch {
                 try? await connection.close()
@@ -97,7 +114,9 @@ public final class PostgresBroker: Broker, Service {
     /// What `buildApplication`'s broker factory calls: starts the broker for a node's hub and
     /// returns it with itself as the service to run.
     public static func maker(
-        _ url: PostgresURL, secret: ClusterSecret, previous: ClusterSecret? = nil
+        _ url: PostgresURL,
+        secret: ClusterSecret,
+        previous: ClusterSecret? = nil
     ) -> @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (broker: any Broker, services: [any Service]) {
         { hub, history, logger in
             let broker = try await start(url: url, secret: secret, previous: previous, hub: hub, history: history, logger: logger)

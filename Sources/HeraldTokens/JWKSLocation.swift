@@ -15,11 +15,13 @@ public enum JWKSLocation {
             return nil
         case "http" where insecureHTTPOnLoopback:
             guard isLoopback(origin.host) else {
-                return "an https:// URL of a JWKS document: --\(insecureOptIn) allows http:// only to a loopback host (127.0.0.1, [::1] or localhost), not \(origin.host)"
+                return
+                    "an https:// URL of a JWKS document: --\(insecureOptIn) allows http:// only to a loopback host (127.0.0.1, [::1] or localhost), not \(origin.host)"
             }
             return nil
         case "http":
-            return "an https:// URL of a JWKS document (keys fetched over plain http:// can be replaced on the way; for a test identity provider on this machine only, set --\(insecureOptIn) true)"
+            return
+                "an https:// URL of a JWKS document (keys fetched over plain http:// can be replaced on the way; for a test identity provider on this machine only, set --\(insecureOptIn) true)"
         default:
             return "an https:// URL of a JWKS document"
         }

@@ -50,7 +50,12 @@ public final class KeySetRefresher: Service, Sendable {
 
     /// - Parameter fetchTimeout: the longest one fetch of a URL may take, redirects and body included.
     public init(
-        source: Source, keys: VerificationKeys, interval: Duration, minimumGap: Duration, fetchTimeout: Duration = .seconds(10), logger: Logger
+        source: Source,
+        keys: VerificationKeys,
+        interval: Duration,
+        minimumGap: Duration,
+        fetchTimeout: Duration = .seconds(10),
+        logger: Logger
     ) {
         self.source = source
         self.keys = keys

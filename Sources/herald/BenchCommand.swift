@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import HeraldBench
 import HeraldCore
-import HeraldTokens
 import HeraldServer
+import HeraldTokens
 
 /// `herald bench`: the load generator (README.md, Command line) against Herald or, for comparison, Nginx + Nchan.
 struct BenchCommand: AsyncParsableCommand {
@@ -59,7 +59,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Publish (or idle) phase length, e.g. 10s, 2m (at most 10m).") var duration = "10s"
     @Option(name: .customLong("server-pid"), help: "Server process to measure (for Nchan: the nginx worker).") var serverPID: Int32?
     @Option(name: .customLong("message-bytes"), help: "Size of each published message.") var messageBytes = 64
-    @Option(name: .customLong("source-addresses"), help: "Bind client sockets round-robin to 127.0.0.1…127.0.0.N (Linux slows connect() past ~14k connections from one address).")
+    @Option(
+        name: .customLong("source-addresses"),
+        help: "Bind client sockets round-robin to 127.0.0.1…127.0.0.N (Linux slows connect() past ~14k connections from one address)."
+    )
     var sourceAddresses = 1
     @Option(name: .customLong("connect-concurrency"), help: "Handshakes in flight while connecting.") var connectConcurrency = 200
     @Option(name: .customLong("connect-rate"), help: "Connections opened per second (default: as fast as --connect-concurrency allows).")
@@ -69,14 +72,23 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("reconnect-url"), help: "Reconnect storm: the fresh node the clients reconnect to.") var reconnectURL: String?
     @Option(name: .customLong("reconnect-server-pid"), help: "Reconnect storm: the fresh node's process (its CPU is measured).")
     var reconnectServerPID: Int32?
-    @Option(name: .customLong("gap-publishes"), help: "Reconnect storm: publishes per entity while the clients are away (default: 1 for Herald, 0 for Nchan).")
+    @Option(
+        name: .customLong("gap-publishes"),
+        help: "Reconnect storm: publishes per entity while the clients are away (default: 1 for Herald, 0 for Nchan)."
+    )
     var gapPublishes: Int?
     @Option(help: "Generator event-loop threads (default: the cores it may run on).") var threads: Int?
     @Option(help: "--rate max: publishes outstanding at once.") var window = 4
     @Option(name: .customLong("publish-connections"), help: "Keep-alive HTTP connections for publishing.") var publishConnections = 8
-    @Option(name: .customLong("events-per-publish"), help: "Herald: events per publish request, sent as one POST /events batch above 1 (--rate counts events).")
+    @Option(
+        name: .customLong("events-per-publish"),
+        help: "Herald: events per publish request, sent as one POST /events batch above 1 (--rate counts events)."
+    )
     var eventsPerPublish = 1
-    @Option(name: .customLong("publish-url"), help: "Publish through this server instead (repeat: the publish connections take them in turn), e.g. other nodes of a cluster.")
+    @Option(
+        name: .customLong("publish-url"),
+        help: "Publish through this server instead (repeat: the publish connections take them in turn), e.g. other nodes of a cluster."
+    )
     var publishURLs: [String] = []
     @Option(help: "Herald: distinct user tokens, reused round-robin (default: min(connections, 1000)).") var tokens: Int?
     @Flag(help: "Print one JSON object on stdout instead of the text report.") var json = false

@@ -56,10 +56,12 @@ import Testing
         let list = (0..<3_000).map { "\"e\($0)\"" }.joined(separator: ",")
         #expect(session.receive(text: Array(#"{"action":"subscribe","entityIds":[\#(list)],"requestId":1}"#.utf8)) == nil)
         #expect(session.receive(text: Array(#"{"action":"unsubscribe","entityIds":["a","b","c","d"]}"#.utf8)) == nil)
-        #expect(outlet.texts == [
-            #"{"type":"error","code":"invalid_message","message":"entityIds lists 3000 ids; at most 3 per message (the subscription limit)","requestId":1}"#,
-            #"{"type":"error","code":"invalid_message","message":"entityIds lists 4 ids; at most 3 per message (the subscription limit)"}"#,
-        ])
+        #expect(
+            outlet.texts == [
+                #"{"type":"error","code":"invalid_message","message":"entityIds lists 3000 ids; at most 3 per message (the subscription limit)","requestId":1}"#,
+                #"{"type":"error","code":"invalid_message","message":"entityIds lists 4 ids; at most 3 per message (the subscription limit)"}"#,
+            ]
+        )
         // Exactly the limit is fine, and asks the hook about each.
         guard case .authorise(let request)? = session.receive(text: Array(#"{"action":"subscribe","entityIds":["a","b","c"]}"#.utf8)) else {
             Issue.record("expected the hook to be asked")

@@ -1,5 +1,6 @@
-@testable import HeraldPostgres
 import Testing
+
+@testable import HeraldPostgres
 
 /// A group commit behind a reference, so `#expect` can call its mutating methods.
 private final class Commits {

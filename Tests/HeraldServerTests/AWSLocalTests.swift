@@ -21,7 +21,10 @@ import Testing
         static func start() async throws -> Local {
             let process = try HeraldProcess(
                 URL(fileURLWithPath: "/usr/bin/env"),
-                ["python3", script.path, "--port", "0", "--jwt-secret", secret, "--publish-key", publishKey, "--binary", LambdaRuntimeTests.binary.path],
+                [
+                    "python3", script.path, "--port", "0", "--jwt-secret", secret, "--publish-key", publishKey, "--binary",
+                    LambdaRuntimeTests.binary.path,
+                ],
                 environment: [:]
             )
             guard let listening = await process.line(timeout: .seconds(60)), listening.hasPrefix("listening on ws://127.0.0.1:"),
@@ -31,7 +34,8 @@ import Testing
                 throw TestFailure("herald-aws-local did not start: \(process.standardErrorSoFar)")
             }
             return Local(
-                process: process, wsURL: String(listening.dropFirst("listening on ".count)),
+                process: process,
+                wsURL: String(listening.dropFirst("listening on ".count)),
                 publish: PublishClient(baseURL: String(publishLine.dropFirst("publish API at ".count).dropLast()), publishKey: publishKey)
             )
         }

@@ -16,7 +16,9 @@ import Testing
         let socket = try await server.connect(user: "boto-user")
         let id = try await server.connectionID(of: "boto-user")
         let python = try HeraldProcess(
-            URL(fileURLWithPath: "/usr/bin/env"), ["python3", Self.script.path, server.httpURL, TestServer.publishKey, id], environment: [:]
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", Self.script.path, server.httpURL, TestServer.publishKey, id],
+            environment: [:]
         )
         var steps: [String: JSONValue] = [:]
         for _ in 0..<5 {
@@ -44,7 +46,10 @@ import Testing
         let id = try await server.connectionID(of: "cli-user")
         let cli = try HeraldProcess(
             URL(fileURLWithPath: "/usr/bin/env"),
-            ["aws", "apigatewaymanagementapi", "post-to-connection", "--endpoint-url", server.httpURL, "--connection-id", id, "--data", "from the CLI"],
+            [
+                "aws", "apigatewaymanagementapi", "post-to-connection", "--endpoint-url", server.httpURL, "--connection-id", id, "--data",
+                "from the CLI",
+            ],
             environment: [
                 "AWS_ACCESS_KEY_ID": "herald", "AWS_SECRET_ACCESS_KEY": TestServer.publishKey, "AWS_DEFAULT_REGION": "eu-west-1",
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",

@@ -51,7 +51,11 @@ import Yams
             let run = try await runToEnd("/usr/bin/env", [path, script, arch])
             #expect(run.status == 3)
             let args = try String(contentsOf: bin.appending(path: "args"), encoding: .utf8)
-            #expect(args.contains("--platform \(platform) ") && args.contains("swift:6.2-amazonlinux2") && args.contains("--scratch-path .build/lambda-build-\(arch)"), "\(args)")
+            #expect(
+                args.contains("--platform \(platform) ") && args.contains("swift:6.2-amazonlinux2")
+                    && args.contains("--scratch-path .build/lambda-build-\(arch)"),
+                "\(args)"
+            )
         }
         let wrong = try await runToEnd("/usr/bin/env", [path, script, "sparc"])
         #expect(wrong.status == 2 && wrong.errors.contains("must be arm64 or x86_64, not sparc"))
@@ -62,7 +66,9 @@ import Yams
     /// `aws events put-events --entries file://examples/…` as with the AWS quick start; each is
     /// also a body `POST /events` takes.
     @Test func theExamplesArePublishable() throws {
-        for (file, type) in [("entity-updated.json", Event.entityUpdatedDetailType), ("send-user-push-notification.json", Event.userNotificationDetailType)] {
+        for (file, type) in [
+            ("entity-updated.json", Event.entityUpdatedDetailType), ("send-user-push-notification.json", Event.userNotificationDetailType),
+        ] {
             let body = try Data(contentsOf: Self.folder.appending(path: "examples/\(file)"))
             guard case .success(let entries) = EventEnvelope.decode(Array(body)), entries.count == 1, case .success(let event) = entries[0] else {
                 Issue.record("\(file) is not publishable")
@@ -132,15 +138,19 @@ import Yams
         }
         #expect(mappings == 3)
         let fifo = try #require(all["EntityUpdateQueue"]?["Properties"])
-        #expect(fifo["FifoQueue"] == .bool(true) && fifo["DeduplicationScope"] == "messageGroup" && fifo["FifoThroughputLimit"] == "perMessageGroupId")
+        #expect(
+            fifo["FifoQueue"] == .bool(true) && fifo["DeduplicationScope"] == "messageGroup" && fifo["FifoThroughputLimit"] == "perMessageGroupId"
+        )
         for rule in resources(of: "AWS::Events::Rule", in: template).values {
             let target = try #require(array(rule["Properties"]?["Targets"]).first as JSONValue?)
             #expect(target["SqsParameters"] == nil, "no fixed message group")
             #expect(target["DeadLetterConfig"]?["Arn"] != nil && target["RetryPolicy"]?["MaximumEventAgeInSeconds"] == .int(86400))
         }
-        let alarmed = Set(resources(of: "AWS::CloudWatch::Alarm", in: template).values.compactMap {
-            array($0["Properties"]?["Dimensions"]).first?["Value"]?.stringValue.map { String($0.split(separator: ".")[0]) }
-        })
+        let alarmed = Set(
+            resources(of: "AWS::CloudWatch::Alarm", in: template).values.compactMap {
+                array($0["Properties"]?["Dimensions"]).first?["Value"]?.stringValue.map { String($0.split(separator: ".")[0]) }
+            }
+        )
         let queues = Set(resources(of: "AWS::SQS::Queue", in: template).keys.filter { $0.hasSuffix("DeadLetterQueue") || $0 == "RefusedEventQueue" })
         #expect(alarmed == queues && queues.count == 5)
         for name in ["Table", "TokenSecret", "PublishKeySecret"] {

@@ -76,13 +76,16 @@ import Testing
     @Test func concurrentBatchesAreEachPublishedWholeOrNotAtAll() async throws {
         let database = try await TestPostgres.freshDatabase()
         let node = try await ClusterNodes.node(database)
-        try await TestPostgres.execute([
-            """
-            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.entity_id = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$
-            """,
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON herald_events FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-        ], in: database)
+        try await TestPostgres.execute(
+            [
+                """
+                CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.entity_id = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$
+                """,
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON herald_events FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+            ],
+            in: database
+        )
         let socket = try await node.subscriber(to: entities)
         let batches = 60
         let answers = Shared<[Int: (status: Int, seqs: [Int])]>([:])
@@ -90,7 +93,9 @@ import Testing
             for batch in 0..<batches {
                 group.addTask {
                     var entries = Self.entities.map { #"{"detail-type":"Entity Updated","detail":{"entityId":"\#($0)","message":"b\#(batch)"}}"# }
-                    if Self.isPoisoned(batch) { entries.insert(#"{"detail-type":"Entity Updated","detail":{"entityId":"poison","message":"x"}}"#, at: 2) }
+                    if Self.isPoisoned(batch) {
+                        entries.insert(#"{"detail-type":"Entity Updated","detail":{"entityId":"poison","message":"x"}}"#, at: 2)
+                    }
                     let answer = try await node.publish("/events", "[" + entries.joined(separator: ",") + "]")
                     var seqs: [Int] = []
                     if case .array(let results)? = JSON.parse(answer.body)?["entries"] { seqs = results.compactMap { $0["seq"]?.intValue } }
@@ -110,7 +115,10 @@ import Testing
         for entity in entities {
             let received = byEntity[entity] ?? []
             #expect(received.map { $0["seq"]?.intValue } == Array(1...accepted.count), "\(entity): no seq used by a refused batch")
-            #expect(Set(received.compactMap { $0["message"]?.stringValue }) == Set(accepted.map { "b\($0)" }), "\(entity): every accepted batch, no refused one")
+            #expect(
+                Set(received.compactMap { $0["message"]?.stringValue }) == Set(accepted.map { "b\($0)" }),
+                "\(entity): every accepted batch, no refused one"
+            )
         }
         // Each accepted batch's entries were numbered together with what its answer said.
         for batch in accepted {

@@ -65,7 +65,10 @@ final class FakeManagementAPI: Sendable {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         if let authority = request.head.authority { headers.append((name: "host", value: authority)) }
         let signed = AWSSignatureV4.Request(
-            method: request.method.rawValue, rawPath: String(target[..<(query ?? target.endIndex)]), rawQuery: "", headers: headers,
+            method: request.method.rawValue,
+            rawPath: String(target[..<(query ?? target.endIndex)]),
+            rawQuery: "",
+            headers: headers,
             bodySHA256Hex: AWSSignatureV4.sha256Hex(body.readableBytesView)
         )
         guard case .success = AWSSignatureV4.verify(signed, secrets: [Self.secret], now: Date().timeIntervalSince1970) else {

@@ -80,7 +80,8 @@ import Testing
             }
         } throws: { error in
             let port = elsewhere.url.split(separator: ":")[2].prefix { $0.isNumber }
-            return "\(error)" == "cannot load the JWKS from --jwks-url \(origin)/jwks.json: HTTP 302 redirects to http://127.0.0.1:\(port), another origin than http://127.0.0.1:\(provider.port): a JWKS redirect is followed only within its URL's origin"
+            return "\(error)"
+                == "cannot load the JWKS from --jwks-url \(origin)/jwks.json: HTTP 302 redirects to http://127.0.0.1:\(port), another origin than http://127.0.0.1:\(provider.port): a JWKS redirect is followed only within its URL's origin"
         }
         #expect(elsewhere.requests == 0)
         // Within the origin, a redirect is followed.

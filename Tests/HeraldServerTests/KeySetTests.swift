@@ -155,7 +155,8 @@ final class KeySetServer: Sendable {
         router.get("jwks.json") { _, _ in
             provider.requestCount.add(1, ordering: .relaxed)
             return Response(
-                status: .ok, headers: [.contentType: "application/json"],
+                status: .ok,
+                headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: provider.document.withLock { $0 }))
             )
         }

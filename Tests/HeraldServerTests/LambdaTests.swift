@@ -1,10 +1,11 @@
+import AWSSignature
 import Foundation
 import HeraldCore
-@testable import HeraldLambda
-import AWSSignature
 import HeraldTokens
 import Logging
 import Testing
+
+@testable import HeraldLambda
 
 /// The AWS shape's functions (deploy/aws/README.md), each made as Lambda makes it (`LambdaFunctions`, from
 /// the environment the SAM template sets) and fed the events API Gateway and SQS send, against
@@ -36,9 +37,14 @@ import Testing
                 try await LambdaFunctions.handler(named: name, environment: environment, logger: log.logger)
             }
             return Deployment(
-                table: HeraldTable(database: database), api: api, websocket: try await function("websocket"),
-                authorizer: try await function("authorizer"), fanOut: try await function("fanout"), testToken: try await function("test-token"),
-                log: log, environment: environment
+                table: HeraldTable(database: database),
+                api: api,
+                websocket: try await function("websocket"),
+                authorizer: try await function("authorizer"),
+                fanOut: try await function("fanout"),
+                testToken: try await function("test-token"),
+                log: log,
+                environment: environment
             )
         }
 
@@ -73,7 +79,11 @@ import Testing
         /// SQS's batch of EventBridge events (each `(id, detail-type, detail)`), from the FIFO
         /// entity queue (or the standard notification queue), with `time` left to run.
         @discardableResult
-        func fanOut(_ events: [(id: String, type: String, detail: JSONValue)], fifo: Bool = true, time: Duration = .seconds(60)) async throws -> JSONValue {
+        func fanOut(
+            _ events: [(id: String, type: String, detail: JSONValue)],
+            fifo: Bool = true,
+            time: Duration = .seconds(60)
+        ) async throws -> JSONValue {
             try await fanOut(bodies: events.map { Self.body($0) }, fifo: fifo, time: time)
         }
 
@@ -101,7 +111,8 @@ import Testing
 
         func event(_ type: String, _ id: String, body: String? = nil, authorizer: JSONValue? = nil) -> JSONValue {
             var context: [String: JSONValue] = [
-                "eventType": .string(type), "connectionId": .string(id), "routeKey": type == "MESSAGE" ? "$default" : .string("$\(type.lowercased())"),
+                "eventType": .string(type), "connectionId": .string(id),
+                "routeKey": type == "MESSAGE" ? "$default" : .string("$\(type.lowercased())"),
                 "domainName": "example.execute-api.us-east-1.amazonaws.com", "stage": "prod",
                 "identity": ["sourceIp": "203.0.113.7", "userAgent": "tests"], "connectedAt": .int(1_795_000_000_000),
             ]
@@ -148,15 +159,19 @@ import Testing
         let acks = try await deployment.send(#"{"action":"subscribe","entityIds":["order-7","order-8"],"requestId":1}"#, from: "c1")
         #expect(acks.map { $0["type"] } == ["subscribed", "subscribed"] && acks.map { $0["recovered"] } == [.bool(true), .bool(true)])
         #expect(acks[0]["requestId"] == .int(1) && acks[0]["epoch"]?.stringValue != nil)
-        let result = try await deployment.fanOut([deployment.update("order-7", "m1"), deployment.update("order-7", "m2"), deployment.update("order-8", "other")])
+        let result = try await deployment.fanOut([
+            deployment.update("order-7", "m1"), deployment.update("order-7", "m2"), deployment.update("order-8", "other"),
+        ])
         #expect(result == ["batchItemFailures": []])
         let pushes = deployment.api.frames(of: "c1").dropFirst(2)
         #expect(pushes.map { $0["message"] } == ["m1", "m2", "other"] && seqs(Array(pushes)) == [1, 2, 1])
         #expect(pushes.first?["type"] == "Entity Updated" && pushes.first?["time"] == "2026-12-01T10:00:00Z")
         try await deployment.fanOut([("n1", "Send User Push Notification", ["userId": "ada", "message": "done", "callback": "https://example.com"])])
-        #expect(deployment.api.frames(of: "c1").last == [
-            "type": "User Push Notification", "message": "done", "callback": "https://example.com", "id": "n1", "time": "2026-12-01T10:00:00Z",
-        ])
+        #expect(
+            deployment.api.frames(of: "c1").last == [
+                "type": "User Push Notification", "message": "done", "callback": "https://example.com", "id": "n1", "time": "2026-12-01T10:00:00Z",
+            ]
+        )
         try await deployment.stop()
     }
 
@@ -258,7 +273,9 @@ import Testing
         try await deployment.connect("c1", user: "ada")
         try await deployment.send(#"{"action":"subscribe","entityId":"order-7"}"#, from: "c1")
         let bad = Deployment.body(("bad", "Entity Updated", ["entityId": .int(7), "message": "numeric id"]))
-        let result = try await deployment.fanOut(bodies: [Deployment.body(deployment.update("order-7", "m1")), bad, Deployment.body(deployment.update("order-7", "m2"))])
+        let result = try await deployment.fanOut(bodies: [
+            Deployment.body(deployment.update("order-7", "m1")), bad, Deployment.body(deployment.update("order-7", "m2")),
+        ])
         #expect(failures(result) == ["message-1", "message-2"])
         #expect(deployment.api.frames(of: "c1").dropFirst().map { $0["message"] } == ["m1"])
         let notification = Deployment.body(("n1", "Send User Push Notification", ["userId": "ada", "message": "hello"]))
@@ -340,7 +357,8 @@ import Testing
         let (entities, refused) = (try await TestMoto.queue(fifo: true), try await TestMoto.queue())
         let deployment = try await Deployment.start()
         let router = try await LambdaFunctions.handler(
-            named: "router", environment: deployment.environment.merging(["HERALD_ENTITY_QUEUE_URL": entities, "HERALD_REFUSED_QUEUE_URL": refused]) { $1 },
+            named: "router",
+            environment: deployment.environment.merging(["HERALD_ENTITY_QUEUE_URL": entities, "HERALD_REFUSED_QUEUE_URL": refused]) { $1 },
             logger: deployment.log.logger
         )
         let long = String(repeating: "é", count: 100)
@@ -354,7 +372,9 @@ import Testing
         let answer = try await router.handle(["Records": .array(records)])
         #expect(answer == ["batchItemFailures": []])
         let routed = try await TestMoto.drain(entities)
-        let byGroup = Dictionary(grouping: routed, by: { $0.group ?? "" }).mapValues { $0.compactMap { JSON.parse(Array($0.body.utf8))?["detail"]?["message"] } }
+        let byGroup = Dictionary(grouping: routed, by: { $0.group ?? "" }).mapValues {
+            $0.compactMap { JSON.parse(Array($0.body.utf8))?["detail"]?["message"] }
+        }
         #expect(byGroup["order-7"] == ["a1", "a2"], "the repeat of e1 is deduplicated")
         #expect(byGroup["order-8"] == ["b1"])
         #expect(byGroup["#" + AWSSignatureV4.sha256Hex(Array(long.utf8))] == ["long"])
@@ -366,7 +386,9 @@ import Testing
     /// with that signature are admitted, and CreateTestJwt signs with it.
     @Test func aSecretInTheQuickStartsFormIsItsSignature() async throws {
         let deployment = try await Deployment.start(secretString: #"{"signature": "\#(Deployment.secret)"}"#)
-        let answer = try await deployment.authorizer.handle(["queryStringParameters": ["token": .string(try await deployment.token("ada"))], "methodArn": "arn"])
+        let answer = try await deployment.authorizer.handle([
+            "queryStringParameters": ["token": .string(try await deployment.token("ada"))], "methodArn": "arn",
+        ])
         #expect(answer["principalId"] == "ada")
         let made = try #require(try await deployment.testToken.handle([:])["authToken"]?.stringValue)
         var tokens = TokenConfiguration()
@@ -382,17 +404,24 @@ import Testing
         #expect(codes(try await deployment.send("not json", from: "c1")) == ["invalid_json"])
         #expect(codes(try await deployment.send(#"{"action":"dance"}"#, from: "c1")) == ["unknown_action"])
         #expect(codes(try await deployment.send(#"{"action":"subscribe","entityId":"z"}"#, from: "c1")) == ["subscribed"])
-        #expect(codes(try await deployment.send(#"{"action":"subscribe","entityIds":["a","b"]}"#, from: "c1")) == ["subscribed", "subscription_limit"])
+        #expect(
+            codes(try await deployment.send(#"{"action":"subscribe","entityIds":["a","b"]}"#, from: "c1")) == ["subscribed", "subscription_limit"]
+        )
         // A list longer than the limit: one error, nothing subscribed (not one Management API call per id).
         #expect(codes(try await deployment.send(#"{"action":"subscribe","entityIds":["x","y","w"]}"#, from: "c1")) == ["invalid_message"])
         #expect(try await deployment.send(#"{"action":"ping","requestId":"p"}"#, from: "c1") == [["type": "pong", "requestId": "p"]])
         #expect(codes(try await deployment.send(#"{"action":"unsubscribe","entityId":"a"}"#, from: "c1")) == ["unsubscribed"])
         let refreshed = try await deployment.send(#"{"action":"refresh","token":"\#(try await deployment.token("ada"))"}"#, from: "c1")
         #expect(refreshed.first?["type"] == "refreshed" && refreshed.first?["expiresAt"] != nil)
-        #expect(codes(try await deployment.send(#"{"action":"refresh","token":"\#(try await deployment.token("bob"))"}"#, from: "c1")) == ["forbidden"])
+        #expect(
+            codes(try await deployment.send(#"{"action":"refresh","token":"\#(try await deployment.token("bob"))"}"#, from: "c1")) == ["forbidden"]
+        )
         #expect(codes(try await deployment.send(#"{"action":"refresh","token":"x.y.z"}"#, from: "c1")) == ["token_invalid"])
         var binary = deployment.event("MESSAGE", "c1", body: "AAEC")
-        if case .object(var fields) = binary { fields["isBase64Encoded"] = .bool(true); binary = .object(fields) }
+        if case .object(var fields) = binary {
+            fields["isBase64Encoded"] = .bool(true)
+            binary = .object(fields)
+        }
         _ = try await deployment.websocket.handle(binary)
         #expect(deployment.api.frames(of: "c1").last?["code"] == "unsupported_frame")
         try await deployment.stop()
@@ -418,7 +447,10 @@ import Testing
     @Test func theConnectRouteEchoesTheSubprotocolAndNeedsTheAuthorizersUser() async throws {
         let deployment = try await Deployment.start()
         var event = deployment.event("CONNECT", "c1", authorizer: ["userId": "ada"])
-        if case .object(var fields) = event { fields["headers"] = ["Sec-WebSocket-Protocol": "WebSocket, eyJ…"]; event = .object(fields) }
+        if case .object(var fields) = event {
+            fields["headers"] = ["Sec-WebSocket-Protocol": "WebSocket, eyJ…"]
+            event = .object(fields)
+        }
         #expect(try await deployment.websocket.handle(event) == ["statusCode": .int(200), "headers": ["Sec-WebSocket-Protocol": "WebSocket"]])
         #expect(try await deployment.table.connection("c1")?.userID == UserID("ada"))
         #expect(try await deployment.websocket.handle(deployment.event("CONNECT", "c2")) == ["statusCode": .int(401)])

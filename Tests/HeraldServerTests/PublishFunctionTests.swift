@@ -1,7 +1,8 @@
 import Foundation
 import HeraldCore
-@testable import HeraldLambda
 import Testing
+
+@testable import HeraldLambda
 
 /// The AWS shape's HTTP publish API: the publish function as API Gateway's HTTP API invokes it
 /// (payload format 2.0), against moto's EventBridge and Secrets Manager; what it puts on the bus
@@ -16,21 +17,38 @@ import Testing
             let name = "herald-test-bus-\(UInt64.random(in: 1...UInt64.max))"
             _ = try await client.json(service: "events", target: "AWSEvents.CreateEventBus", version: "1.1", ["Name": .string(name)])
             let queue = try await TestMoto.queue()
-            let arn = try await client.json(service: "sqs", target: "AmazonSQS.GetQueueAttributes", ["QueueUrl": .string(queue), "AttributeNames": ["QueueArn"]])["Attributes"]?["QueueArn"]?.stringValue ?? ""
+            let arn =
+                try await client.json(
+                    service: "sqs",
+                    target: "AmazonSQS.GetQueueAttributes",
+                    ["QueueUrl": .string(queue), "AttributeNames": ["QueueArn"]]
+                )["Attributes"]?["QueueArn"]?.stringValue ?? ""
             let pattern = #"{"detail-type":["Entity Updated","Send User Push Notification"]}"#
-            _ = try await client.json(service: "events", target: "AWSEvents.PutRule", version: "1.1", ["Name": "all", "EventBusName": .string(name), "EventPattern": .string(pattern)])
-            _ = try await client.json(service: "events", target: "AWSEvents.PutTargets", version: "1.1", [
-                "Rule": "all", "EventBusName": .string(name), "Targets": [["Id": "queue", "Arn": .string(arn)]],
-            ])
+            _ = try await client.json(
+                service: "events",
+                target: "AWSEvents.PutRule",
+                version: "1.1",
+                ["Name": "all", "EventBusName": .string(name), "EventPattern": .string(pattern)]
+            )
+            _ = try await client.json(
+                service: "events",
+                target: "AWSEvents.PutTargets",
+                version: "1.1",
+                [
+                    "Rule": "all", "EventBusName": .string(name), "Targets": [["Id": "queue", "Arn": .string(arn)]],
+                ]
+            )
             let environment = [
                 "HERALD_PUBLISH_KEY_SECRET_ID": try await TestMoto.secret("key-one, key-two"), "HERALD_EVENT_BUS": .init(name),
-                "HERALD_AWS_ENDPOINT": client.endpoint ?? "", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+                "HERALD_AWS_ENDPOINT": client.endpoint ?? "", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "us-east-1",
             ]
             return Bus(publish: try await LambdaFunctions.handler(named: "publish", environment: environment), queue: queue)
         }
 
         /// One request as the HTTP API passes it; the status and the JSON answer.
-        func post(_ path: String, _ body: String, key: String? = "key-two", scheme: String = "Bearer") async throws -> (status: Int, body: JSONValue) {
+        func post(_ path: String, _ body: String, key: String? = "key-two", scheme: String = "Bearer") async throws -> (status: Int, body: JSONValue)
+        {
             var headers: [String: JSONValue] = ["content-type": "application/json"]
             if let key { headers["authorization"] = .string("\(scheme) \(key)") }
             let answer = try await publish.handle([
@@ -69,7 +87,10 @@ import Testing
         let answer = try await bus.post("/events", body)
         #expect(answer.status == 200 && answer.body["failedEntryCount"] == .int(2))
         guard case .array(let entries)? = answer.body["entries"], entries.count == 4 else { throw TestFailure("\(answer)") }
-        #expect(entries[0].objectValue?.keys.sorted() == ["eventId"] && entries[3].objectValue?.keys.sorted() == ["eventId"], "no seq before numbering")
+        #expect(
+            entries[0].objectValue?.keys.sorted() == ["eventId"] && entries[3].objectValue?.keys.sorted() == ["eventId"],
+            "no seq before numbering"
+        )
         #expect(entries[1]["errorCode"] == "invalid_detail" && entries[2]["errorCode"] == "unknown_detail_type")
         let delivered = try await bus.delivered()
         let byID = Dictionary(uniqueKeysWithValues: delivered.compactMap { event in event["id"]?.stringValue.map { ($0, event) } })
@@ -100,7 +121,21 @@ import Testing
         }
         let big = #"[{"detail-type":"Entity Updated","detail":{"entityId":"a","data":"\#(String(repeating: "x", count: 140_000))"}}]"#
         let entries = try await bus.post("/events", big)
-        #expect(entries.status == 200 && entries.body["entries"] == [["errorCode": "push_too_large", "errorMessage": .string(PushSize.refusal(of: .entityUpdated(.init(entityID: EntityID("a")!, data: .string(String(repeating: "x", count: 140_000)))), id: EventID.next(), time: Date().formatted(.iso8601)) ?? "")]])
+        #expect(
+            entries.status == 200
+                && entries.body["entries"] == [
+                    [
+                        "errorCode": "push_too_large",
+                        "errorMessage": .string(
+                            PushSize.refusal(
+                                of: .entityUpdated(.init(entityID: EntityID("a")!, data: .string(String(repeating: "x", count: 140_000)))),
+                                id: EventID.next(),
+                                time: Date().formatted(.iso8601)
+                            ) ?? ""
+                        ),
+                    ]
+                ]
+        )
         #expect(try await bus.delivered().isEmpty)
     }
 }

@@ -1,9 +1,10 @@
 import AsyncHTTPClient
-import NIOHTTP1
 import HeraldClient
 import HeraldCore
-@testable import HeraldServer
+import NIOHTTP1
 import Testing
+
+@testable import HeraldServer
 
 @Suite struct PublishTests {
     @Test func keysWhoseLengthsDifferByAMultipleOf256AreNotEqual() {
@@ -29,7 +30,10 @@ import Testing
             #expect(answer.status == 200)
             let json = try #require(JSON.parse(answer.body))
             #expect(json["failedEntryCount"] == .int(0))
-            guard case .array(let entries)? = json["entries"] else { Issue.record("no entries"); continue }
+            guard case .array(let entries)? = json["entries"] else {
+                Issue.record("no entries")
+                continue
+            }
             #expect(entries.first?["seq"] == .int(index + 1))
             #expect(entries.first?["eventId"]?.stringValue?.count == 36)
         }

@@ -29,22 +29,34 @@ import Testing
             case .standalone:
                 let server = try await TestServer.start()
                 return Deployment(
-                    shape: shape, clientURL: server.wsURL, publish: PublishClient(baseURL: server.httpURL, publishKey: TestServer.publishKey),
-                    secret: TestServer.secret, stop: { try await server.stop() }
+                    shape: shape,
+                    clientURL: server.wsURL,
+                    publish: PublishClient(baseURL: server.httpURL, publishKey: TestServer.publishKey),
+                    secret: TestServer.secret,
+                    stop: { try await server.stop() }
                 )
             case .cluster:
                 let database = try await TestPostgres.freshDatabase()
                 let (clients, backend) = (try await ClusterNodes.node(database), try await ClusterNodes.node(database))
                 return Deployment(
-                    shape: shape, clientURL: clients.wsURL, publish: PublishClient(baseURL: backend.httpURL, publishKey: TestServer.publishKey),
-                    secret: TestServer.secret, stop: {
+                    shape: shape,
+                    clientURL: clients.wsURL,
+                    publish: PublishClient(baseURL: backend.httpURL, publishKey: TestServer.publishKey),
+                    secret: TestServer.secret,
+                    stop: {
                         try await clients.stop()
                         try await backend.stop()
                     }
                 )
             case .aws:
                 let local = try await AWSLocalTests.Local.start()
-                return Deployment(shape: shape, clientURL: local.wsURL, publish: local.publish, secret: AWSLocalTests.secret, stop: { await local.stop() })
+                return Deployment(
+                    shape: shape,
+                    clientURL: local.wsURL,
+                    publish: local.publish,
+                    secret: AWSLocalTests.secret,
+                    stop: { await local.stop() }
+                )
             }
         }
 
@@ -79,7 +91,9 @@ import Testing
             socket.send(#"{"action":"subscribe","entityIds":["order-7","order-8"],"requestId":"s"}"#)
             for entity in ["order-7", "order-8"] {
                 let ack = try await socket.json(timeout: deployment.pushTimeout)
-                #expect(ack["type"] == "subscribed" && ack["entityId"] == .string(entity) && ack["recovered"] == .bool(true) && ack["requestId"] == "s")
+                #expect(
+                    ack["type"] == "subscribed" && ack["entityId"] == .string(entity) && ack["recovered"] == .bool(true) && ack["requestId"] == "s"
+                )
             }
         }
         var ids: [String] = []
@@ -118,12 +132,18 @@ import Testing
             socket.send(#"{"action":"ping"}"#)
             #expect(try await socket.json(timeout: deployment.pushTimeout)["type"] == "pong")
         }
-        let answer = try await deployment.publish.post("/users/ada/notifications", body: Array(#"{"message":"done","callback":"https://example.com/1"}"#.utf8))
+        let answer = try await deployment.publish.post(
+            "/users/ada/notifications",
+            body: Array(#"{"message":"done","callback":"https://example.com/1"}"#.utf8)
+        )
         #expect(answer.status == 202)
         let id = JSON.parse(Array(answer.body.utf8))?["eventId"]
         for socket in [phone, laptop] {
             let push = try await socket.json(timeout: deployment.pushTimeout)
-            #expect(push["type"] == "User Push Notification" && push["message"] == "done" && push["callback"] == "https://example.com/1" && push["id"] == id)
+            #expect(
+                push["type"] == "User Push Notification" && push["message"] == "done" && push["callback"] == "https://example.com/1"
+                    && push["id"] == id
+            )
         }
         other.send(#"{"action":"ping","requestId":1}"#)
         #expect(try await other.json(timeout: deployment.pushTimeout) == ["type": "pong", "requestId": .int(1)], "bob got nothing before")

@@ -11,16 +11,30 @@ import Testing
 @Suite struct SignatureClaimsTests {
     /// A request signed as botocore signs it, with the publish key as the secret access key, as raw bytes.
     private static func signed(
-        _ method: String, _ path: String, body: String, host: String, region: String = "us-east-1", service: String = "execute-api",
-        unsignedPayload: Bool = false, secret: String = TestServer.publishKey
+        _ method: String,
+        _ path: String,
+        body: String,
+        host: String,
+        region: String = "us-east-1",
+        service: String = "execute-api",
+        unsignedPayload: Bool = false,
+        secret: String = TestServer.publishKey
     ) -> String {
         var headers = [(name: "Host", value: host), (name: "Content-Type", value: "application/json")]
         if unsignedPayload { headers.append((name: "X-Amz-Content-SHA256", value: AWSSignatureV4.unsignedPayload)) }
         let request = AWSSignatureV4.Request(
-            method: method, rawPath: path, rawQuery: "", headers: headers, bodySHA256Hex: AWSSignatureV4.sha256Hex(body.utf8)
+            method: method,
+            rawPath: path,
+            rawQuery: "",
+            headers: headers,
+            bodySHA256Hex: AWSSignatureV4.sha256Hex(body.utf8)
         )
         let added = AWSSignatureV4.signature(
-            for: request, credentials: .init(accessKeyID: "herald", secretAccessKey: secret), region: region, service: service, at: Date()
+            for: request,
+            credentials: .init(accessKeyID: "herald", secretAccessKey: secret),
+            region: region,
+            service: service,
+            at: Date()
         )
         let lines = (headers + added).map { "\($0.name): \($0.value)" } + ["Content-Length: \(body.utf8.count)", "Connection: close"]
         return "\(method) \(path) HTTP/1.1\r\n" + lines.joined(separator: "\r\n") + "\r\n\r\n" + body
@@ -52,13 +66,20 @@ import Testing
     @Test func aSignatureForAnotherRegionIsRefused() async throws {
         let server = try await TestServer.start()
         let host = "127.0.0.1:\(server.port)"
-        let answer = try await Self.send(Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: host, region: "zz-fake-9"), to: server)
+        let answer = try await Self.send(
+            Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: host, region: "zz-fake-9"),
+            to: server
+        )
         #expect(answer.status == 401)
-        #expect(answer.body == Self.refusal("the AWS signature is not accepted: the credential scope names region zz-fake-9; this server accepts us-east-1"))
+        #expect(
+            answer.body
+                == Self.refusal("the AWS signature is not accepted: the credential scope names region zz-fake-9; this server accepts us-east-1")
+        )
         // The configured region is accepted.
         let configured = try await TestServer.start { $0.awsRegion = "zz-fake-9" }
         let accepted = try await Self.send(
-            Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: "127.0.0.1:\(configured.port)", region: "zz-fake-9"), to: configured
+            Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: "127.0.0.1:\(configured.port)", region: "zz-fake-9"),
+            to: configured
         )
         #expect(accepted.status == 202)
         try await configured.stop()
@@ -71,9 +92,14 @@ import Testing
         #expect(foreign.status == 401)
         #expect(
             foreign.body
-                == Self.refusal("the AWS signature is not accepted: the request was signed for host evil.example; this server answers as push.example.com, 127.0.0.1")
+                == Self.refusal(
+                    "the AWS signature is not accepted: the request was signed for host evil.example; this server answers as push.example.com, 127.0.0.1"
+                )
         )
-        let own = try await Self.send(Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: "127.0.0.1:\(server.port)"), to: server)
+        let own = try await Self.send(
+            Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: "127.0.0.1:\(server.port)"),
+            to: server
+        )
         #expect(own.status == 202)
         let named = try await Self.send(Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: "PUSH.example.com"), to: server)
         #expect(named.status == 202)
@@ -89,7 +115,9 @@ import Testing
         #expect(replayed.status == 401)
         #expect(
             replayed.body
-                == Self.refusal("the AWS signature was already used: a signed request that changes something is accepted once within 15 minutes; sign it again")
+                == Self.refusal(
+                    "the AWS signature was already used: a signed request that changes something is accepted once within 15 minutes; sign it again"
+                )
         )
         let push = try await subscriber.json()
         #expect(push["seq"] == .int(1) && push["message"] == "signed")
@@ -104,7 +132,10 @@ import Testing
     @Test func anUnsignedPayloadIsRefusedOnARequestWithABody() async throws {
         let server = try await TestServer.start()
         let host = "127.0.0.1:\(server.port)"
-        let answer = try await Self.send(Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: host, unsignedPayload: true), to: server)
+        let answer = try await Self.send(
+            Self.signed("POST", "/entities/order-7/updates", body: Self.update, host: host, unsignedPayload: true),
+            to: server
+        )
         #expect(answer.status == 401)
         #expect(
             answer.body

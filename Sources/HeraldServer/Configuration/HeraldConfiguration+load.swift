@@ -1,5 +1,5 @@
-import Foundation
 public import Configuration
+import Foundation
 public import HeraldCore
 import HeraldTokens
 import Logging
@@ -12,7 +12,9 @@ extension HeraldConfiguration {
     ///   - environment: the process environment.
     ///   - file: the config file's values (`ConfigurationFile.load`), by setting name.
     public static func reader(
-        flags: [String: ConfigContent], environment: [String: String], file: [String: ConfigContent] = [:]
+        flags: [String: ConfigContent],
+        environment: [String: String],
+        file: [String: ConfigContent] = [:]
     ) -> ConfigReader {
         ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values(flags)),
@@ -99,7 +101,10 @@ extension HeraldConfiguration {
         }
         publicHosts = settings.list("public-host")?.map { $0.lowercased() } ?? []
         if let bad = publicHosts.first(where: { $0.contains("/") || $0.contains("@") || $0.contains(" ") || $0.hasPrefix(":") }) {
-            throw Settings.invalid("public-host", "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))")
+            throw Settings.invalid(
+                "public-host",
+                "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))"
+            )
         }
         allowedOrigins = settings.list("allowed-origin") ?? []
         limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
@@ -113,7 +118,8 @@ extension HeraldConfiguration {
         limits.outboundBufferBytes = try settings.size("outbound-buffer-bytes", atLeast: 1) ?? limits.outboundBufferBytes
         limits.pingInterval = try settings.duration("ping-interval", atLeast: .milliseconds(1)) ?? limits.pingInterval
         // Checked once per ping interval: at least two intervals, so a quiet client is pinged before it is closed.
-        limits.idleTimeout = try settings.duration("idle-timeout", atLeast: limits.pingInterval * 2)
+        limits.idleTimeout =
+            try settings.duration("idle-timeout", atLeast: limits.pingInterval * 2)
             ?? max(limits.idleTimeout, limits.pingInterval * 2)
         limits.maxConnectionLifetime = try settings.duration("max-connection-lifetime") ?? limits.maxConnectionLifetime
         limits.requestTimeout = try settings.duration("request-timeout", atLeast: .milliseconds(1)) ?? limits.requestTimeout

@@ -35,8 +35,14 @@ struct ConnectGate: Sendable {
     let handshakes: HandshakeRateLimit
 
     init(
-        verifier: TokenVerifier, keySet: KeySetRefresher?, lifecycle: Lifecycle, hub: Hub, refusals: Refusals, path: String,
-        origins: OriginPolicy, limits: HeraldConfiguration.Limits
+        verifier: TokenVerifier,
+        keySet: KeySetRefresher?,
+        lifecycle: Lifecycle,
+        hub: Hub,
+        refusals: Refusals,
+        path: String,
+        origins: OriginPolicy,
+        limits: HeraldConfiguration.Limits
     ) {
         self.verifier = verifier
         self.keySet = keySet
@@ -53,7 +59,10 @@ struct ConnectGate: Sendable {
     /// Decides on `eventLoop`, at once — unless the token names a key id the JWKS lacks: then
     /// after one refresh of the key set (shared with other connects, rate-limited), it decides again.
     func admit(
-        _ request: Request, sourceIP: String?, serverPort: Int?, on eventLoop: any EventLoop
+        _ request: Request,
+        sourceIP: String?,
+        serverPort: Int?,
+        on eventLoop: any EventLoop
     ) -> EventLoopFuture<Result<Admission, HTTPRefusal>> {
         let decision = admit(request, sourceIP: sourceIP, serverPort: serverPort)
         guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh, let refresh = keySet?.refreshForUnknownKeyID() else {
@@ -101,10 +110,13 @@ struct ConnectGate: Sendable {
                 if maxConnectionsPerUser > 0, hub.connections(of: identity.userID) >= maxConnectionsPerUser {
                     return .failure(.overCapacity("this user has the most connections allowed; close one first"))
                 }
-                return .success(Admission(
-                    identity: identity, subprotocol: credentials.subprotocol,
-                    peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headers[.userAgent])
-                ))
+                return .success(
+                    Admission(
+                        identity: identity,
+                        subprotocol: credentials.subprotocol,
+                        peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headers[.userAgent])
+                    )
+                )
             }
         }
     }

@@ -50,7 +50,10 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                     if let head = try? HTTPRequest(head, secure: secure, splitCookie: false) {
                         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
                         decided = gate.admit(
-                            request, sourceIP: channel.remoteAddress?.ipAddress, serverPort: channel.localAddress?.port, on: channel.eventLoop
+                            request,
+                            sourceIP: channel.remoteAddress?.ipAddress,
+                            serverPort: channel.localAddress?.port,
+                            on: channel.eventLoop
                         )
                     } else {
                         decided = channel.eventLoop.makeSucceededFuture(.failure(.badUpgrade))

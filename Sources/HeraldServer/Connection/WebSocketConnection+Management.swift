@@ -9,7 +9,10 @@ extension WebSocketConnection {
     func snapshot() async throws -> ConnectionSnapshot {
         try await eventLoop.submit { [self] in
             ConnectionSnapshot(
-                connectionID: connectionID, userID: userID, peer: peer, lastActiveAt: lastActiveAt,
+                connectionID: connectionID,
+                userID: userID,
+                peer: peer,
+                lastActiveAt: lastActiveAt,
                 subscriptions: session?.subscriptions.count ?? 0
             )
         }.get()

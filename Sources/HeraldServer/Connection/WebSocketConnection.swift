@@ -128,9 +128,14 @@ final class WebSocketConnection: ChannelInboundHandler, Outlet, @unchecked Senda
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         session = Session(
-            userID: identity.userID, outlet: self, hub: settings.hub, broker: settings.broker,
-            maxSubscriptions: settings.limits.maxSubscriptions, allowedEntities: identity.allowedEntities,
-            asksHook: settings.hook != nil, hookCacheTTL: settings.hook?.cacheTTL ?? .zero
+            userID: identity.userID,
+            outlet: self,
+            hub: settings.hub,
+            broker: settings.broker,
+            maxSubscriptions: settings.limits.maxSubscriptions,
+            allowedEntities: identity.allowedEntities,
+            asksHook: settings.hook != nil,
+            hookCacheTTL: settings.hook?.cacheTTL ?? .zero
         )
         scheduleExpiry()
         if settings.limits.maxConnectionLifetime > .zero {

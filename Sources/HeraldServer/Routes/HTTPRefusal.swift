@@ -1,7 +1,7 @@
 public import HTTPTypes
-public import Hummingbird
 import HeraldCore
 import HeraldTokens
+public import Hummingbird
 import NIOCore
 
 /// Every refused request, in one form: the HTTP status and the `{"message","reason"}` body of
@@ -49,23 +49,33 @@ public struct HTTPRefusal: HTTPResponseError, Equatable, Sendable {
 
     static let badSubprotocol = HTTPRefusal(.badRequest, reason: "bad_subprotocol", message: ConnectCredentials.Problem.badSubprotocol.message)
     static let badUpgrade = HTTPRefusal(
-        .badRequest, reason: "bad_upgrade", message: "not a valid WebSocket upgrade request"
+        .badRequest,
+        reason: "bad_upgrade",
+        message: "not a valid WebSocket upgrade request"
     )
     static let originNotAllowed = HTTPRefusal(
-        .forbidden, reason: "origin_not_allowed", message: "this Origin may not connect"
+        .forbidden,
+        reason: "origin_not_allowed",
+        message: "this Origin may not connect"
     )
     static func overCapacity(_ message: String) -> HTTPRefusal {
         HTTPRefusal(.serviceUnavailable, reason: "over_capacity", message: message)
     }
     static let tooManyHandshakes = HTTPRefusal(
-        .tooManyRequests, reason: "rate_limited", message: "too many connection attempts from this address; retry in a second"
+        .tooManyRequests,
+        reason: "rate_limited",
+        message: "too many connection attempts from this address; retry in a second"
     )
     static let draining = HTTPRefusal(
-        .serviceUnavailable, reason: "draining", message: "the server is shutting down; connect to another node"
+        .serviceUnavailable,
+        reason: "draining",
+        message: "the server is shutting down; connect to another node"
     )
     /// The other nodes could not be asked about a connection (the cluster's database is unreachable).
     static let clusterUnavailable = HTTPRefusal(
-        .serviceUnavailable, reason: "broker_unavailable", message: "the other nodes cannot be reached right now; try again"
+        .serviceUnavailable,
+        reason: "broker_unavailable",
+        message: "the other nodes cannot be reached right now; try again"
     )
 
     /// The JSON error body.

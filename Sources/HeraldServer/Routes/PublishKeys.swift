@@ -107,9 +107,13 @@ struct PublishKeys: Sendable {
         private func refusal(_ failure: AWSSignatureV4.Failure) -> HTTPRefusal {
             switch failure {
             case .malformed(let problem), .expired(let problem): refusal("the AWS signature cannot be checked: \(problem)")
-            case .notSigV4, .signatureMismatch: refusal("the AWS signature does not match any publish key (use a publish key as the secret access key)")
+            case .notSigV4, .signatureMismatch:
+                refusal("the AWS signature does not match any publish key (use a publish key as the secret access key)")
             case .refused(let problem): refusal("the AWS signature is not accepted: \(problem)")
-            case .replayed: refusal("the AWS signature was already used: a signed request that changes something is accepted once within 15 minutes; sign it again")
+            case .replayed:
+                refusal(
+                    "the AWS signature was already used: a signed request that changes something is accepted once within 15 minutes; sign it again"
+                )
             }
         }
 

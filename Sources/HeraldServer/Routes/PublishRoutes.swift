@@ -73,6 +73,8 @@ struct PublishRoutes: Sendable {
     }
 
     private static let brokerUnavailable = HTTPRefusal(
-        .serviceUnavailable, reason: "broker_unavailable", message: "the broker cannot accept events right now; nothing was published"
+        .serviceUnavailable,
+        reason: "broker_unavailable",
+        message: "the broker cannot accept events right now; nothing was published"
     )
 }
