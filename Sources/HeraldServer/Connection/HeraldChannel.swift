@@ -14,12 +14,12 @@ import NIOWebSocket
 ///
 /// Modelled on HummingbirdWebSocket's `HTTP1WebSocketUpgradeChannel`, which answers every
 /// refused upgrade with an empty `400` (and redirects other upgrade attempts). After an upgrade
-/// the connection is a plain NIO pipeline — NIOWebSocket's frame decoder and aggregator, an
-/// `IdleStateHandler` for pings, and `WebSocketConnection` — run by its event loop, with no task
-/// per connection; see docs/PERFORMANCE.md for why.
+/// the connection is a plain NIO pipeline — NIOWebSocket's frame decoder and aggregator, and
+/// the `ConnectionHandler` that runs the connection's state machine (its pings and deadlines
+/// included) — run by its event loop, with no task per connection; see docs/PERFORMANCE.md for why.
 struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
-        /// The connection now belongs to its `WebSocketConnection`.
+        /// The connection now belongs to its `ConnectionHandler`.
         case webSocket
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ConnectRejection)
@@ -42,7 +42,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
             let admission = NIOLoopBoundBox<Admission?>(nil, eventLoop: channel.eventLoop)
             let webSocketUpgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: connection.limits.maxMessageBytes,
-                enableAutomaticErrorHandling: false,  // WebSocketConnection closes with the right code itself
+                enableAutomaticErrorHandling: false,  // the ConnectionHandler closes with the right code itself
                 shouldUpgrade: { channel, head in
                     // Admission (token included) is decided right here on the event loop: no task, no hop
                     // (only a token naming a key id the JWKS lacks waits, for one refresh of the key set).
@@ -152,8 +152,10 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 maxAccumulatedFrameCount: 1024,
                 maxAccumulatedFrameSize: limits.maxMessageBytes
             ),
-            IdleStateHandler(readTimeout: TimeAmount(limits.pingInterval)),
-            WebSocketConnection(identity: admitted.identity, peer: admitted.peer, wire: wire, eventLoop: channel.eventLoop, settings: connection),
+            ConnectionHandler(
+                identity: admitted.identity, connection: WebSocketConnection(peer: admitted.peer, eventLoop: channel.eventLoop, metrics: connection.metrics),
+                wire: wire, settings: connection
+            ),
         ])
     }
 

@@ -52,7 +52,7 @@ public func buildApplication(
     let (broker, brokerServices) = try await brokerFactory.make(hub, configuration.history, logger)
     let lifecycle = Lifecycle()
     let refusals = Refusals(metrics: metrics)
-    let directory = ConnectionDirectory()
+    let directory = ConnectionDirectory(hub: hub)
     let tokenKeys = try await VerificationKeys(configuration: tokens)
     let keySet = (tokens.jwksURL.map(KeySetRefresher.Source.url) ?? tokens.jwksFile.map(KeySetRefresher.Source.file)).map {
         KeySetRefresher(
@@ -84,7 +84,7 @@ public func buildApplication(
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
     broker.cluster?.reportRejectedNotices(to: metrics.rejectedNotice)
-    AdminRoutes(hub: hub, broker: broker, refusals: refusals, connections: connections).add(to: router, keys: publishKeys)
+    AdminRoutes(hub: hub, broker: broker, refusals: refusals, metrics: metrics, connections: connections).add(to: router, keys: publishKeys)
     ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
     let tls = try configuration.tls.map { files throws(HeraldError) in try HeraldConfiguration.TLSFiles.load(files) }

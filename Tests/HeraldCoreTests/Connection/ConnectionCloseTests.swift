@@ -24,7 +24,7 @@ import Testing
         #expect(other.handle(.closeReceived(ByteBuffer(bytes: [0x03, 0xE8])), at: at(13)) == [.closeSocket])
         #expect(machine.handle(.deadlineReached(.closeTimeout), at: at(15)) == [.closeSocket])
         #expect(machine.handle(.socketClosed, at: at(16)) == [
-            .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.closeTimeout), .cancelHook, .ended(closeCode: 4003),
+            .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.ping), .cancelDeadline(.closeTimeout), .cancelHook, .ended(closeCode: 4003),
         ])
         #expect(machine.handle(.deadlineReached(.closeTimeout), at: at(20)).isEmpty)
     }
@@ -58,7 +58,7 @@ import Testing
         var machine = MachineFixtures.machine()
         _ = machine.handle(MachineFixtures.text(#"{"action":"subscribe","entityId":"a"}"#), at: at(1))
         #expect(machine.handle(.socketClosed, at: at(2)) == [
-            .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.closeTimeout), .cancelHook,
+            .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.ping), .cancelDeadline(.closeTimeout), .cancelHook,
             .unsubscribe([MachineFixtures.entity("a")]), .ended(closeCode: 1006),
         ])
         #expect(machine.handle(.socketClosed, at: at(3)).isEmpty)
