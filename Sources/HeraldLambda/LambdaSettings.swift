@@ -17,11 +17,15 @@ public struct LambdaSettings: Sendable {
     public var maxSubscriptions = 100
     /// `HERALD_TOKEN_LEEWAY` in seconds (30).
     public var tokenLeeway: Duration = .seconds(30)
+    /// `HERALD_SUBSCRIPTION_AUTH` `claims` and `HERALD_ENTITIES_CLAIM` (default `entities`): the
+    /// dotted path of the claim that lists what a token may subscribe to (PROTOCOL.md §2); nil
+    /// (`none`, the default): any entity.
+    public var entitiesClaim: String?
 
     /// Every variable these settings read (the SAM template sets each of them).
     public static let variables = [
         "HERALD_TABLE", "HERALD_SECRET_ID", "HERALD_MANAGEMENT_ENDPOINT", "HERALD_HISTORY_SIZE", "HERALD_HISTORY_TTL",
-        "HERALD_MAX_SUBSCRIPTIONS", "HERALD_TOKEN_LEEWAY",
+        "HERALD_MAX_SUBSCRIPTIONS", "HERALD_TOKEN_LEEWAY", "HERALD_SUBSCRIPTION_AUTH", "HERALD_ENTITIES_CLAIM",
     ]
 
     public init(table: String, secretID: String) {
@@ -50,5 +54,11 @@ public struct LambdaSettings: Sendable {
         history.ttl = try seconds("HERALD_HISTORY_TTL") ?? history.ttl
         maxSubscriptions = try number("HERALD_MAX_SUBSCRIPTIONS") ?? maxSubscriptions
         tokenLeeway = try seconds("HERALD_TOKEN_LEEWAY") ?? tokenLeeway
+        switch environment["HERALD_SUBSCRIPTION_AUTH"] ?? "none" {
+        case "none", "": entitiesClaim = nil
+        case "claims": entitiesClaim = environment["HERALD_ENTITIES_CLAIM"].flatMap { $0.isEmpty ? nil : $0 } ?? "entities"
+        case let mode:
+            throw LambdaError("HERALD_SUBSCRIPTION_AUTH must be none or claims (the authorisation hook is the standalone server's), not \(mode)")
+        }
     }
 }
