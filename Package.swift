@@ -96,7 +96,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            resources: [.embedInCode("Resources/console.html")],
+            resources: [.embedInCode("Resources/console.html"), .embedInCode("Resources/herald.js")],
             swiftSettings: swiftSettings
         ),
         .target(

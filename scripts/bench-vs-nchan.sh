@@ -1,30 +1,35 @@
 #!/usr/bin/env bash
-# Herald vs Nginx + Nchan on the scenarios of issue 3, in one run on this machine:
+# Herald vs Nginx + Nchan on the benchmark scenarios below, in one run on this machine:
 #   S1 fan-out   1 entity, 5,000 and 10,000 subscribers, closed loop   → server CPU µs per delivery
 #   S1 latency   5,000 subscribers, 20 publishes/s                      → publish → receive p50/p99
 #   S2 spread    10,000 connections over 1,000 entities, 2,000 pub/s    → CPU µs per delivery, p99
 #   S3 idle      19,000 subscribed connections                          → server RSS per connection
 #   S4 connect   5,000 connections as fast as possible (HS256 token)    → CPU µs per connection, rate
+#   S4 paced     5,000 connections at 1,000 per second                  → CPU µs per connection, p99
+#   STORM        19,000 subscribed clients lose their node (SIGTERM) and reconnect to a fresh one:
+#                Herald's resume with `since` (two nodes of one PostgreSQL cluster, a throw-away
+#                database; one publish per entity while they are away, each checked exactly once)
+#                against Nchan's plain reconnect (two nginx)   → time until all resumed, server CPU
 # The server runs on core 0 (taskset -c 0; nginx: one worker, worker_cpu_affinity 1), the load
 # generator (`herald bench`) on core 1. Each scenario starts a fresh server, so figures don't mix.
 # Everything listens on 127.0.0.1. Prints a markdown table and keeps the raw JSON in --out.
 #
-# Usage: bash scripts/bench-vs-nchan.sh [--quick] [--out DIR] [--scenarios S1,S2,S3,S4]
+# Usage: bash scripts/bench-vs-nchan.sh [--quick] [--out DIR] [--scenarios S1,S2,S3,S4,STORM]
 #   --quick      smaller connection counts and 5 s phases (a few minutes in all)
 #   --out DIR    where the JSON results, logs and summary.md go (default /tmp/herald-bench-DATE)
-#   --scenarios  run only these (S1 = fan-out CPU and latency)
+#   --scenarios  run only these (S1 = fan-out CPU and latency, S4 = both connect scenarios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK=0
 OUT=""
-SCENARIOS="S1,S2,S3,S4"
+SCENARIOS="S1,S2,S3,S4,STORM"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --out) OUT="${2:?--out needs a directory}"; shift ;;
         --scenarios) SCENARIOS="${2:?--scenarios needs a list}"; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -48,9 +53,12 @@ stop_pid() {
 }
 BACKLOG_FILE=/proc/sys/net/core/netdev_max_backlog
 ORIGINAL_BACKLOG=""
+POSTMASTER=""
 cleanup() {
     local pid
     for pid in "${STARTED[@]+"${STARTED[@]}"}"; do stop_pid "$pid"; done
+    # The postmaster itself (runuser does not pass signals on): a fast shutdown.
+    if [[ -n "$POSTMASTER" ]]; then kill -INT "$POSTMASTER" 2>/dev/null || true; wait "$PG_LAUNCHER" 2>/dev/null || true; rm -rf "$PG_WORK"; fi
     if [[ -n "$ORIGINAL_BACKLOG" ]]; then echo "$ORIGINAL_BACKLOG" >"$BACKLOG_FILE" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
@@ -82,6 +90,7 @@ swift build -c release --product herald >"$OUT/build.log" 2>&1 || { tail -30 "$O
 HERALD="$(swift build -c release --product herald --show-bin-path)/herald"
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 PUBLISH_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+CLUSTER_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 
 ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n); results in $OUT"
@@ -107,12 +116,39 @@ net_counters() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# The storm's Herald nodes share a throw-away PostgreSQL (Debian's, default settings, not pinned),
+# started on first use. Sets PG_PORT.
+start_postgres() {
+    [[ -n "$POSTMASTER" ]] && return 0
+    local bin
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+    [[ -x "$bin/initdb" ]] || { echo "the storm needs PostgreSQL: apt-get install postgresql" >&2; return 1; }
+    PG_PORT="$(free_port)"
+    # Its own folder: the postgres user cannot enter $WORK.
+    PG_WORK="$(mktemp -d /tmp/herald-bench-pg.XXXXXX)"
+    as_postgres() { if [[ $(id -u) == 0 ]]; then chown -R postgres "$PG_WORK"; runuser -u postgres -- "$@"; else "$@"; fi; }
+    as_postgres "$bin/initdb" -D "$PG_WORK/data" -U herald -A trust -E UTF8 >/dev/null
+    as_postgres "$bin/postgres" -D "$PG_WORK/data" -k "$PG_WORK" -p "$PG_PORT" -c listen_addresses=127.0.0.1 >"$OUT/postgres.log" 2>&1 &
+    PG_LAUNCHER=$!
+    for _ in $(seq 1 100); do psql -q -h 127.0.0.1 -p "$PG_PORT" -U herald -d postgres -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+    POSTMASTER="$(head -1 "$PG_WORK/data/postmaster.pid")"
+}
+
+# A fresh database of that PostgreSQL, as a --broker URL.
+fresh_database() {
+    local database="bench_$RANDOM$RANDOM"
+    psql -q -h 127.0.0.1 -p "$PG_PORT" -U herald -d postgres -c "CREATE DATABASE $database" >/dev/null
+    echo "postgres://herald@127.0.0.1:$PG_PORT/$database?sslmode=disable"
+}
+
 # Sets SERVER_PID (the process to measure), SERVER_MAIN (the one to stop) and URL.
+# start_herald [NAME [serve-args…]] — NAME keeps its output apart when two run at once.
 start_herald() {
-    local out="$WORK/herald.out"
+    local out="$WORK/herald-${1:-main}.out"
+    shift || true
     : >"$out"
     taskset -c 0 "$HERALD" serve --host 127.0.0.1 --port 0 --jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY" \
-        --log-level warning --drain-timeout 2s >"$out" 2>>"$OUT/herald-server.log" &
+        --log-level warning --drain-timeout 2s "$@" >"$out" 2>>"$OUT/herald-server.log" &
     SERVER_MAIN=$!
     STARTED+=("$SERVER_MAIN")
     SERVER_PID=$SERVER_MAIN
@@ -125,10 +161,16 @@ start_herald() {
     done
     [[ -n "$port" ]] || { echo "herald did not start" >&2; return 1; }
     URL="http://127.0.0.1:$port"
+    # A cluster node is ready once it has loaded the streams and listens to the database.
+    for _ in $(seq 1 100); do
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/ready")" == 200 ]] && break
+        sleep 0.1
+    done
 }
 
+# start_nchan [NAME] — NAME: a second nginx beside the first (the storm's fresh node).
 start_nchan() {
-    local port dir="$WORK/nginx"
+    local port dir="$WORK/nginx${1:+-$1}"
     port="$(free_port)"
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -211,10 +253,46 @@ run() {
     if [[ "$target" == nchan && -s "$WORK/nginx/error.log" ]]; then cp "$WORK/nginx/error.log" "$OUT/$name-nginx-error.log"; fi
 }
 
+# storm NAME TARGET bench-args… — two fresh servers (Herald: nodes of one fresh database); the
+# bench connects to the first, sends it SIGTERM, and its clients reconnect to the second.
+storm() {
+    local name="$1" target="$2"
+    shift 2
+    local credentials=() lost_main lost_pid lost_url
+    if [[ "$target" == herald ]]; then
+        start_postgres
+        local broker
+        broker="$(fresh_database)"
+        start_herald lost --broker "$broker" --cluster-secret "$CLUSTER_SECRET" --drain-timeout 10s
+        lost_main=$SERVER_MAIN lost_pid=$SERVER_PID lost_url=$URL
+        start_herald fresh --broker "$broker" --cluster-secret "$CLUSTER_SECRET" --drain-timeout 10s
+        credentials=(--jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY")
+    else
+        start_nchan lost
+        lost_main=$SERVER_MAIN lost_pid=$SERVER_PID lost_url=$URL
+        start_nchan fresh
+    fi
+    log "$name on $target (lost pid $lost_pid, fresh pid $SERVER_PID): $*"
+    local before after
+    before="$(net_counters)"
+    if ! timeout 600 taskset -c 1 "$HERALD" bench --target "$target" --url "$lost_url" "${credentials[@]+"${credentials[@]}"}" \
+        --server-pid "$lost_pid" --storm-pid "$lost_main" --reconnect-url "$URL" --reconnect-server-pid "$SERVER_PID" \
+        --threads 1 --json "$@" >"$OUT/$name-$target.json" 2>"$OUT/$name-$target.log"; then
+        log "  bench exited non-zero: $(tail -1 "$OUT/$name-$target.log")"
+    fi
+    after="$(net_counters)"
+    echo "$before $after" | awk '{ print $3 - $1, $4 - $2 }' >"$OUT/$name-$target.net"
+    stop_server
+    SERVER_MAIN=$lost_main
+    stop_server
+}
+
 if [[ $QUICK == 1 ]]; then
     FAN_A=1000 FAN_B=2000 LAT=1000 SPREAD=2000 SPREAD_ENTITIES=200 SPREAD_RATE=1000 IDLE=4000 CONNECT=1000 SECONDS_=5s
+    STORM=1000 STORM_ENTITIES=100
 else
     FAN_A=5000 FAN_B=10000 LAT=5000 SPREAD=10000 SPREAD_ENTITIES=1000 SPREAD_RATE=2000 IDLE=19000 CONNECT=5000 SECONDS_=12s
+    STORM=19000 STORM_ENTITIES=1000
 fi
 
 for target in nchan herald; do
@@ -233,6 +311,13 @@ for target in nchan herald; do
     fi
     if wants S4; then
         run "S4-connect-$CONNECT" "$target" --connections "$CONNECT" --entities 100 --rate 0 --duration 1s --connect-concurrency 500
+        run "S4-paced-$CONNECT" "$target" --connections "$CONNECT" --entities 100 --rate 0 --duration 1s --connect-concurrency 500 \
+            --connect-rate 1000
+    fi
+    if wants STORM; then
+        # Reconnecting at once: up to 1,000 handshakes in flight (Herald's listen backlog is 4,096, nginx's 511).
+        storm "STORM-reconnect-$STORM" "$target" --connections "$STORM" --entities "$STORM_ENTITIES" --rate 0 --duration 1s \
+            --source-addresses 4 --connect-concurrency 500
     fi
 done
 
@@ -262,6 +347,7 @@ def kb(value):
 # (label, JSON path, conversion, which generator flag can distort it: "publish", "connect" or None)
 PUBLISH = "publish"
 CONNECT = "connect"
+STORM = "storm"
 MEASURES = {
     "S1-fanout": [("server CPU µs/delivery ↓", ("deliveries", "serverCpuUsPerDelivery"), None, PUBLISH),
                   ("deliveries/s ↑", ("deliveries", "perSecond"), None, PUBLISH),
@@ -277,6 +363,15 @@ MEASURES = {
                    ("connections/s ↑", ("connect", "perSecond"), None, CONNECT),
                    ("handshake p50 ms ↓", ("connect", "handshakeMs", "p50"), None, CONNECT),
                    ("handshake p99 ms ↓", ("connect", "handshakeMs", "p99"), None, CONNECT)],
+    "S4-paced": [("server CPU µs/connection ↓", ("connect", "serverCpuUsPerConnection"), None, None),
+                 ("handshake p50 ms ↓", ("connect", "handshakeMs", "p50"), None, CONNECT),
+                 ("handshake p99 ms ↓", ("connect", "handshakeMs", "p99"), None, CONNECT)],
+    "STORM-reconnect": [("all resumed s ↓ (Nchan: reconnected)", ("storm", "resumeSeconds"), None, STORM),
+              ("all reconnected s ↓", ("storm", "reconnectSeconds"), None, STORM),
+              ("resume p99 ms ↓", ("storm", "resumeMs", "p99"), None, STORM),
+              ("fresh node CPU µs/client ↓", ("storm", "serverCpuUsPerClient"), None, None),
+              ("fresh node CPU s ↓", ("storm", "serverCpuSeconds"), None, None),
+              ("losing the node s", ("storm", "lossSeconds"), None, None)],
 }
 
 def distorted(data, phase):
@@ -284,6 +379,8 @@ def distorted(data, phase):
         return bool(get(data, "generator", "publishSaturated") or get(data, "generator", "behindSchedule"))
     if phase == CONNECT:
         return bool(get(data, "generator", "connectSaturated"))
+    if phase == STORM:
+        return (get(data, "storm", "generatorCpuPercent") or 0) >= 85
     return False
 
 def fmt(value):
@@ -316,6 +413,21 @@ def notes_for(name, target, data, phases):
                      + (" and behind schedule" if get(data, "generator", "behindSchedule") else ""))
     if CONNECT in phases and distorted(data, CONNECT):
         notes.append(f"{name} {target}: generator at {get(data, 'generator', 'connectCpuPercent')}% CPU while connecting")
+    storm = get(data, "storm")
+    if STORM in phases and storm is not None:
+        if not storm.get("complete") and target == "herald":
+            notes.append(f"{name} {target}: not every client resumed with every missed event once: {storm.get('resumed')} of "
+                         f"{storm.get('clients')} resumed, events {storm.get('events')}, not recovered {storm.get('notRecovered')}, "
+                         f"failures {storm.get('failureReasons')}")
+        elif storm.get("resumed") != storm.get("clients") or storm.get("lost") != storm.get("clients"):
+            notes.append(f"{name} {target}: {storm.get('lost')} of {storm.get('clients')} clients lost their node, "
+                         f"{storm.get('resumed')} reconnected {storm.get('failureReasons')}")
+        else:
+            notes.append(f"{name} {target}: {storm.get('clients')} clients, losses {storm.get('lossCodes')}"
+                         + (f", {storm['events']['received']} missed events received, each once, in order"
+                            if target == "herald" else ""))
+        if distorted(data, STORM):
+            notes.append(f"{name} {target}: generator at {storm.get('generatorCpuPercent')}% CPU while reconnecting")
     try:
         with open(os.path.join(out, f"{name}-{target}.net")) as handle:
             drops, retransmits = (int(field) for field in handle.read().split())

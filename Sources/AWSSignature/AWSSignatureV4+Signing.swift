@@ -28,7 +28,11 @@ extension AWSSignatureV4 {
     /// session token, and `Authorization`. `request.headers` must hold `Host`; it, `Content-Type`
     /// and every `X-Amz-*` header are signed (botocore leaves `User-Agent` and the like out).
     public static func signature(
-        for request: Request, credentials: Credentials, region: String, service: String, at date: Date
+        for request: Request,
+        credentials: Credentials,
+        region: String,
+        service: String,
+        at date: Date
     ) -> [(name: String, value: String)] {
         let timestamp = date.formatted(Self.amzDate)
         let scope = CredentialScope(date: String(timestamp.prefix(8)), region: region, service: service)
@@ -42,11 +46,19 @@ extension AWSSignatureV4 {
         // The request's own headers are all present, so the canonical form cannot fail.
         let canonical = (try? canonicalRequest(signing, signedHeaders: signedHeaders)) ?? ""
         let stringToSign = Self.stringToSign(canonicalRequest: canonical, timestamp: timestamp, scope: scope)
-        let signature = hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey(secret: credentials.secretAccessKey, scope: scope)))
-        let authorization = "\(algorithm) Credential=\(credentials.accessKeyID)/\(scope.stringValue), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
+        let signature = hex(
+            HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey(secret: credentials.secretAccessKey, scope: scope))
+        )
+        let authorization =
+            "\(algorithm) Credential=\(credentials.accessKeyID)/\(scope.stringValue), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
         return added + [(name: "Authorization", value: authorization)]
     }
 
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
-    private static let amzDate = Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted, timeZone: .gmt)
+    private static let amzDate = Date.ISO8601FormatStyle(
+        dateSeparator: .omitted,
+        dateTimeSeparator: .standard,
+        timeSeparator: .omitted,
+        timeZone: .gmt
+    )
 }

@@ -55,23 +55,34 @@ public struct AWSSignatureV4 {
         /// The signature matches none of the secrets, or a declared
         /// `X-Amz-Content-SHA256` differs from the hash of the received body.
         case signatureMismatch
+        /// The request breaks the server's `Expectations` (service, region, host, unsigned body);
+        /// the message says which.
+        case refused(String)
+        /// The signature was accepted before and its `X-Amz-Date` is still within the skew (`ReplayCache`).
+        case replayed
     }
 
     public static let algorithm = "AWS4-HMAC-SHA256"
     public static let unsignedPayload = "UNSIGNED-PAYLOAD"
 
-    /// Succeeds when the request's signature matches one of `secrets` (each tried as an
-    /// AWS secret access key; the access key id is ignored).
+    /// Succeeds with the signature when the request's signature matches one of `secrets` (each
+    /// tried as an AWS secret access key; the access key id is ignored) and, when given, the
+    /// request meets `expectations`.
     ///
     /// - Parameters:
     ///   - now: the server's clock, in seconds since 1970.
     ///   - maxSkewSeconds: how far `X-Amz-Date` may be from `now` (AWS allows 15 minutes).
     public static func verify(
-        _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double = 900
-    ) -> Result<Void, Failure> {
+        _ request: Request,
+        secrets: [String],
+        now: Double,
+        maxSkewSeconds: Double = 900,
+        expecting expectations: Expectations? = nil
+    ) -> Result<Signature, Failure> {
         do {
-            try check(request, secrets: secrets, now: now, maxSkewSeconds: maxSkewSeconds)
-            return .success(())
+            let (authorization, timestamp) = try checkHeaders(request, now: now, maxSkewSeconds: maxSkewSeconds, expecting: expectations)
+            try checkSignature(request, authorization: authorization, timestamp: timestamp, secrets: secrets)
+            return .success(Signature(bytes: authorization.signature, expiresAt: timestamp.secondsSince1970 + Int(maxSkewSeconds.rounded(.up))))
         } catch {
             return .failure(error)
         }
@@ -86,10 +97,14 @@ public struct AWSSignatureV4 {
     /// Success only means the body is worth reading: ``verify(_:secrets:now:maxSkewSeconds:)``
     /// must still pass once it is.
     public static func precheck(
-        _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double = 900
+        _ request: Request,
+        secrets: [String],
+        now: Double,
+        maxSkewSeconds: Double = 900,
+        expecting expectations: Expectations? = nil
     ) -> Result<Void, Failure> {
         do {
-            let (authorization, timestamp) = try checkHeaders(request.headers, now: now, maxSkewSeconds: maxSkewSeconds)
+            let (authorization, timestamp) = try checkHeaders(request, now: now, maxSkewSeconds: maxSkewSeconds, expecting: expectations)
             _ = try canonicalHeaders(request.headers, signedHeaders: authorization.signedHeaders)
             guard let declared = try singleValue(of: "x-amz-content-sha256", in: request.headers) else {
                 return .success(())  // the signature covers the body's hash: it needs the body
@@ -108,28 +123,29 @@ public struct AWSSignatureV4 {
         hex(SHA256.hash(data: Array(bytes)))
     }
 
+    /// The parsed `Authorization` and `X-Amz-Date`, within the skew, and meeting `expectations`.
     /// Throws the first rule the request breaks, in the order: scheme, header syntax, clock skew,
-    /// signed headers present, payload hash, signature.
-    private static func check(
-        _ request: Request, secrets: [String], now: Double, maxSkewSeconds: Double
-    ) throws(Failure) {
-        let (authorization, timestamp) = try checkHeaders(request.headers, now: now, maxSkewSeconds: maxSkewSeconds)
-        try checkSignature(request, authorization: authorization, timestamp: timestamp, secrets: secrets)
-    }
-
-    /// The parsed `Authorization` and `X-Amz-Date`, within the skew.
+    /// expectations; `checkSignature` then checks the signed headers present, the payload hash and
+    /// the signature.
     private static func checkHeaders(
-        _ headers: [(name: String, value: String)], now: Double, maxSkewSeconds: Double
+        _ request: Request,
+        now: Double,
+        maxSkewSeconds: Double,
+        expecting expectations: Expectations?
     ) throws(Failure) -> (Authorization, Timestamp) {
-        let authorization = try Authorization(parsing: headers)
-        let timestamp = try Timestamp(parsing: headers, scope: authorization.scope)
+        let authorization = try Authorization(parsing: request.headers)
+        let timestamp = try Timestamp(parsing: request.headers, scope: authorization.scope)
         try timestamp.checkSkew(now: now, maxSkewSeconds: maxSkewSeconds)
+        if let expectations { try check(request, authorization: authorization, against: expectations) }
         return (authorization, timestamp)
     }
 
     /// The signed headers present, the payload hash, and a signature matching one of `secrets`.
     private static func checkSignature(
-        _ request: Request, authorization: Authorization, timestamp: Timestamp, secrets: [String]
+        _ request: Request,
+        authorization: Authorization,
+        timestamp: Timestamp,
+        secrets: [String]
     ) throws(Failure) {
         let canonical = try canonicalRequest(request, signedHeaders: authorization.signedHeaders)
         let stringToSign = Self.stringToSign(canonicalRequest: canonical, timestamp: timestamp.stringValue, scope: authorization.scope)
@@ -269,7 +285,8 @@ extension AWSSignatureV4 {
             guard skew <= maxSkewSeconds else {
                 throw .expired(
                     "X-Amz-Date \(stringValue) is \(Self.describe(skew)) s from the server clock;"
-                        + " at most \(Self.describe(maxSkewSeconds)) s allowed")
+                        + " at most \(Self.describe(maxSkewSeconds)) s allowed"
+                )
             }
         }
 
@@ -288,9 +305,9 @@ extension AWSSignatureV4 {
                 return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
             }
             guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
-                  let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
-                  (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
-                  hour < 24, minute < 60, second < 60
+                let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
+                (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+                hour < 24, minute < 60, second < 60
             else { return nil }
             return daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
         }
@@ -363,7 +380,8 @@ extension AWSSignatureV4 {
             let equals = pair.firstIndex(of: "=")
             return (key: pair[..<(equals ?? pair.endIndex)], value: equals.map { pair[pair.index(after: $0)...] } ?? "")
         }
-        return pairs
+        return
+            pairs
             .sorted { lhs, rhs in
                 lhs.key == rhs.key
                     ? lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
@@ -375,7 +393,8 @@ extension AWSSignatureV4 {
 
     /// One `name:value` line per signed header, followed by an empty line.
     static func canonicalHeaders(
-        _ headers: [(name: String, value: String)], signedHeaders: [String]
+        _ headers: [(name: String, value: String)],
+        signedHeaders: [String]
     ) throws(Failure) -> String {
         var lines: [String] = []
         for name in signedHeaders {
@@ -474,8 +493,8 @@ extension AWSSignatureV4 {
     static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
-             UInt8(ascii: "."), UInt8(ascii: "~"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+            UInt8(ascii: "."), UInt8(ascii: "~"):
             true
         default:
             false

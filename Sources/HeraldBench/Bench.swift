@@ -9,7 +9,8 @@ import NIOPosix
 /// subscribed to `bench-(i % entities)` — handshake latency, connect rate, server CPU per
 /// connection; (3) server RSS per connection; (4) publish for `duration` (or hold the connections
 /// when the rate is 0), wait up to `drainTimeout` for deliveries still under way — latency,
-/// deliveries, server CPU per delivery; then every socket is closed and the event loops stop.
+/// deliveries, server CPU per delivery; (5) with a storm, `StormPhase`; then every socket is
+/// closed and the event loops stop.
 public enum Bench {
     /// Runs one benchmark. `progress` receives one line per phase (for stderr).
     public static func run(
@@ -18,10 +19,24 @@ public enum Bench {
     ) async throws -> BenchReport {
         try configuration.validate()
         try SelfResources.ensureFileLimit(configuration.connections + configuration.publishConnections + configuration.window + 64)
-        let server = try resolve(configuration)
+        let server = try resolve(configuration.host, port: configuration.port, sourceAddresses: configuration.sourceAddresses)
+        let reconnect = try configuration.storm.map { storm throws(BenchError) in
+            try resolve(storm.host, port: storm.port, sourceAddresses: configuration.sourceAddresses)
+        }
+        var publishServers: [SocketAddress] = []
+        for other in configuration.publishServers {
+            publishServers.append(try resolve(other.host, port: other.port, sourceAddresses: configuration.sourceAddresses))
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
-            let report = try await run(configuration, server: server, group: group, progress: progress)
+            let report = try await run(
+                configuration,
+                server: server,
+                reconnect: reconnect,
+                publishServers: publishServers,
+                group: group,
+                progress: progress
+            )
             try await group.shutdownGracefully()
             return report
         } catch {
@@ -30,15 +45,15 @@ public enum Bench {
         }
     }
 
-    private static func resolve(_ configuration: BenchConfiguration) throws(BenchError) -> SocketAddress {
+    private static func resolve(_ host: String, port: Int, sourceAddresses: Int) throws(BenchError) -> SocketAddress {
         let address: SocketAddress
         do {
-            address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
+            address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         } catch {
-            throw BenchError(.unreachable, "cannot resolve \(configuration.host): \(error)")
+            throw BenchError(.unreachable, "cannot resolve \(host): \(error)")
         }
-        if configuration.sourceAddresses > 1, case .v6 = address {
-            throw BenchError(.invalidConfiguration, "--source-addresses needs an IPv4 server address (127.0.0.x), got \(configuration.host)")
+        if sourceAddresses > 1, case .v6 = address {
+            throw BenchError(.invalidConfiguration, "--source-addresses needs an IPv4 server address (127.0.0.x), got \(host)")
         }
         return address
     }
@@ -46,6 +61,8 @@ public enum Bench {
     private static func run(
         _ configuration: BenchConfiguration,
         server: SocketAddress,
+        reconnect: SocketAddress?,
+        publishServers: [SocketAddress],
         group: MultiThreadedEventLoopGroup,
         progress: @Sendable (String) -> Void
     ) async throws -> BenchReport {
@@ -59,7 +76,7 @@ public enum Bench {
             configuration.rate == .max
             ? DeliveryLedger { index in publisherLoop.execute { publisherBox.value?.publishCompleted(index) } }
             : nil
-        let benchRun = BenchRun(configuration: configuration, server: server, ledger: ledger)
+        let benchRun = BenchRun(configuration: configuration, server: server, reconnect: reconnect, publishServers: publishServers, ledger: ledger)
         let serverPID = configuration.serverPID
         func sampleServer() -> ProcessSample? { serverPID.flatMap(ProcessSample.read(pid:)) }
         let cores = min(SelfResources.cores, configuration.threads)
@@ -69,7 +86,9 @@ public enum Bench {
         if serverPID != nil, baseline == nil { progress("warning: cannot read /proc/\(serverPID!)/stat; server figures will be missing") }
 
         // (2) Connect.
-        progress("connecting \(configuration.connections) WebSockets to \(configuration.target.rawValue) at \(configuration.host):\(configuration.port)…")
+        progress(
+            "connecting \(configuration.connections) WebSockets to \(configuration.target.rawValue) at \(configuration.host):\(configuration.port)…"
+        )
         let connector = Connector(run: benchRun, loops: loops)
         let connectStart = NIODeadline.now()
         let selfBeforeConnect = SelfResources.cpuSeconds()
@@ -102,6 +121,12 @@ public enum Bench {
         let publishWall = Double((NIODeadline.now() - publishStart).nanoseconds) / 1e9
         let selfPublishCPU = SelfResources.cpuSeconds() - selfBeforePublish
         let end = sampleServer()
+
+        // (5) The storm.
+        var storm: StormReport?
+        if configuration.storm != nil, ready > 0 {
+            storm = try await StormPhase.run(benchRun, loops: loops, progress: progress)
+        }
 
         // Close everything, then collect.
         progress("closing…")
@@ -153,6 +178,7 @@ public enum Bench {
             }
         }
 
+        report.storm = storm
         report.generatorCores = cores
         report.generatorCPUConnectPercent = connectSeconds > 0 ? selfConnectCPU / (connectSeconds * Double(cores)) * 100 : 0
         report.generatorCPUPublishPercent = publishWall > 0 ? selfPublishCPU / (publishWall * Double(cores)) * 100 : 0
@@ -248,6 +274,12 @@ public enum Bench {
         }
         if report.publishesFailed + report.publishErrors > 0 {
             report.warnings.append("\(report.publishesFailed) publishes refused and \(report.publishErrors) unanswered")
+        }
+        if let storm = report.storm, !storm.complete {
+            report.warnings.append(
+                "storm: \(storm.resumed) of \(storm.clients) clients resumed, \(storm.notRecovered) not recovered, "
+                    + "\(storm.eventsMissing) missed events missing, \(storm.duplicates) duplicates, \(storm.skipped) out of order"
+            )
         }
         if report.configuration.serverPID == nil {
             report.warnings.append("no --server-pid: server CPU and memory were not measured")

@@ -47,6 +47,41 @@ public struct BenchConfiguration: Sendable {
         public static let threads = 64
         public static let window = 64
         public static let publishConnections = 256
+        public static let eventsPerPublish = 100
+        public static let publishServers = 16
+        public static let connectRate = 100_000.0
+        public static let gapPublishes = 100
+    }
+
+    /// The reconnect storm (`StormPhase`), after the publish (or idle) phase: every ready client
+    /// loses its node at once (`loseNode`: SIGTERM, so Herald closes with `1001`) and, once all
+    /// have noticed, reconnects to a fresh node — Herald's with `since` and `epoch`, each expecting
+    /// exactly the events published meanwhile (`gapPublishes` per entity, through the fresh node).
+    public struct Storm: Sendable {
+        /// Makes the node go (the command sends SIGTERM to a process); called once, not awaited.
+        public var loseNode: @Sendable () async -> Void
+        /// The fresh node the clients reconnect to (`--reconnect-url`).
+        public var host = "127.0.0.1"
+        public var port = 8080
+        public var path = "/"
+        /// The fresh node's process: the storm's server CPU and memory are read from it.
+        public var serverPID: Int32?
+        /// Herald: publishes per entity through the fresh node while the clients are away (each
+        /// client must receive its entity's in its replay, exactly once; keep it below the
+        /// fresh node's `--history-size`). 0 for Nchan, which keeps nothing for a reconnect.
+        public var gapPublishes = 1
+        /// How long the clients have to notice the loss, and then to resume; the rest count as failed.
+        public var lossTimeout: Duration = .seconds(30)
+        public var resumeTimeout: Duration = .seconds(180)
+
+        public init(loseNode: @escaping @Sendable () async -> Void) {
+            self.loseNode = loseNode
+        }
+
+        /// Sets the fresh node's host, port and path from `http://HOST:PORT/PATH`.
+        public mutating func setURL(_ url: String) throws(BenchError) {
+            (host, port, path) = try BenchConfiguration.parseURL(url)
+        }
     }
 
     public var target: Target = .herald
@@ -79,8 +114,25 @@ public struct BenchConfiguration: Sendable {
     public var window = 4
     /// Keep-alive HTTP connections used for publishing (one request in flight on each).
     public var publishConnections = 8
+    /// Herald: events in one publish request; more than 1 sends them as one `POST /events` batch
+    /// (entities round-robin). `rate` counts events, not requests.
+    public var eventsPerPublish = 1
+    /// The servers the publish connections go to, in turn (e.g. the nodes of a cluster); empty:
+    /// the server under test.
+    public var publishServers: [Server] = []
+
+    /// A server's host and port.
+    public struct Server: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+    }
     /// Process whose CPU and memory are measured (the server; nginx's worker for Nchan).
     public var serverPID: Int32?
+    /// Connections opened per second in the connect phase (still at most `connectConcurrency` in
+    /// flight); nil: as fast as `connectConcurrency` allows.
+    public var connectRate: Double?
+    /// The reconnect storm after the publish phase; nil: none.
+    public var storm: Storm?
     /// The whole connect phase stops launching new connections after this long.
     public var connectPhaseTimeout: Duration = .seconds(180)
     /// One connection's TCP connect + upgrade + subscribe must finish within this.
@@ -98,7 +150,18 @@ public struct BenchConfiguration: Sendable {
     public static var availableCores: Int { min(SelfResources.cores, 8) }
 
     /// Sets host, port and path from `http://HOST:PORT/PATH` (also `ws://`); TLS is not supported.
+    /// Adds a server to publish to, from `http://HOST:PORT` (`--publish-url`).
+    public mutating func addPublishURL(_ url: String) throws(BenchError) {
+        let (host, port, _) = try Self.parseURL(url)
+        publishServers.append(Server(host: host, port: port))
+    }
+
     public mutating func setURL(_ url: String) throws(BenchError) {
+        (host, port, path) = try Self.parseURL(url)
+    }
+
+    /// Host, port and path of `http://HOST:PORT/PATH` (also `ws://`; the query is dropped).
+    public static func parseURL(_ url: String) throws(BenchError) -> (host: String, port: Int, path: String) {
         var rest = Substring(url)
         for scheme in ["http://", "ws://"] where rest.hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
         if rest.hasPrefix("https://") || rest.hasPrefix("wss://") {
@@ -125,9 +188,7 @@ public struct BenchConfiguration: Sendable {
             portNumber = value
         }
         guard !hostPart.isEmpty, (1...65535).contains(portNumber) else { throw BenchError(.invalidConfiguration, "invalid URL \(url)") }
-        host = String(hostPart)
-        port = portNumber
-        path = pathPart.isEmpty ? "/" : String(pathPart.prefix { $0 != "?" })
+        return (String(hostPart), portNumber, pathPart.isEmpty ? "/" : String(pathPart.prefix { $0 != "?" }))
     }
 
     /// Throws the first setting that is out of bounds, as a one-line message naming the flag.
@@ -153,11 +214,30 @@ public struct BenchConfiguration: Sendable {
         try check((1...Limits.threads).contains(threads), "--threads must be 1…\(Limits.threads)")
         try check((1...Limits.window).contains(window), "--window must be 1…\(Limits.window)")
         try check((1...Limits.publishConnections).contains(publishConnections), "--publish-connections must be 1…\(Limits.publishConnections)")
+        try check((1...Limits.eventsPerPublish).contains(eventsPerPublish), "--events-per-publish must be 1…\(Limits.eventsPerPublish)")
+        try check(eventsPerPublish == 1 || target == .herald, "--events-per-publish needs --target herald (POST /events)")
+        try check(publishServers.count <= Limits.publishServers, "at most \(Limits.publishServers) --publish-url")
         if target == .herald {
             try check(!tokens.isEmpty, "Herald needs at least one token")
             if rate != .idle { try check(publishKey != nil, "Herald needs a publish key to publish") }
         }
         if let serverPID { try check(serverPID > 0, "--server-pid must be a process id") }
+        if let connectRate {
+            try check(
+                connectRate > 0 && connectRate <= Limits.connectRate,
+                "--connect-rate must be more than 0 and at most \(Int(Limits.connectRate)) per second"
+            )
+        }
+        if let storm {
+            try check((0...Limits.gapPublishes).contains(storm.gapPublishes), "--gap-publishes must be 0…\(Limits.gapPublishes)")
+            try check(
+                target == .herald || storm.gapPublishes == 0,
+                "Nchan keeps nothing for a reconnect: --gap-publishes must be 0 with --target nchan"
+            )
+            if target == .herald { try check(publishKey != nil, "Herald needs a publish key for the storm's publishes") }
+            if let pid = storm.serverPID { try check(pid > 0, "--reconnect-server-pid must be a process id") }
+            try check(!storm.host.isEmpty && (1...65535).contains(storm.port), "invalid reconnect address \(storm.host):\(storm.port)")
+        }
         try check(!host.isEmpty && (1...65535).contains(port), "invalid server address \(host):\(port)")
     }
 

@@ -7,7 +7,8 @@ import Histogram
 /// JSON keys (times in ms unless named otherwise, null when not measured):
 /// - `target`, `url`
 /// - `config`: `connections`, `entities`, `rate` ("max", "0" or the number as a string), `durationSeconds`,
-///   `messageBytes`, `sourceAddresses`, `connectConcurrency`, `threads`, `window`, `publishConnections`, `serverPid`
+///   `messageBytes`, `sourceAddresses`, `connectConcurrency`, `threads`, `window`, `publishConnections`, `eventsPerPublish`,
+///   `publishServers`, `serverPid`
 /// - `connect`: `ready`, `failed`, `failureReasons` {reason: count}, `seconds`, `perSecond`,
 ///   `handshakeMs` {`p50`,`p90`,`p99`,`max`}, `serverCpuSeconds`, `serverCpuUsPerConnection`
 /// - `memory`: `serverRssBaselineBytes`, `serverRssAfterConnectBytes`, `serverRssEndBytes`, `serverRssPerConnectionBytes`
@@ -18,6 +19,11 @@ import Histogram
 /// - `latencyMs`: `count`, `p50`, `p90`, `p99`, `p999`, `max` (publish → receive)
 /// - `generator`: `cores`, `connectCpuPercent`, `publishCpuPercent`, `connectSaturated`, `publishSaturated`,
 ///   `saturated` (either), `behindSchedule`
+/// - `storm` (null without one): `clients`, `lost`, `lossCodes` {code: count}, `lossSeconds`, `warmUpPublishes`,
+///   `gapPublishes` {`sent`,`failed`,`errors`}, `reconnectSeconds`, `resumeSeconds`, `resumed`, `recovered`,
+///   `notRecovered`, `events` {`expected`,`received`,`missing`,`duplicates`,`skipped`}, `failureReasons`,
+///   `handshakeMs` and `resumeMs` {`p50`,`p90`,`p99`,`max`}, `serverCpuSeconds`, `serverCpuUsPerClient`,
+///   `generatorCpuPercent`, `complete`
 /// - `bottleneck` (saturated or behind schedule), `warnings` [text]
 public struct BenchReport: Sendable {
     /// Percentiles of a latency histogram, in milliseconds.
@@ -96,6 +102,9 @@ public struct BenchReport: Sendable {
     public var behindSchedule = false
     public var warnings: [String] = []
 
+    /// The reconnect storm, when there was one.
+    public var storm: StormReport?
+
     public var generatorSaturated: Bool { generatorConnectSaturated || generatorPublishSaturated }
 
     /// The figures may measure the load generator rather than the server.
@@ -115,6 +124,10 @@ public struct BenchReport: Sendable {
     /// One JSON object (see the type's documentation for the keys).
     public var json: String {
         let configuration = configuration
+        let connectRate: JSONValue = .number(configuration.connectRate, decimals: 1)
+        let reconnectServerPID: JSONValue = configuration.storm?.serverPID.map { JSONValue.int(Int($0)) } ?? .null
+        let gapPublishes: JSONValue = configuration.storm.map { JSONValue.int($0.gapPublishes) } ?? .null
+        let stormValue: JSONValue = storm.map(Self.json) ?? .null
         let object: JSONValue = .members([
             ("target", .string(configuration.target.rawValue)),
             ("url", .string(url)),
@@ -131,7 +144,12 @@ public struct BenchReport: Sendable {
                     ("threads", .int(configuration.threads)),
                     ("window", .int(configuration.window)),
                     ("publishConnections", .int(configuration.publishConnections)),
+                    ("eventsPerPublish", .int(configuration.eventsPerPublish)),
+                    ("publishServers", .int(max(configuration.publishServers.count, 1))),
                     ("serverPid", .number(configuration.serverPID.map(Int.init))),
+                    ("connectRate", connectRate),
+                    ("reconnectServerPid", reconnectServerPID),
+                    ("gapPublishes", gapPublishes),
                 ])
             ),
             (
@@ -212,10 +230,47 @@ public struct BenchReport: Sendable {
                     ("behindSchedule", .bool(behindSchedule)),
                 ])
             ),
+            ("storm", stormValue),
             ("bottleneck", .bool(bottleneck)),
             ("warnings", .array(warnings.map(JSONValue.string))),
         ])
         return String(decoding: JSON.encode(object), as: UTF8.self)
+    }
+
+    private static func json(_ storm: StormReport) -> JSONValue {
+        func batch(_ outcome: BatchOutcome) -> JSONValue {
+            .members([("sent", .int(outcome.sent)), ("failed", .int(outcome.failed)), ("errors", .int(outcome.errors))])
+        }
+        func percentiles(_ value: Percentiles) -> JSONValue {
+            .members([("p50", .number(value.p50)), ("p90", .number(value.p90)), ("p99", .number(value.p99)), ("max", .number(value.max))])
+        }
+        return .members([
+            ("clients", .int(storm.clients)),
+            ("lost", .int(storm.lost)),
+            ("lossCodes", .counts(storm.lossCodes)),
+            ("lossSeconds", .number(storm.lossSeconds)),
+            ("warmUpPublishes", batch(storm.warmUp)),
+            ("gapPublishes", batch(storm.gap)),
+            ("reconnectSeconds", .number(storm.reconnectSeconds)),
+            ("resumeSeconds", .number(storm.resumeSeconds)),
+            ("resumed", .int(storm.resumed)),
+            ("recovered", .int(storm.recovered)),
+            ("notRecovered", .int(storm.notRecovered)),
+            (
+                "events",
+                .members([
+                    ("expected", .int(storm.eventsExpected)), ("received", .int(storm.eventsReceived)),
+                    ("missing", .int(storm.eventsMissing)), ("duplicates", .int(storm.duplicates)), ("skipped", .int(storm.skipped)),
+                ])
+            ),
+            ("failureReasons", .counts(storm.failureReasons)),
+            ("handshakeMs", percentiles(storm.handshake)),
+            ("resumeMs", percentiles(storm.resume)),
+            ("serverCpuSeconds", .number(storm.serverCPUSeconds)),
+            ("serverCpuUsPerClient", .number(storm.serverCPUMicrosPerClient)),
+            ("generatorCpuPercent", .number(storm.generatorCPUPercent, decimals: 1)),
+            ("complete", .bool(storm.complete)),
+        ])
     }
 
     /// A short report for people.
@@ -232,7 +287,9 @@ public struct BenchReport: Sendable {
         connect += "p99 \(Self.ms(handshake.p99)), max \(Self.ms(handshake.max)) ms"
         lines.append(connect)
         if !failureReasons.isEmpty {
-            lines.append("            failures: " + failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "            failures: " + failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            )
         }
         if let perConnection = serverCPUMicrosPerConnection {
             lines.append("            server CPU \(Self.format(perConnection, 1)) µs per connection")
@@ -244,9 +301,11 @@ public struct BenchReport: Sendable {
             lines.append(memory)
         }
         if configuration.rate != .idle {
-            var publish = "publish     \(publishesSent) sent, \(publishesFailed) failed, \(publishErrors) errors in \(Self.format(publishSeconds, 2)) s"
+            var publish =
+                "publish     \(publishesSent) sent, \(publishesFailed) failed, \(publishErrors) errors in \(Self.format(publishSeconds, 2)) s"
             if case .perSecond = configuration.rate {
-                publish += " (\(publishesScheduled) due, \(publishesSkipped) skipped; lag p99 \(Self.ms(publishLagP99Ms)), max \(Self.ms(publishLagMaxMs)) ms)"
+                publish +=
+                    " (\(publishesScheduled) due, \(publishesSkipped) skipped; lag p99 \(Self.ms(publishLagP99Ms)), max \(Self.ms(publishLagMaxMs)) ms)"
             } else {
                 publish += " (window \(configuration.window), \(publishesTimedOut) timed out)"
             }
@@ -264,9 +323,38 @@ public struct BenchReport: Sendable {
             }
         }
         if closedEarly > 0 {
-            lines.append("closed      \(closedEarly) connections closed early: " + closeCodes.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "closed      \(closedEarly) connections closed early: "
+                    + closeCodes.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            )
         }
         if otherFrames > 0 { lines.append("other       \(otherFrames) frames without a benchmark payload") }
+        if let storm {
+            let codes = storm.lossCodes.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            lines.append("storm       \(storm.lost) of \(storm.clients) clients lost their node in \(Self.format(storm.lossSeconds, 2)) s (\(codes))")
+            if storm.gap.sent > 0 {
+                lines.append("            \(storm.gap.sent) publishes while they were away (\(storm.gap.failed) failed, \(storm.gap.errors) errors)")
+            }
+            lines.append(
+                "            \(storm.resumed) resumed: last ack after \(Self.format(storm.reconnectSeconds, 2)) s, every missed event after "
+                    + "\(Self.format(storm.resumeSeconds, 2)) s (p50 \(Self.ms(storm.resume.p50)), p99 \(Self.ms(storm.resume.p99)) ms)"
+            )
+            lines.append(
+                "            recovered \(storm.recovered), not \(storm.notRecovered); events \(storm.eventsExpected) expected, "
+                    + "\(storm.eventsReceived) received, \(storm.eventsMissing) missing, \(storm.duplicates) duplicates, \(storm.skipped) skipped"
+            )
+            if !storm.failureReasons.isEmpty {
+                lines.append(
+                    "            failures: "
+                        + storm.failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+                )
+            }
+            if let cpu = storm.serverCPUSeconds {
+                lines.append(
+                    "            fresh node CPU \(Self.format(cpu, 2)) s (\(Self.format(storm.serverCPUMicrosPerClient ?? 0, 1)) µs per client)"
+                )
+            }
+        }
         lines.append(
             "generator   CPU \(Self.format(generatorCPUPublishPercent, 0))% of \(generatorCores) core\(generatorCores == 1 ? "" : "s") while publishing, "
                 + "\(Self.format(generatorCPUConnectPercent, 0))% while connecting"

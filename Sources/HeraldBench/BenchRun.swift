@@ -1,22 +1,56 @@
 import NIOCore
 import Synchronization
 
+/// Where connections go: a server's address, its `Host:` header and its WebSocket path (Herald)
+/// or path prefix (Nchan).
+struct BenchEndpoint: Sendable {
+    let address: SocketAddress
+    let hostHeader: String
+    let path: String
+
+    init(address: SocketAddress, host: String, port: Int, path: String) {
+        self.address = address
+        self.hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        self.path = path
+    }
+}
+
 /// What every connection of one run shares: the settings, the server's address, and the few
 /// counters that cross threads (rarely: on subscribe and on close, not per delivery).
 final class BenchRun: Sendable {
     let configuration: BenchConfiguration
-    let server: SocketAddress
-    /// `Host:` header value.
-    let hostHeader: String
+    /// The server under test.
+    let primary: BenchEndpoint
+    /// The storm's fresh node, when there is a storm.
+    let reconnect: BenchEndpoint?
+    /// Where publish connection i publishes: `publishEndpoints[i % count]` (the server under test
+    /// unless `publishServers` names others).
+    let publishEndpoints: [BenchEndpoint]
     /// Closed-loop pacing (`rate max`) only.
     let ledger: DeliveryLedger?
     /// Ready subscribers per entity, for the expected deliveries of each publish.
     private let subscribers: Mutex<[Int]>
 
-    init(configuration: BenchConfiguration, server: SocketAddress, ledger: DeliveryLedger?) {
+    init(
+        configuration: BenchConfiguration,
+        server: SocketAddress,
+        reconnect: SocketAddress?,
+        publishServers: [SocketAddress] = [],
+        ledger: DeliveryLedger?
+    ) {
         self.configuration = configuration
-        self.server = server
-        self.hostHeader = configuration.host.contains(":") ? "[\(configuration.host)]:\(configuration.port)" : "\(configuration.host):\(configuration.port)"
+        self.primary = BenchEndpoint(address: server, host: configuration.host, port: configuration.port, path: configuration.path)
+        self.publishEndpoints =
+            publishServers.isEmpty
+            ? [primary]
+            : zip(publishServers, configuration.publishServers).map {
+                BenchEndpoint(address: $0, host: $1.host, port: $1.port, path: configuration.path)
+            }
+        if let reconnect, let storm = configuration.storm {
+            self.reconnect = BenchEndpoint(address: reconnect, host: storm.host, port: storm.port, path: storm.path)
+        } else {
+            self.reconnect = nil
+        }
         self.ledger = ledger
         self.subscribers = Mutex(Array(repeating: 0, count: configuration.entities))
     }
@@ -25,28 +59,30 @@ final class BenchRun: Sendable {
     func subscriberLeft(entity: Int) { subscribers.withLock { $0[entity] -= 1 } }
     func subscriberCount(entity: Int) -> Int { subscribers.withLock { $0[entity] } }
 
-    /// The request target of connection `index`'s WebSocket upgrade.
-    func upgradeTarget(index: Int, entity: Int) -> String {
+    /// The request target of connection `index`'s WebSocket upgrade at `endpoint`.
+    func upgradeTarget(index: Int, entity: Int, at endpoint: BenchEndpoint) -> String {
         switch configuration.target {
         case .herald:
-            let path = configuration.path
             let token = configuration.tokens[index % configuration.tokens.count]
-            return path + (path.contains("?") ? "&" : "?") + "access_token=" + token
+            return endpoint.path + (endpoint.path.contains("?") ? "&" : "?") + "access_token=" + token
         case .nchan:
-            return nchanPrefix + "/sub/" + BenchConfiguration.entityID(entity)
+            return Self.nchanPrefix(endpoint) + "/sub/" + BenchConfiguration.entityID(entity)
         }
     }
 
-    /// The request target of a publish to `entity`.
-    func publishTarget(entity: Int) -> String {
+    /// The request target of a batch publish (`POST /events`).
+    static let batchPublishTarget = "/events"
+
+    /// The request target of a publish to `entity` at `endpoint`.
+    func publishTarget(entity: Int, at endpoint: BenchEndpoint) -> String {
         switch configuration.target {
         case .herald: "/entities/" + BenchConfiguration.entityID(entity) + "/updates"
-        case .nchan: nchanPrefix + "/pub/" + BenchConfiguration.entityID(entity)
+        case .nchan: Self.nchanPrefix(endpoint) + "/pub/" + BenchConfiguration.entityID(entity)
         }
     }
 
-    private var nchanPrefix: String {
-        configuration.path.hasSuffix("/") ? String(configuration.path.dropLast()) : configuration.path
+    private static func nchanPrefix(_ endpoint: BenchEndpoint) -> String {
+        endpoint.path.hasSuffix("/") ? String(endpoint.path.dropLast()) : endpoint.path
     }
 }
 

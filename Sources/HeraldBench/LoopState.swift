@@ -25,6 +25,9 @@ final class LoopState {
     var failures: [String: Int] = [:]
     /// Every connection handler of this loop, to close them at the end.
     var handlers: [SubscriberHandler] = []
+    /// The storm's clients of this loop, by index (only in a run with a storm).
+    var stormClients: [Int: StormClient] = [:]
+    let stormCounters = StormCounters()
     /// Mask keys and `Sec-WebSocket-Key`s: a cheap generator, seeded once (a load generator needs
     /// unpredictable-enough keys, not a system call per byte).
     var random = SplitMix64()
@@ -59,6 +62,14 @@ final class LoopState {
     func recordEarlyClose(code: Int) {
         closedEarly += 1
         closeCodes[code, default: 0] += 1
+    }
+
+    /// Client `index`'s storm record, made on its first connection.
+    func stormClient(index: Int, entity: Int) -> StormClient {
+        if let client = stormClients[index] { return client }
+        let client = StormClient(index: index, entity: entity, counters: stormCounters)
+        stormClients[index] = client
+        return client
     }
 
     /// Closes every connection of this loop politely (close frame 1000, then the socket).

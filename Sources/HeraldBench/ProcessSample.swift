@@ -96,7 +96,10 @@ enum SelfResources {
         guard getrlimit(resource, &limit) == 0 else { return }
         if limit.rlim_cur >= rlim_t(needed) { return }
         guard limit.rlim_max >= rlim_t(needed) else {
-            throw BenchError(.resourceLimit, "needs \(needed) open files but the hard limit is \(limit.rlim_max); lower --connections or raise `ulimit -Hn`")
+            throw BenchError(
+                .resourceLimit,
+                "needs \(needed) open files but the hard limit is \(limit.rlim_max); lower --connections or raise `ulimit -Hn`"
+            )
         }
         limit.rlim_cur = limit.rlim_max
         guard setrlimit(resource, &limit) == 0 else {

@@ -26,8 +26,11 @@ struct PublishSummary: Sendable {
 /// The publish phase, confined to one event loop: keeps `publishConnections` HTTP/1.1 keep-alive
 /// connections, one request in flight on each, and sends publishes on a fixed schedule (`rate R`)
 /// or in a closed loop (`rate max`: `window` publishes outstanding until their deliveries arrive).
-/// Entities are chosen round-robin.
-final class Publisher {
+/// Entities are chosen round-robin. With `eventsPerPublish` above 1, each request is a
+/// `POST /events` batch of that many events (each its own publish index, as the report counts
+/// events); the schedule then sends one request per that many events. The connections take
+/// `publishServers` in turn when there are some.
+final class Publisher: PublishConnectionOwner {
     private let run: BenchRun
     let eventLoop: any EventLoop
     private let done: EventLoopPromise<PublishSummary>
@@ -71,15 +74,17 @@ final class Publisher {
     func start() -> EventLoopFuture<PublishSummary> {
         let configuration = run.configuration
         let count = configuration.rate == .max ? max(configuration.publishConnections, configuration.window) : configuration.publishConnections
-        connections = (0..<count).map { _ in PublishConnection(publisher: self, run: run, eventLoop: eventLoop) }
+        connections = (0..<count).map {
+            PublishConnection(publisher: self, run: run, endpoint: run.publishEndpoints[$0 % run.publishEndpoints.count], eventLoop: eventLoop)
+        }
         idle = connections
         startNanos = Self.now
         endNanos = startNanos + UInt64(configuration.duration.nanoseconds)
         running = true
         switch configuration.rate {
         case .perSecond(let rate):
-            intervalNanos = 1_000_000_000 / rate
-            backlogLimit = max(1000, Int(rate))
+            intervalNanos = 1_000_000_000 / rate * Double(configuration.eventsPerPublish)
+            backlogLimit = max(1000, Int(rate) / configuration.eventsPerPublish)
             fixedRateTick()
         case .max:
             pump()
@@ -92,25 +97,29 @@ final class Publisher {
 
     // MARK: - Called by the connections and the ledger
 
-    /// A publish was answered with `status`.
-    func answered(_ connection: PublishConnection, index: Int, status: Int) {
+    /// A publish request (of the events `indices`) was answered with `status`.
+    func answered(_ connection: PublishConnection, indices: [Int], status: Int, seq: Int?) {
         inFlight -= 1
         statuses[status, default: 0] += 1
         if !(200..<300).contains(status) {
-            failed += 1
-            expected[index] = 0
-            outstanding.removeValue(forKey: index)
+            failed += indices.count
+            for index in indices {
+                expected[index] = 0
+                outstanding.removeValue(forKey: index)
+            }
         }
         idle.append(connection)
         resume()
     }
 
-    /// A publish got no answer; the connection rejoins the pool after a short pause.
-    func failedTransport(_ connection: PublishConnection, index: Int) {
+    /// A publish request got no answer; the connection rejoins the pool after a short pause.
+    func failedTransport(_ connection: PublishConnection, indices: [Int]) {
         inFlight -= 1
-        errors += 1
-        expected[index] = -1
-        outstanding.removeValue(forKey: index)
+        errors += indices.count
+        for index in indices {
+            expected[index] = -1
+            outstanding.removeValue(forKey: index)
+        }
         eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(50)) { [self] in
             guard !finished else { return }
             idle.append(connection)
@@ -195,18 +204,22 @@ final class Publisher {
 
     private func send(on connection: PublishConnection, now: UInt64) {
         let configuration = run.configuration
-        let index = expected.count
-        let entity = nextEntity
-        nextEntity = (nextEntity + 1) % configuration.entities
-        let target = run.subscriberCount(entity: entity)
-        expected.append(Int32(clamping: target))
-        if let ledger = run.ledger {
-            if outstanding.removeValue(forKey: index - DeliveryLedger.slotCount) != nil { timedOut += 1 }
-            ledger.arm(index: index, target: target)
-            if target > 0 { outstanding[index] = now + UInt64(configuration.publishTimeout.nanoseconds) }
+        var events: [(index: Int, entity: Int)] = []
+        for _ in 0..<configuration.eventsPerPublish {
+            let index = expected.count
+            let entity = nextEntity
+            nextEntity = (nextEntity + 1) % configuration.entities
+            let target = run.subscriberCount(entity: entity)
+            expected.append(Int32(clamping: target))
+            if let ledger = run.ledger {
+                if outstanding.removeValue(forKey: index - DeliveryLedger.slotCount) != nil { timedOut += 1 }
+                ledger.arm(index: index, target: target)
+                if target > 0 { outstanding[index] = now + UInt64(configuration.publishTimeout.nanoseconds) }
+            }
+            events.append((index, entity))
         }
         inFlight += 1
-        connection.send(index: index, entity: entity)
+        connection.send(events)
     }
 
     private func stop(now: UInt64) {
@@ -227,11 +240,11 @@ final class Publisher {
         done.succeed(
             PublishSummary(
                 seconds: Double(stoppedNanos - startNanos) / 1e9,
-                scheduled: run.configuration.rate == .max ? sent : scheduled,
+                scheduled: run.configuration.rate == .max ? sent : scheduled * run.configuration.eventsPerPublish,
                 sent: sent,
                 failed: failed,
                 errors: errors,
-                skipped: skipped,
+                skipped: skipped * run.configuration.eventsPerPublish,
                 timedOut: timedOut,
                 statuses: statuses,
                 expected: expected,

@@ -2,7 +2,9 @@ import NIOCore
 
 /// One benchmark WebSocket: writes the upgrade request itself, subscribes (Herald), then reads
 /// the server's frames straight from the receive buffer, records each delivery's latency on its
-/// loop, answers pings, and reports a close before the end.
+/// loop, answers pings, and reports a close before the end. In a run with a storm it also keeps
+/// its client's `StormClient` (the `seq`s and `epoch` it saw, its loss); a reconnect (`resuming`)
+/// subscribes with `since` and `epoch` and hands every push to that record instead.
 final class SubscriberHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -29,6 +31,10 @@ final class SubscriberHandler: ChannelInboundHandler {
     private let connector: Connector
     private let loop: LoopState
     private let startedAt: UInt64
+    /// The storm's record of this client (nil in a run without a storm).
+    private let client: StormClient?
+    /// The storm's second connection, to the fresh node.
+    private let resuming: Bool
     private var state = State.connecting
     private var channel: (any Channel)?
     /// Bytes read but not yet parsed: a partial response head or frame.
@@ -37,12 +43,14 @@ final class SubscriberHandler: ChannelInboundHandler {
     private var fragments: ByteBuffer?
     private var handshakeTimeout: Scheduled<Void>?
 
-    init(index: Int, entity: Int, connector: Connector, loop: LoopState, startedAt: UInt64) {
+    init(index: Int, entity: Int, connector: Connector, loop: LoopState, startedAt: UInt64, client: StormClient? = nil, resuming: Bool = false) {
         self.index = index
         self.entity = entity
         self.connector = connector
         self.loop = loop
         self.startedAt = startedAt
+        self.client = client
+        self.resuming = resuming
     }
 
     private var run: BenchRun { connector.run }
@@ -61,8 +69,9 @@ final class SubscriberHandler: ChannelInboundHandler {
             handler.value.handshakeTimedOut()
         }
         var request = context.channel.allocator.buffer(capacity: 512)
-        request.writeString("GET \(run.upgradeTarget(index: index, entity: entity)) HTTP/1.1\r\n")
-        request.writeString("Host: \(run.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+        let endpoint = connector.endpoint
+        request.writeString("GET \(run.upgradeTarget(index: index, entity: entity, at: endpoint)) HTTP/1.1\r\n")
+        request.writeString("Host: \(endpoint.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
         request.writeString("Sec-WebSocket-Key: \(Self.base64(loop.random.next(), loop.random.next()))\r\nSec-WebSocket-Version: 13\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(request), promise: nil)
         context.fireChannelActive()
@@ -103,7 +112,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         case .connecting, .upgrading, .subscribing:
             finishHandshake(ready: false, reason: "closed during handshake")
         case .ready:
-            loop.recordEarlyClose(code: 1006)
+            recordLoss(code: 1006)
             run.subscriberLeft(entity: entity)
         case .closing, .closed:
             break
@@ -136,7 +145,12 @@ final class SubscriberHandler: ChannelInboundHandler {
         handshakeTimeout?.cancel()
         if wasUpgraded {
             var frame = channel.allocator.buffer(capacity: 8)
-            WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), maskKey: maskKey(), into: &frame)
+            WebSocketFrameParser.writeClientFrame(
+                opcode: .close,
+                payload: WebSocketFrameParser.closePayload(code: 1000),
+                maskKey: maskKey(),
+                into: &frame
+            )
             channel.writeAndFlush(frame, promise: nil)
         }
         return channel.close()
@@ -165,7 +179,12 @@ final class SubscriberHandler: ChannelInboundHandler {
         switch run.configuration.target {
         case .herald:
             state = .subscribing
-            let message = #"{"action":"subscribe","entityId":"\#(BenchConfiguration.entityID(entity))"}"#
+            var message = #"{"action":"subscribe","entityId":"\#(BenchConfiguration.entityID(entity))""#
+            if resuming, let client, let since = client.since {
+                message += #","since":\#(since)"#
+                if let epoch = client.epoch { message += #","epoch":"\#(epoch)""# }
+            }
+            message += "}"
             var frame = context.channel.allocator.buffer(capacity: message.utf8.count + 8)
             WebSocketFrameParser.writeClientFrame(opcode: .text, payload: message.utf8, maskKey: maskKey(), into: &frame)
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
@@ -175,9 +194,18 @@ final class SubscriberHandler: ChannelInboundHandler {
         return true
     }
 
-    private func becomeReady() {
+    private func becomeReady(ack: (recovered: Bool?, epoch: String?) = (nil, nil), now readAt: UInt64? = nil) {
         state = .ready
         run.subscriberJoined(entity: entity)
+        if let client {
+            // The read's time, so that events in the same read are not earlier than the ack.
+            let now = readAt ?? NIODeadline.now().uptimeNanoseconds
+            if resuming {
+                client.resumeAcknowledged(recovered: ack.recovered, epoch: ack.epoch, handshakeMicros: (now &- startedAt) / 1000, now: now)
+            } else {
+                client.acknowledged(epoch: ack.epoch)
+            }
+        }
         finishHandshake(ready: true, reason: nil)
     }
 
@@ -192,12 +220,25 @@ final class SubscriberHandler: ChannelInboundHandler {
     private func finishHandshake(ready: Bool, reason: String?) {
         handshakeTimeout?.cancel()
         handshakeTimeout = nil
-        if ready {
+        if resuming {
+            // A successful reconnect is reported by the ack (Herald) or becomeReady (Nchan).
+            if !ready { client?.failed(reason ?? "failed") }
+        } else if ready {
             loop.recordHandshake(micros: (NIODeadline.now().uptimeNanoseconds &- startedAt) / 1000)
         } else {
             loop.recordFailure(reason ?? "failed")
         }
         connector.finished(ready: ready)
+    }
+
+    /// A ready connection ended: the storm's loss (its record), or an early close.
+    private func recordLoss(code: Int) {
+        if let client, !resuming {
+            client.lost(code: code, now: NIODeadline.now().uptimeNanoseconds)
+        } else {
+            loop.recordEarlyClose(code: code)
+            client?.failed("closed by the fresh node (\(code))")
+        }
     }
 
     /// Gives up on this connection: a handshake failure, or a protocol error after it.
@@ -206,7 +247,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         case .connecting, .upgrading, .subscribing:
             finishHandshake(ready: false, reason: reason)
         case .ready:
-            loop.recordEarlyClose(code: earlyCloseCode ?? 1006)
+            recordLoss(code: earlyCloseCode ?? 1006)
             run.subscriberLeft(entity: entity)
         case .closing, .closed:
             break
@@ -245,7 +286,12 @@ final class SubscriberHandler: ChannelInboundHandler {
             let code = WebSocketFrameParser.closeCode(frame.payload).map(Int.init) ?? 1005
             if state != .closing {
                 var reply = context.channel.allocator.buffer(capacity: 8)
-                WebSocketFrameParser.writeClientFrame(opcode: .close, payload: WebSocketFrameParser.closePayload(code: 1000), maskKey: maskKey(), into: &reply)
+                WebSocketFrameParser.writeClientFrame(
+                    opcode: .close,
+                    payload: WebSocketFrameParser.closePayload(code: 1000),
+                    maskKey: maskKey(),
+                    into: &reply
+                )
                 context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
             }
             fail("closed by server (\(code))", context: context, earlyCloseCode: code)
@@ -255,7 +301,17 @@ final class SubscriberHandler: ChannelInboundHandler {
     private func handleMessage(_ payload: ByteBuffer, context: ChannelHandlerContext, now: UInt64) {
         switch state {
         case .ready:
+            if let client {
+                let seq = payload.withUnsafeReadableBytes { StormClient.seq(in: $0) }
+                if resuming {
+                    if let seq { client.receivedAfterReconnect(seq: seq, now: now) } else { loop.otherFrames += 1 }
+                    return
+                }
+                if let seq { client.receivedLive(seq: seq) }
+            }
             if let (sentAt, index) = payload.withUnsafeReadableBytes({ BenchMessage.parse($0) }) {
+                // The storm's own publishes are not the publish phase's.
+                if index >= BatchPublisher.indexBase { return }
                 loop.recordDelivery(index: index, latencyMicros: now > sentAt ? (now - sentAt) / 1000 : 0)
                 run.ledger?.delivered(index: index)
             } else {
@@ -266,7 +322,7 @@ final class SubscriberHandler: ChannelInboundHandler {
                 (Self.firstIndex(of: Self.subscribedMarker, in: bytes) != nil, Self.firstIndex(of: Self.errorMarker, in: bytes) != nil)
             }
             if verdict.0 {
-                becomeReady()
+                becomeReady(ack: client == nil ? (nil, nil) : payload.withUnsafeReadableBytes { StormClient.ack(in: $0) }, now: now)
             } else if verdict.1 {
                 fail("subscribe refused", context: context, earlyCloseCode: nil)
             }
@@ -301,7 +357,9 @@ final class SubscriberHandler: ChannelInboundHandler {
     static func base64(_ high: UInt64, _ low: UInt64) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
         var bytes: [UInt8] = []
-        for word in [high, low] { for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) } }
+        for word in [high, low] {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
         var output: [UInt8] = []
         var index = 0
         while index + 3 <= bytes.count {

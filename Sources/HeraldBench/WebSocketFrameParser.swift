@@ -4,7 +4,12 @@ import NIOCore
 struct ServerFrame {
     /// RFC 6455 opcodes the generator cares about.
     enum Opcode: UInt8 {
-        case continuation = 0x0, text = 0x1, binary = 0x2, close = 0x8, ping = 0x9, pong = 0xA
+        case continuation = 0x0
+        case text = 0x1
+        case binary = 0x2
+        case close = 0x8
+        case ping = 0x9
+        case pong = 0xA
     }
 
     var fin: Bool

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
-import HeraldCore
 public import HTTPTypes
+import HeraldCore
 public import Logging
 import NIOCore
 import NIOHTTP1

@@ -43,7 +43,8 @@ public struct ClientMessage: Equatable, Sendable {
         }
         guard entities.count > limit else { return nil }
         return ProtocolError(
-            .invalidMessage, "entityIds lists \(entities.count) ids; at most \(limit) per message (the subscription limit)",
+            .invalidMessage,
+            "entityIds lists \(entities.count) ids; at most \(limit) per message (the subscription limit)",
             requestID: requestID
         )
     }

@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-import NIOCore
 
 /// One entity's stream as a value: its epoch, the latest `seq` handed out and the newest events
 /// kept for resume.

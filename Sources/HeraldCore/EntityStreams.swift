@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-import Synchronization
 
 /// Every entity's stream on this node — its epoch, its history and its live delivery to the
 /// local hub — under one lock per shard of entities. Both brokers are built on it: the in-memory
@@ -108,7 +109,12 @@ public final class EntityStreams: Sendable {
     /// subscribers are first sent `{"type":"subscribed","recovered":…,"epoch":…}` — `recovered`
     /// true only when nothing was numbered here before and this is the new stream's first event.
     public func accept(
-        _ frame: WireFrame, seq: Int, epoch: String, of entity: EntityID, at time: Date, allowingGap: Bool = false
+        _ frame: WireFrame,
+        seq: Int,
+        epoch: String,
+        of entity: EntityID,
+        at time: Date,
+        allowingGap: Bool = false
     ) -> Acceptance {
         let acceptance = withShard(for: entity) { state -> Acceptance in
             if let current = state.streams[entity], current.epoch != epoch {

@@ -10,7 +10,11 @@ extension Replay {
     ///   reach back to `since + 1` (or nothing was missed); when they do not, the kept tail is
     ///   replayed all the same, so the client can go on from it.
     public static func resume(
-        since: Int, epoch: String?, streamEpoch: String, latestSeq: Int, kept: some Sequence<(seq: Int, frame: WireFrame)>
+        since: Int,
+        epoch: String?,
+        streamEpoch: String,
+        latestSeq: Int,
+        kept: some Sequence<(seq: Int, frame: WireFrame)>
     ) -> Replay {
         if let epoch, epoch != streamEpoch { return Replay(frames: [], recovered: false, epoch: streamEpoch) }
         guard since <= latestSeq else { return Replay(frames: [], recovered: false, epoch: streamEpoch) }

@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import NIOCore
 
 /// One shard of `EntityStreams` as a value: its entities' streams, what they keep in all, and the
 /// order in which their kept events arrived, which the node-wide byte bound evicts from.
@@ -36,7 +37,10 @@ struct StreamShard {
     /// Changes the stream of `entity` (made by `make` when there is none) with `body` and books
     /// what it kept and dropped; each newly kept event is given a record with a ticket from `ticket`.
     mutating func update<Result>(
-        _ entity: EntityID, make: () -> EntityHistory, ticket: () -> Int, _ body: (inout EntityHistory) -> Result
+        _ entity: EntityID,
+        make: () -> EntityHistory,
+        ticket: () -> Int,
+        _ body: (inout EntityHistory) -> Result
     ) -> Result {
         // Changed in place, and only figures copied: a copy of the stream would copy its kept events.
         let (result, before, after) = Self.change(&streams[entity, default: make()], with: body)
@@ -63,7 +67,8 @@ struct StreamShard {
     }
 
     private static func change<Result>(
-        _ stream: inout EntityHistory, with body: (inout EntityHistory) -> Result
+        _ stream: inout EntityHistory,
+        with body: (inout EntityHistory) -> Result
     ) -> (Result, before: Figures, after: Figures) {
         let before = Figures(stream)
         let result = body(&stream)

@@ -1,3 +1,4 @@
+import Foundation
 public import HeraldCore
 public import HeraldTokens
 
@@ -22,7 +23,7 @@ public struct AuthorizerHandler: LambdaHandler {
         guard case .success(let found) = credentials, case .success(let identity) = verifier.verify(found.token) else {
             throw LambdaError.unauthorized
         }
-        var context: [String: JSONValue] = ["userId": .string(identity.userID.rawValue), "exp": .int(identity.expiresAt)]
+        var context = Self.context(of: found.token, identity)
         // With claim authorisation, what the token may subscribe to (a context value is a string, number or boolean: JSON text).
         if let allowed = identity.allowedEntities {
             context["entities"] = .string(String(decoding: JSON.encode(JSONValue.array(allowed.patterns.map { .string($0) })), as: UTF8.self))
@@ -35,5 +36,21 @@ public struct AuthorizerHandler: LambdaHandler {
             ],
             "context": .object(context),
         ]
+    }
+
+    /// What the `$connect` function (and any other integration) reads from the authorizer: the
+    /// user, the token's `exp`, and the AWS quick start's `firstName`, `lastName` and `sub` from
+    /// the token's `data` when it has them (strings; API Gateway's context holds no objects).
+    static func context(of token: String, _ identity: Identity) -> [String: JSONValue] {
+        var context: [String: JSONValue] = ["userId": .string(identity.userID.rawValue), "exp": .int(identity.expiresAt)]
+        let parts = token.split(separator: ".")
+        guard parts.count == 3 else { return context }
+        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let payload = Data(base64Encoded: base64), let data = JSON.parse(Array(payload))?["data"]?.objectValue else { return context }
+        for field in ["firstName", "lastName", "sub"] {
+            if case .string(let value)? = data[field] { context[field] = .string(value) }
+        }
+        return context
     }
 }

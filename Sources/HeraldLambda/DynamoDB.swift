@@ -58,7 +58,9 @@ public struct DynamoDB: Sendable {
         var items: [Item] = []
         var start: JSONValue?
         repeat {
-            var body: [String: JSONValue] = ["KeyConditionExpression": .string(condition), "ExpressionAttributeValues": .object(values), "ConsistentRead": .bool(true)]
+            var body: [String: JSONValue] = [
+                "KeyConditionExpression": .string(condition), "ExpressionAttributeValues": .object(values), "ConsistentRead": .bool(true),
+            ]
             if let start { body["ExclusiveStartKey"] = start }
             let answer = try await call("Query", body)
             if case .array(let page)? = answer["Items"] { items += page.compactMap(\.objectValue) }
@@ -67,19 +69,13 @@ public struct DynamoDB: Sendable {
         return items
     }
 
-    /// Adds `amount` to the number `attribute` of an item (made at 0 when absent); returns the new value.
-    func add(_ amount: Int, to attribute: String, pk: String, sk: String) async throws -> Int {
-        let answer = try await call("UpdateItem", [
-            "Key": ["pk": Self.string(pk), "sk": Self.string(sk)],
-            "UpdateExpression": "ADD #value :amount",
-            "ExpressionAttributeNames": ["#value": .string(attribute)],
-            "ExpressionAttributeValues": [":amount": Self.number(amount)],
-            "ReturnValues": "UPDATED_NEW",
-        ])
-        guard let value = answer["Attributes"]?[attribute]?["N"]?.stringValue.flatMap(Int.init) else {
-            throw AWSError(status: 200, type: "UnexpectedAnswer", message: "UpdateItem returned no \(attribute)")
-        }
-        return value
+    /// `TransactWriteItems`: all of `items` or none; `token` makes a retried call idempotent.
+    func transact(_ items: [JSONValue], token: String) async throws {
+        _ = try await client.json(
+            service: "dynamodb",
+            target: "DynamoDB_20120810.TransactWriteItems",
+            ["TransactItems": .array(items), "ClientRequestToken": .string(token)]
+        )
     }
 
     /// Sets the attributes `set` of an existing item and removes those in `remove`; false, and
@@ -122,15 +118,20 @@ public struct DynamoDB: Sendable {
     /// DynamoDB refuses a whole `BatchWriteItem` that names a key twice.
     func write(puts: [Item] = [], deletes: [(pk: String, sk: String)] = []) async throws {
         var requests: [JSONValue] = Self.onePerKey(
-            puts.map { item in (key: Key(pk: item.string("pk") ?? "", sk: item.string("sk") ?? ""), request: ["PutRequest": ["Item": .object(item)]]) }
-                + deletes.map { (key: Key(pk: $0.pk, sk: $0.sk), request: ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]]) }
+            puts.map { item in (key: Key(pk: item.string("pk") ?? "", sk: item.string("sk") ?? ""), request: ["PutRequest": ["Item": .object(item)]])
+            }
+                + deletes.map {
+                    (key: Key(pk: $0.pk, sk: $0.sk), request: ["DeleteRequest": ["Key": ["pk": Self.string($0.pk), "sk": Self.string($0.sk)]]])
+                }
         )
         var attempts = 0
         while !requests.isEmpty {
             let batch = Array(requests.prefix(25))
             requests.removeFirst(batch.count)
             let answer = try await client.json(
-                service: "dynamodb", target: "DynamoDB_20120810.BatchWriteItem", ["RequestItems": .object([table: .array(batch)])]
+                service: "dynamodb",
+                target: "DynamoDB_20120810.BatchWriteItem",
+                ["RequestItems": .object([table: .array(batch)])]
             )
             if case .array(let unprocessed)? = answer["UnprocessedItems"]?[table], !unprocessed.isEmpty {
                 attempts += 1

@@ -1,5 +1,7 @@
+import AWSSignature
 import Foundation
 public import HeraldCore
+import Synchronization
 
 /// The AWS shape's single DynamoDB table (deploy/aws/README.md), every item keyed by `pk` and `sk`:
 ///
@@ -11,7 +13,7 @@ public import HeraldCore
 /// | a user's connection | `USER#<user>` | `CONN#<id>` | `ttl` |
 /// | an entity's latest seq | `ENTITY#<entity>` | `HEAD` | `seq` |
 /// | a kept event | `HIST#<entity>` | `SEQ#<seq, 19 digits>` | `push` (the exact frame text), `ttl` |
-/// | an EventBridge event's number | `EVENT#<EventBridge id>` | `META` | `seq`, `ttl` (SQS may deliver twice) |
+/// | an EventBridge event's number | `EVENT#<EventBridge id>` | `META` | `seq`, `ttl` (written with `HEAD`, in one transaction; SQS may deliver twice) |
 /// | the epoch | `META` | `EPOCH` | `value` |
 ///
 /// `exp` is the token's (moved by each `refresh`), `entities` — with claim authorisation only —
@@ -20,6 +22,8 @@ public import HeraldCore
 /// longest life (API Gateway closes a connection after 2 hours), kept events the history window.
 public struct HeraldTable: Sendable {
     public let database: DynamoDB
+    /// The epoch once read: it never changes, so each execution environment reads it once.
+    private let knownEpoch = KnownEpoch()
 
     public init(database: DynamoDB) { self.database = database }
 
@@ -86,6 +90,11 @@ public struct HeraldTable: Sendable {
         try await database.update(pk: "CONN#\(id)", sk: "META", set: set, remove: allowedEntities == nil ? ["entities"] : [])
     }
 
+    /// When the connection was opened (milliseconds since 1970); nil when it is not known.
+    public func connectedAt(of id: String) async throws -> Int? {
+        try await database.get(pk: "CONN#\(id)", sk: "META")?.number("connectedAt")
+    }
+
     /// Forgets a connection and every subscription it held.
     public func disconnected(_ id: String) async throws {
         guard let state = try await connection(id) else { return }
@@ -97,12 +106,14 @@ public struct HeraldTable: Sendable {
 
     public func subscribe(_ id: String, to entities: [EntityID], now: Date = Date()) async throws {
         let ttl = DynamoDB.number(Int(now.timeIntervalSince1970 + Self.connectionTTL))
-        try await database.write(puts: entities.flatMap { entity -> [DynamoDB.Item] in
-            [
-                ["pk": DynamoDB.string("CONN#\(id)"), "sk": DynamoDB.string("SUB#\(entity)"), "ttl": ttl],
-                ["pk": DynamoDB.string("ENTITY#\(entity)"), "sk": DynamoDB.string("CONN#\(id)"), "ttl": ttl],
-            ]
-        })
+        try await database.write(
+            puts: entities.flatMap { entity -> [DynamoDB.Item] in
+                [
+                    ["pk": DynamoDB.string("CONN#\(id)"), "sk": DynamoDB.string("SUB#\(entity)"), "ttl": ttl],
+                    ["pk": DynamoDB.string("ENTITY#\(entity)"), "sk": DynamoDB.string("CONN#\(id)"), "ttl": ttl],
+                ]
+            }
+        )
     }
 
     public func unsubscribe(_ id: String, from entities: [EntityID]) async throws {
@@ -120,11 +131,6 @@ public struct HeraldTable: Sendable {
     }
 
     // MARK: Streams
-
-    /// Numbers the entity's next event.
-    public func nextSeq(of entity: EntityID) async throws -> Int {
-        try await database.add(1, to: "seq", pk: "ENTITY#\(entity)", sk: "HEAD")
-    }
 
     /// The entity's latest `seq` (0 before the first).
     public func latestSeq(of entity: EntityID) async throws -> Int {
@@ -154,25 +160,66 @@ public struct HeraldTable: Sendable {
     }
 
     /// The `seq` of the EventBridge event `eventID`: numbered on its first delivery and
-    /// remembered for a day, so SQS's redelivery of the same event keeps it.
+    /// remembered for a day, so SQS's redelivery of the same event keeps it. The entity's `HEAD`
+    /// moves and the event's number is recorded in one transaction, conditional on `HEAD` being
+    /// where it was read, with a request token made of the event and its number: a retried call
+    /// (an answer lost on the way back) is not applied twice, and numbers have no gaps.
     public func seq(of eventID: String, entity: EntityID, now: Date = Date()) async throws -> Int {
-        let key = (pk: "EVENT#\(eventID)", sk: "META")
-        if let known = try await database.get(pk: key.pk, sk: key.sk)?.number("seq") { return known }
-        let seq = try await nextSeq(of: entity)
-        let item: DynamoDB.Item = [
-            "pk": DynamoDB.string(key.pk), "sk": DynamoDB.string(key.sk), "seq": DynamoDB.number(seq),
-            "ttl": DynamoDB.number(Int(now.timeIntervalSince1970) + 86_400),
-        ]
-        if try await database.put(item, ifAbsent: true) { return seq }
-        // Another delivery numbered it a moment before (this number is left unused).
-        return try await database.get(pk: key.pk, sk: key.sk)?.number("seq") ?? seq
+        let event = (pk: "EVENT#\(eventID)", sk: "META")
+        let head = (pk: "ENTITY#\(entity)", sk: "HEAD")
+        for _ in 0..<8 {
+            if let known = try await database.get(pk: event.pk, sk: event.sk)?.number("seq") { return known }
+            let latest = try await latestSeq(of: entity)
+            let seq = latest + 1
+            let moveHead: JSONValue = [
+                "Update": [
+                    "TableName": .string(database.table), "Key": ["pk": DynamoDB.string(head.pk), "sk": DynamoDB.string(head.sk)],
+                    "UpdateExpression": "SET seq = :new",
+                    "ConditionExpression": .string(latest == 0 ? "attribute_not_exists(seq) OR seq = :old" : "seq = :old"),
+                    "ExpressionAttributeValues": [":new": DynamoDB.number(seq), ":old": DynamoDB.number(latest)],
+                ]
+            ]
+            let record: JSONValue = [
+                "Put": [
+                    "TableName": .string(database.table), "ConditionExpression": "attribute_not_exists(pk)",
+                    "Item": [
+                        "pk": DynamoDB.string(event.pk), "sk": DynamoDB.string(event.sk), "seq": DynamoDB.number(seq),
+                        "ttl": DynamoDB.number(Int(now.timeIntervalSince1970) + 86_400),
+                    ],
+                ]
+            ]
+            let token = String(AWSSignatureV4.sha256Hex(Array("\(eventID)#\(seq)".utf8)).prefix(36))
+            do {
+                try await database.transact([moveHead, record], token: token)
+                return seq
+            } catch let error as AWSError where error.type == "TransactionCanceledException" {
+                continue  // numbered meanwhile (this event by a redelivery, or another event): read again
+            }
+        }
+        throw AWSError(status: 0, type: "NumberingContended", message: "could not number event \(eventID) of \(entity) in 8 tries")
     }
 
-    /// The deployment's epoch, made on first use.
+    /// The deployment's epoch, made on first use and read once per execution environment.
     public func epoch() async throws -> String {
-        let made = String(UInt64.random(in: 1...UInt64.max), radix: 36)
-        _ = try await database.put(["pk": DynamoDB.string("META"), "sk": DynamoDB.string("EPOCH"), "value": DynamoDB.string(made)], ifAbsent: true)
-        return try await database.get(pk: "META", sk: "EPOCH")?.string("value") ?? made
+        if let known = knownEpoch.known { return known }
+        var value = try await database.get(pk: "META", sk: "EPOCH")?.string("value")
+        if value == nil {
+            let made = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+            _ = try await database.put(
+                ["pk": DynamoDB.string("META"), "sk": DynamoDB.string("EPOCH"), "value": DynamoDB.string(made)],
+                ifAbsent: true
+            )
+            value = try await database.get(pk: "META", sk: "EPOCH")?.string("value") ?? made
+        }
+        let epoch = value ?? ""
+        knownEpoch.remember(epoch)
+        return epoch
+    }
+
+    private final class KnownEpoch: Sendable {
+        let value = Mutex<String?>(nil)
+        var known: String? { value.withLock { $0 } }
+        func remember(_ epoch: String) { value.withLock { $0 = epoch } }
     }
 
     /// What a token allows, as the `entities` attribute: JSON text.

@@ -21,7 +21,11 @@ public struct LambdaContext: Sendable {
 
     /// The deadline `Lambda-Runtime-Deadline-Ms` (milliseconds since 1970) gives, on the clock the
     /// handlers measure with; `nowMilliseconds` is the wall clock's reading at `now`.
-    public static func deadline(fromEpochMilliseconds deadline: Int64, nowMilliseconds: Int64, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+    public static func deadline(
+        fromEpochMilliseconds deadline: Int64,
+        nowMilliseconds: Int64,
+        now: ContinuousClock.Instant
+    ) -> ContinuousClock.Instant {
         now + .milliseconds(deadline - nowMilliseconds)
     }
 

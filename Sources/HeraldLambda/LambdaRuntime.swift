@@ -139,7 +139,10 @@ public struct LambdaRuntime: Sendable {
         } else {
             failure = LambdaError("the event is not JSON", type: "InvalidEvent")
         }
-        logger.error("Invocation failed", metadata: ["error": "\(failure)", "error.type": "\(failure.type)", "lambda.request.id": "\(context.requestID)"])
+        logger.error(
+            "Invocation failed",
+            metadata: ["error": "\(failure)", "error.type": "\(failure.type)", "lambda.request.id": "\(context.requestID)"]
+        )
         try await post(Self.errorBody(failure), to: "\(invocation)/error", http)
     }
 

@@ -4,10 +4,11 @@ public import HeraldCore
 /// What every handler of the AWS shape reads from its function's environment (the SAM template
 /// sets these).
 public struct LambdaSettings: Sendable {
-    /// `HERALD_TABLE`: the DynamoDB table.
-    public var table: String
-    /// `HERALD_SECRET_ID`: the Secrets Manager secret holding the HMAC token secret.
-    public var secretID: String
+    /// `HERALD_TABLE`: the DynamoDB table (every function but the router's).
+    public var table: String?
+    /// `HERALD_SECRET_ID`: the Secrets Manager secret holding the HMAC token secret (its string,
+    /// or `{"signature": "…"}`), for the functions that sign or verify tokens only.
+    public var secretID: String?
     /// `HERALD_MANAGEMENT_ENDPOINT`: the WebSocket API's `https://…/stage` URL, for the fan-out
     /// functions (the WebSocket function reads it from each event when this is unset).
     public var managementEndpoint: String?
@@ -21,24 +22,40 @@ public struct LambdaSettings: Sendable {
     /// dotted path of the claim that lists what a token may subscribe to (PROTOCOL.md §2); nil
     /// (`none`, the default): any entity.
     public var entitiesClaim: String?
+    /// `HERALD_POST_CONCURRENCY` (64, at most `AWSClient.connectionsPerHost`): the fan-out's
+    /// posts in flight at once, per event.
+    public var postConcurrency = 64
+    /// `HERALD_ENTITY_QUEUE_URL`: the FIFO queue the router sends entity updates to.
+    public var entityQueueURL: String?
+    /// `HERALD_REFUSED_QUEUE_URL`: where refused events go (`Refusals`); unset, they are only logged.
+    public var refusedQueueURL: String?
+    /// `HERALD_PUBLISH_KEY_SECRET_ID`: the secret holding the publish keys (comma-separated), for the publish function.
+    public var publishKeySecretID: String?
+    /// `HERALD_EVENT_BUS` (`default`): the EventBridge bus the publish function puts events on.
+    public var eventBus = "default"
 
     /// Every variable these settings read (the SAM template sets each of them).
     public static let variables = [
         "HERALD_TABLE", "HERALD_SECRET_ID", "HERALD_MANAGEMENT_ENDPOINT", "HERALD_HISTORY_SIZE", "HERALD_HISTORY_TTL",
-        "HERALD_MAX_SUBSCRIPTIONS", "HERALD_TOKEN_LEEWAY", "HERALD_SUBSCRIPTION_AUTH", "HERALD_ENTITIES_CLAIM",
+        "HERALD_MAX_SUBSCRIPTIONS", "HERALD_TOKEN_LEEWAY", "HERALD_POST_CONCURRENCY", "HERALD_ENTITY_QUEUE_URL",
+        "HERALD_REFUSED_QUEUE_URL", "HERALD_PUBLISH_KEY_SECRET_ID", "HERALD_EVENT_BUS",
+        "HERALD_SUBSCRIPTION_AUTH", "HERALD_ENTITIES_CLAIM",
     ]
 
-    public init(table: String, secretID: String) {
+    public init(table: String?, secretID: String?) {
         self.table = table
         self.secretID = secretID
     }
 
     /// Reads the environment; the error names the first variable missing or malformed.
     public init(environment: [String: String]) throws(LambdaError) {
-        guard let table = environment["HERALD_TABLE"], !table.isEmpty else { throw LambdaError("HERALD_TABLE is not set") }
-        guard let secret = environment["HERALD_SECRET_ID"], !secret.isEmpty else { throw LambdaError("HERALD_SECRET_ID is not set") }
-        self.init(table: table, secretID: secret)
-        managementEndpoint = environment["HERALD_MANAGEMENT_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        func text(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        self.init(table: text("HERALD_TABLE"), secretID: text("HERALD_SECRET_ID"))
+        managementEndpoint = text("HERALD_MANAGEMENT_ENDPOINT")
+        entityQueueURL = text("HERALD_ENTITY_QUEUE_URL")
+        refusedQueueURL = text("HERALD_REFUSED_QUEUE_URL")
+        publishKeySecretID = text("HERALD_PUBLISH_KEY_SECRET_ID")
+        eventBus = text("HERALD_EVENT_BUS") ?? eventBus
         func number(_ name: String) throws(LambdaError) -> Int? {
             guard let text = environment[name] else { return nil }
             guard let value = Int(text), value >= 0 else { throw LambdaError("\(name) must be a whole number, not \(text)") }
@@ -54,6 +71,10 @@ public struct LambdaSettings: Sendable {
         history.ttl = try seconds("HERALD_HISTORY_TTL") ?? history.ttl
         maxSubscriptions = try number("HERALD_MAX_SUBSCRIPTIONS") ?? maxSubscriptions
         tokenLeeway = try seconds("HERALD_TOKEN_LEEWAY") ?? tokenLeeway
+        postConcurrency = try number("HERALD_POST_CONCURRENCY") ?? postConcurrency
+        guard (1...AWSClient.connectionsPerHost).contains(postConcurrency) else {
+            throw LambdaError("HERALD_POST_CONCURRENCY must be from 1 to \(AWSClient.connectionsPerHost), not \(postConcurrency)")
+        }
         switch environment["HERALD_SUBSCRIPTION_AUTH"] ?? "none" {
         case "none", "": entitiesClaim = nil
         case "claims": entitiesClaim = environment["HERALD_ENTITIES_CLAIM"].flatMap { $0.isEmpty ? nil : $0 } ?? "entities"

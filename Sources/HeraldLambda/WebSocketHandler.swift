@@ -46,7 +46,9 @@ public struct WebSocketHandler: LambdaHandler {
         }
         let authorizer = context?["authorizer"]
         let connection = HeraldTable.Connection(
-            id: id, userID: user, sourceIP: context?["identity"]?["sourceIp"]?.stringValue ?? "unknown",
+            id: id,
+            userID: user,
+            sourceIP: context?["identity"]?["sourceIp"]?.stringValue ?? "unknown",
             userAgent: context?["identity"]?["userAgent"]?.stringValue,
             connectedAt: Self.integer(context?["connectedAt"]) ?? Int(Date().timeIntervalSince1970 * 1000),
             expiresAt: Self.integer(authorizer?["exp"]),

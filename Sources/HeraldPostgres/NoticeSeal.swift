@@ -35,7 +35,10 @@ enum NoticeSeal {
     /// The key of the run `runID` under `secret`.
     static func key(of runID: some DataProtocol, under secret: ClusterSecret) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: secret.bytes), salt: runID, info: Array("herald cluster notices v1".utf8), outputByteCount: 32
+            inputKeyMaterial: SymmetricKey(data: secret.bytes),
+            salt: runID,
+            info: Array("herald cluster notices v1".utf8),
+            outputByteCount: 32
         )
     }
 
@@ -69,7 +72,8 @@ final class NoticeSealer: Sendable {
         var header = [NoticeSeal.version] + runID
         header.append(contentsOf: bigEndian(counter))
         let plaintext = bigEndian(NoticeSeal.milliseconds(time)) + content
-        let box = try! AES.GCM.seal(plaintext, using: key, nonce: NoticeSeal.nonce(counter), authenticating: header)  // cannot fail with a 12-byte nonce
+        // Cannot fail with a 12-byte nonce.
+        let box = try! AES.GCM.seal(plaintext, using: key, nonce: NoticeSeal.nonce(counter), authenticating: header)
         return Data(header + box.ciphertext + box.tag).base64EncodedString()
     }
 
@@ -133,7 +137,10 @@ struct NoticeOpener: Sendable {
         }
         let known = senders[runID]
         let keys = known.map { [$0.key] } ?? secrets.map { NoticeSeal.key(of: runID, under: $0) }
-        guard let (key, plaintext) = keys.lazy.compactMap({ key in (try? AES.GCM.open(box, using: key, authenticating: header)).map { (key, [UInt8]($0)) } }).first
+        guard
+            let (key, plaintext) = keys.lazy.compactMap({ key in
+                (try? AES.GCM.open(box, using: key, authenticating: header)).map { (key, [UInt8]($0)) }
+            }).first
         else { return .failure(.unauthenticated) }
         let milliseconds = plaintext.prefix(NoticeSeal.timeBytes).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let sealedAt = Date(timeIntervalSince1970: Double(milliseconds) / 1000)

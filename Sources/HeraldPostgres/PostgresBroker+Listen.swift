@@ -39,7 +39,7 @@ extension PostgresBroker {
                     try? await connection.close()
                     throw error
                 }
-            } catch where !Task.isCancelled {
+            } catch  where !Task.isCancelled {
                 listening.store(false, ordering: .relaxed)
                 if failures == 0 {
                     logger.error("Lost the database: not ready until it is back", metadata: ["error": "\(describe(error))"])

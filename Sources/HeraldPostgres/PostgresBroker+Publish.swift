@@ -5,37 +5,40 @@ import PostgresNIO
 /// The publish statements: events numbered and kept in one statement, then announced in one
 /// sealed `NOTIFY` statement, in one transaction.
 extension PostgresBroker {
-    /// Publishes `events` on `connection` in one transaction, all or none; returns their receipts in order.
+    /// Publishes the events of several publish calls on `connection` in one transaction, all or
+    /// none; returns each call's receipts in order.
     ///
-    /// Each entity update's push is cut at its `seq` (`Push.entityUpdated(_:id:time:)`) and
-    /// joined around the number the database hands out, so the kept push and the announced one
-    /// are the bytes every node sends. Commit order is announcement order: the entity's row in
-    /// `herald_streams` is locked until the commit, so one entity's notices reach every node in
-    /// `seq` order.
-    func publish(_ events: [Event], time: String, on connection: PostgresConnection) async throws -> [PublishReceipt] {
+    /// Each entity update's push is cut at its `seq` and joined around the number the database
+    /// hands out, so the kept push and the announced one are the bytes every node sends. Commit
+    /// order is announcement order: the entity's row in `herald_streams` is locked until the
+    /// commit, so one entity's notices reach every node in `seq` order.
+    func publish(_ calls: [[PreparedEvent]], on connection: PostgresConnection) async throws -> [[PublishReceipt]] {
         try await connection.withTransaction(logger: logger) { connection in
-            let ids = events.map { _ in EventID.next() }
             var updates: [(entity: String, beforeSeq: String, afterSeq: String)] = []
-            for case (let index, .entityUpdated(let update)) in events.enumerated() {
-                let parts = Push.entityUpdated(update, id: ids[index], time: time)
-                updates.append((update.entityID.rawValue, String(buffer: parts.beforeSeq), String(buffer: parts.afterSeq)))
+            for call in calls {
+                for case .entityUpdate(let entity, _, let beforeSeq, let afterSeq) in call { updates.append((entity.rawValue, beforeSeq, afterSeq)) }
             }
             var numbered = try await number(updates, on: connection).makeIterator()
-            var receipts: [PublishReceipt] = []
+            var receipts: [[PublishReceipt]] = []
             var notices: [Notice] = []
-            for (index, event) in events.enumerated() {
-                switch event {
-                case .entityUpdated(let update):
-                    guard let (seq, epoch, push) = numbered.next() else { throw PostgresBrokerError("the publish statement returned too few seqs") }
-                    var notice = Notice.entityEvent(update.entityID, seq: seq, epoch: epoch, push: push)
-                    if !notice.fitsOneNotice { notice = .entityEvent(update.entityID, seq: seq, epoch: epoch, push: nil) }
-                    notices.append(notice)
-                    receipts.append(PublishReceipt(eventID: ids[index], seq: seq))
-                case .userNotification(let notification):
-                    let push = String(buffer: Push.userNotification(notification, id: ids[index], time: time).payload)
-                    notices.append(try await fitted(push, on: connection) { .userNotification(notification.userID, $0) })
-                    receipts.append(PublishReceipt(eventID: ids[index], seq: nil))
+            for call in calls {
+                var callReceipts: [PublishReceipt] = []
+                for event in call {
+                    switch event {
+                    case .entityUpdate(let entity, let id, _, _):
+                        guard let (seq, epoch, push) = numbered.next() else {
+                            throw PostgresBrokerError("the publish statement returned too few seqs")
+                        }
+                        var notice = Notice.entityEvent(entity, seq: seq, epoch: epoch, push: push)
+                        if !notice.fitsOneNotice { notice = .entityEvent(entity, seq: seq, epoch: epoch, push: nil) }
+                        notices.append(notice)
+                        callReceipts.append(PublishReceipt(eventID: id, seq: seq))
+                    case .userNotification(let user, let id, let push):
+                        notices.append(try await fitted(push, on: connection) { .userNotification(user, $0) })
+                        callReceipts.append(PublishReceipt(eventID: id, seq: nil))
+                    }
                 }
+                receipts.append(callReceipts)
             }
             try await notify(notices, on: connection)
             return receipts
@@ -49,7 +52,8 @@ extension PostgresBroker {
     /// streams (`herald_meta`'s `stream_epoch`). Rows are locked in entity order, so two
     /// transactions never wait for each other the wrong way round.
     private func number(
-        _ updates: [(entity: String, beforeSeq: String, afterSeq: String)], on connection: PostgresConnection
+        _ updates: [(entity: String, beforeSeq: String, afterSeq: String)],
+        on connection: PostgresConnection
     ) async throws -> [(seq: Int, epoch: String, push: String)] {
         guard !updates.isEmpty else { return [] }
         let rows = try await connection.query(
@@ -81,7 +85,9 @@ extension PostgresBroker {
             let update = updates[numbered.count]
             numbered.append((seq, epoch, update.beforeSeq + String(seq) + update.afterSeq))
         }
-        guard numbered.count == updates.count else { throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events") }
+        guard numbered.count == updates.count else {
+            throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events")
+        }
         return numbered
     }
 

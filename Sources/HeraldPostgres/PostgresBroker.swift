@@ -44,9 +44,18 @@ public final class PostgresBroker: Broker, Service {
     let opener: Mutex<NoticeOpener>
     /// The notices this node refused.
     let rejections = Mutex(RejectedNoticeLog())
+    /// The publishes waiting for a transaction, and the transactions on their way.
+    let commits = Mutex(
+        GroupCommit<PendingPublish>(maximumInFlight: PostgresBroker.publishTransactions, maximumEvents: PostgresBroker.eventsPerTransaction)
+    )
 
     private init(
-        url: PostgresURL, secrets: [ClusterSecret], startedAt: Date, streams: EntityStreams, history: EntityHistory.Limits, heardUpTo: Date,
+        url: PostgresURL,
+        secrets: [ClusterSecret],
+        startedAt: Date,
+        streams: EntityStreams,
+        history: EntityHistory.Limits,
+        heardUpTo: Date,
         logger: Logger
     ) {
         self.url = url
@@ -65,7 +74,12 @@ public final class PostgresBroker: Broker, Service {
     /// `secret` seals this node's notices and opens the others'; `previous`, when given, opens
     /// them too (while every node moves to a new secret).
     public static func start(
-        url: PostgresURL, secret: ClusterSecret, previous: ClusterSecret? = nil, hub: Hub, history: EntityHistory.Limits, logger: Logger
+        url: PostgresURL,
+        secret: ClusterSecret,
+        previous: ClusterSecret? = nil,
+        hub: Hub,
+        history: EntityHistory.Limits,
+        logger: Logger
     ) async throws(HeraldError) -> PostgresBroker {
         let startedAt = Date()
         do {
@@ -80,8 +94,13 @@ public final class PostgresBroker: Broker, Service {
                 try? await connection.close()
                 logger.info("Connected to the database", metadata: ["herald.broker.url": "\(url)", "herald.epoch": "\(epoch)"])
                 return PostgresBroker(
-                    url: url, secrets: [secret] + (previous.map { [$0] } ?? []), startedAt: startedAt, streams: streams, history: history,
-                    heardUpTo: now, logger: logger
+                    url: url,
+                    secrets: [secret] + (previous.map { [$0] } ?? []),
+                    startedAt: startedAt,
+                    streams: streams,
+                    history: history,
+                    heardUpTo: now,
+                    logger: logger
                 )
             } catch {
                 try? await connection.close()
@@ -95,7 +114,9 @@ public final class PostgresBroker: Broker, Service {
     /// What `buildApplication`'s broker factory calls: starts the broker for a node's hub and
     /// returns it with itself as the service to run.
     public static func maker(
-        _ url: PostgresURL, secret: ClusterSecret, previous: ClusterSecret? = nil
+        _ url: PostgresURL,
+        secret: ClusterSecret,
+        previous: ClusterSecret? = nil
     ) -> @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (broker: any Broker, services: [any Service]) {
         { hub, history, logger in
             let broker = try await start(url: url, secret: secret, previous: previous, hub: hub, history: history, logger: logger)
@@ -122,16 +143,17 @@ public final class PostgresBroker: Broker, Service {
     /// How long a publish may wait for the database before it is answered `503`.
     static let publishTimeout: Duration = .seconds(5)
 
-    /// One transaction for the events of one call (a `POST /events` batch: all or none).
-    /// Refused after `publishTimeout` without an answer from the database (the statements may
-    /// still commit then: a `503` after a timeout does not prove nothing was published).
-    /// A node that is not listening still publishes: it catches up on its own events once it is back.
+    /// The events of one call (a `POST /events` batch) are written all or none, in one
+    /// transaction with the other publishes waiting at that moment (`GroupCommit`), and answered
+    /// once it has committed. Refused after `publishTimeout` without an answer from the database
+    /// (the transaction may still commit then: a `503` after a timeout does not prove nothing was
+    /// published). A node that is not listening still publishes: it catches up on its own events
+    /// once it is back.
     public func publish(_ events: [Event]) async throws -> [PublishReceipt] {
-        let time = Date().formatted(.iso8601)
+        let pending = PendingPublish(events, time: Date().formatted(.iso8601))
+        if let batch = commits.withLock({ $0.enqueue(pending, events: events.count) }) { startWriting(batch) }
         do {
-            return try await withTimeout(Self.publishTimeout) {
-                try await self.client.withConnection { try await self.publish(events, time: time, on: $0) }
-            }
+            return try await withTimeout(Self.publishTimeout) { try await pending.outcome.value() }
         } catch {
             throw HeraldError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")
         }

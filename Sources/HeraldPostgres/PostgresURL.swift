@@ -60,23 +60,25 @@ public struct PostgresURL: Equatable, Sendable, CustomStringConvertible {
 
     /// The pool's configuration.
     var clientConfiguration: PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS = switch self.tls {
-        case .disable: .disable
-        case .prefer: .prefer(Self.unverified)
-        case .require: .require(Self.unverified)
-        case .verifyFull: .require(.makeClientConfiguration())
-        }
+        let tls: PostgresClient.Configuration.TLS =
+            switch self.tls {
+            case .disable: .disable
+            case .prefer: .prefer(Self.unverified)
+            case .require: .require(Self.unverified)
+            case .verifyFull: .require(.makeClientConfiguration())
+            }
         return PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
     }
 
     /// A single connection's configuration (the node's LISTEN connection).
     func connectionConfiguration() throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS = switch self.tls {
-        case .disable: .disable
-        case .prefer: .prefer(try NIOSSLContext(configuration: Self.unverified))
-        case .require: .require(try NIOSSLContext(configuration: Self.unverified))
-        case .verifyFull: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
+        let tls: PostgresConnection.Configuration.TLS =
+            switch self.tls {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: Self.unverified))
+            case .require: .require(try NIOSSLContext(configuration: Self.unverified))
+            case .verifyFull: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
         return PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
     }
 

@@ -38,7 +38,7 @@ enum Schema {
             """,
         ],
         [
-            "CREATE TABLE herald_nodes (node_id text PRIMARY KEY, seen_at timestamptz NOT NULL)",
+            "CREATE TABLE herald_nodes (node_id text PRIMARY KEY, seen_at timestamptz NOT NULL)"
         ],
         [
             // Each stream's own epoch; streams made before keep the cluster's (their clients' acks said it).
@@ -81,7 +81,8 @@ enum Schema {
                 logger.info("Migrated the database", metadata: ["herald.schema.version": "\(index + 1)"])
             }
             try await connection.query(
-                "INSERT INTO herald_meta (key, value) VALUES ('stream_epoch', \(newEpoch)) ON CONFLICT (key) DO NOTHING", logger: logger
+                "INSERT INTO herald_meta (key, value) VALUES ('stream_epoch', \(newEpoch)) ON CONFLICT (key) DO NOTHING",
+                logger: logger
             )
             var epoch = newEpoch
             for try await value in try await connection.query("SELECT value FROM herald_meta WHERE key = 'stream_epoch'", logger: logger)

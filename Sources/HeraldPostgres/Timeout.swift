@@ -27,7 +27,7 @@ func withTimeout<Value: Sendable>(_ limit: Duration, _ body: @escaping @Sendable
 }
 
 /// A result set once, by whichever outcome comes first, and awaited once.
-private final class FirstOutcome<Value: Sendable>: Sendable {
+final class FirstOutcome<Value: Sendable>: Sendable {
     private struct State {
         var result: Result<Value, any Error>?
         var waiting: CheckedContinuation<Value, any Error>?

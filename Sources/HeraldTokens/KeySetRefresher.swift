@@ -12,6 +12,9 @@ import Synchronization
 /// askers sharing the one refresh in flight, so a flood of made-up `kid`s cannot hammer the
 /// identity provider. A failed refresh keeps the keys it had; a key of the document that cannot be
 /// read is skipped (logged at warning with its `kid`) and the others are used.
+///
+/// A URL is fetched within `fetchTimeout` (redirects and body included) and at most
+/// `maxDocumentBytes`; a redirect is followed only within the URL's origin (scheme, host, port).
 public final class KeySetRefresher: Service, Sendable {
     /// Where the JWKS document comes from.
     public enum Source: Sendable, CustomStringConvertible {
@@ -38,14 +41,27 @@ public final class KeySetRefresher: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
+    private let fetchTimeout: Duration
+
     /// The largest JWKS document read.
     public static let maxDocumentBytes = 1 << 20
+    /// The most redirects followed (each within the URL's origin).
+    public static let maxRedirects = 5
 
-    public init(source: Source, keys: VerificationKeys, interval: Duration, minimumGap: Duration, logger: Logger) {
+    /// - Parameter fetchTimeout: the longest one fetch of a URL may take, redirects and body included.
+    public init(
+        source: Source,
+        keys: VerificationKeys,
+        interval: Duration,
+        minimumGap: Duration,
+        fetchTimeout: Duration = .seconds(10),
+        logger: Logger
+    ) {
         self.source = source
         self.keys = keys
         self.interval = interval
         self.minimumGap = minimumGap
+        self.fetchTimeout = fetchTimeout
         self.logger = logger
     }
 
@@ -108,9 +124,55 @@ public final class KeySetRefresher: Service, Sendable {
             guard let data = FileManager.default.contents(atPath: path) else { throw HeraldError(.invalidConfiguration, "no readable file") }
             return Array(data)
         case .url(let url):
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
-            guard response.status == .ok else { throw HeraldError(.invalidConfiguration, "HTTP \(response.status.code)") }
-            return Array(buffer: try await response.body.collect(upTo: Self.maxDocumentBytes))
+            return try await Self.within(fetchTimeout) { try await Self.download(url) }
         }
     }
+
+    /// The document at `url`, following redirects within its origin only.
+    private static func download(_ url: String) async throws -> [UInt8] {
+        guard let origin = JWKSLocation.Origin(url) else { throw HeraldError(.invalidConfiguration, "not a URL") }
+        var current = url
+        for _ in 0...maxRedirects {
+            let response = try await http.execute(HTTPClientRequest(url: current), timeout: .seconds(3_600))  // bounded by `within`
+            if (300..<400).contains(response.status.code), let location = response.headers.first(name: "location") {
+                guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteURL.absoluteString,
+                    let target = JWKSLocation.Origin(next)
+                else { throw HeraldError(.invalidConfiguration, "HTTP \(response.status.code) to an unreadable Location") }
+                guard target == origin else {
+                    throw HeraldError(
+                        .invalidConfiguration,
+                        "HTTP \(response.status.code) redirects to \(target), another origin than \(origin): a JWKS redirect is followed only within its URL's origin"
+                    )
+                }
+                current = next
+                continue
+            }
+            guard response.status == .ok else { throw HeraldError(.invalidConfiguration, "HTTP \(response.status.code)") }
+            return Array(buffer: try await response.body.collect(upTo: maxDocumentBytes))
+        }
+        throw HeraldError(.invalidConfiguration, "more than \(maxRedirects) redirects")
+    }
+
+    /// `body`'s value, or an error once `limit` has passed (`body` is cancelled).
+    private static func within<Value: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard case let value?? = try await group.next() else {
+                throw HeraldError(.invalidConfiguration, "no complete answer within \(limit)")
+            }
+            return value
+        }
+    }
+
+    /// Follows no redirect itself (`download` decides), so none can leave the URL's origin.
+    private static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 }

@@ -13,6 +13,12 @@ public struct TokenConfiguration: Sendable {
     public var jwksFile: String?
     /// A JWKS document at an HTTPS URL (the identity provider's `jwks_uri`).
     public var jwksURL: String?
+    /// `--insecure-jwks-over-http-on-loopback`: also accept an `http://` JWKS URL whose host is a
+    /// loopback address (tests only; logged as a warning at start).
+    public var insecureJWKSOverHTTPOnLoopback = false
+    /// The longest one JWKS fetch may take, redirects and body included (not a setting: a fixed
+    /// bound, shorter in tests).
+    public var jwksFetchTimeout: Duration = .seconds(10)
     /// How often the JWKS is read again.
     public var jwksRefreshInterval: Duration = .seconds(600)
     /// At most one refresh per this long when tokens name unknown key ids.

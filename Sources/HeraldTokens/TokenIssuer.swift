@@ -44,7 +44,12 @@ public struct TokenIssuer: Sendable {
         }
         guard let digest = VerificationKeys.hmacAlgorithms[algorithm],
             secret.utf8.count >= TokenVerifier.digestBytes[algorithm, default: 64]
-        else { throw HeraldError(.invalidConfiguration, "\(algorithm) needs an HMAC secret of at least \(TokenVerifier.digestBytes[algorithm, default: 64]) bytes") }
+        else {
+            throw HeraldError(
+                .invalidConfiguration,
+                "\(algorithm) needs an HMAC secret of at least \(TokenVerifier.digestBytes[algorithm, default: 64]) bytes"
+            )
+        }
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
         let payload = SeedPayload(
             exp: Int(exp.rounded(.towardZero)),

@@ -3,7 +3,7 @@ import HeraldLambda
 import Logging
 
 // One binary for every function of the AWS shape (deploy/aws/template.yaml): the function's
-// `Handler` (`_HANDLER`) picks the code — websocket, authorizer, fanout or test-token. It exits 0 never (Lambda's loop has no end) and 1 when the function cannot start
+// `Handler` (`_HANDLER`) picks the code — websocket, authorizer, router, fanout or test-token. It exits 0 never (Lambda's loop has no end) and 1 when the function cannot start
 // or the Runtime API is gone, having said why on standard error (CloudWatch Logs).
 let environment = ProcessInfo.processInfo.environment
 let logger = Logger(label: "herald.lambda")

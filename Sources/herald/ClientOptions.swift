@@ -61,7 +61,8 @@ struct ClientOptions: ParsableArguments {
 
     func resolvedPublishKey() throws -> String {
         let reader = try reader()
-        let configured = reader.stringArray(forKey: ConfigKey(["publish-key"]))?.first
+        let configured =
+            reader.stringArray(forKey: ConfigKey(["publish-key"]))?.first
             ?? reader.string(forKey: ConfigKey(["publish-key"]))?.split(separator: ",").first.map { String($0).trimmingCharacters(in: .whitespaces) }
         guard let key = configured ?? DevCredentials.load()?.publishKey else {
             throw CommandFailure(

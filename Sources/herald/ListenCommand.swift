@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
+import HTTPTypes
 import HeraldClient
 import HeraldCore
-import HeraldTokens
 import HeraldServer
-import HTTPTypes
+import HeraldTokens
 
 /// `herald listen ENTITY…`: connect, subscribe, print every push as one JSON line (like wscat).
 struct ListenCommand: AsyncParsableCommand {

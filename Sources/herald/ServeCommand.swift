@@ -2,9 +2,9 @@ import ArgumentParser
 import Configuration
 import Foundation
 import HeraldCore
-import HeraldTokens
 import HeraldPostgres
 import HeraldServer
+import HeraldTokens
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -70,7 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw HeraldError(.invalidConfiguration, "--cluster-secret (HERALD_CLUSTER_SECRET) is required with a postgres:// --broker")
         }
         return BrokerFactory(
-            name: "postgres", make: PostgresBroker.maker(try PostgresURL(text), secret: secret, previous: configuration.previousClusterSecret)
+            name: "postgres",
+            make: PostgresBroker.maker(try PostgresURL(text), secret: secret, previous: configuration.previousClusterSecret)
         )
     }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import HeraldCore
-import HeraldTokens
 import HeraldServer
+import HeraldTokens
 
 /// `herald token`: the AWS quick start's CreateTestJwt.
 struct TokenCommand: AsyncParsableCommand {
@@ -23,7 +23,9 @@ struct TokenCommand: AsyncParsableCommand {
             throw CommandFailure("invalid --ttl \"\(ttl)\": expected a duration such as 30s, 10m, 1h or plain seconds")
         }
         guard lifetime <= TokenIssuer.maximumTTL else {
-            throw CommandFailure("invalid --ttl \"\(ttl)\": a test token lives at most \(TokenIssuer.maximumTTL.components.seconds / 3600)h (365 days)")
+            throw CommandFailure(
+                "invalid --ttl \"\(ttl)\": a test token lives at most \(TokenIssuer.maximumTTL.components.seconds / 3600)h (365 days)"
+            )
         }
         var claims = TokenIssuer.Claims()
         claims.userID = userID

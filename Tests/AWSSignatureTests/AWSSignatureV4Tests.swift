@@ -60,11 +60,16 @@ private let firstVector = botocoreVectors[0]
 
 /// Verifies with the vector's secret listed second, at the instant botocore signed.
 private func failure(
-    of request: AWSSignatureV4.Request, for vector: BotocoreVector,
-    secrets: [String]? = nil, offsetSeconds: Double = 0
+    of request: AWSSignatureV4.Request,
+    for vector: BotocoreVector,
+    secrets: [String]? = nil,
+    offsetSeconds: Double = 0
 ) -> AWSSignatureV4.Failure? {
     let result = AWSSignatureV4.verify(
-        request, secrets: secrets ?? [otherSecret, vector.secret], now: vector.signedAt + offsetSeconds)
+        request,
+        secrets: secrets ?? [otherSecret, vector.secret],
+        now: vector.signedAt + offsetSeconds
+    )
     if case .failure(let failure) = result { return failure }
     return nil
 }
@@ -139,7 +144,8 @@ func ignoresUnsignedHeaders(_ vector: BotocoreVector) {
 @Test(arguments: [-960.0, 960.0])
 func rejectsSixteenMinutesOfSkew(_ offsetSeconds: Double) {
     let expected = AWSSignatureV4.Failure.expired(
-        "X-Amz-Date 20261125T123456Z is 960 s from the server clock; at most 900 s allowed")
+        "X-Amz-Date 20261125T123456Z is 960 s from the server clock; at most 900 s allowed"
+    )
     #expect(failure(of: firstVector.request, for: firstVector, offsetSeconds: offsetSeconds) == expected)
 }
 
@@ -173,31 +179,51 @@ func truncatedAuthorizationIsMalformed(_ droppedCharacters: Int) {
 
 @Test(arguments: [
     ("AWS4-HMAC-SHA256", "expected a space after AWS4-HMAC-SHA256"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date",
-     "Authorization has no Signature"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=5dda",
-     "Signature must be 64 lowercase hex digits"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
-     "Credential must be AKID/yyyyMMdd/region/service/aws4_request"),
-    ("AWS4-HMAC-SHA256 Credential=A/2026112/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
-     "Credential date must be yyyyMMdd"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=x-amz-date, Signature=\(String(repeating: "0", count: 64))",
-     "SignedHeaders must include host"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=x-amz-date;host, Signature=\(String(repeating: "0", count: 64))",
-     "SignedHeaders must be sorted and unique"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=Host, Signature=\(String(repeating: "0", count: 64))",
-     "SignedHeaders must be non-empty lowercase header names"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261124/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
-     "Credential date 20261124 does not match X-Amz-Date 20261125T123456Z"),
-    ("AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=content-type;host, Signature=\(String(repeating: "0", count: 64))",
-     "signed header content-type is missing from the request"),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date",
+        "Authorization has no Signature"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=5dda",
+        "Signature must be 64 lowercase hex digits"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
+        "Credential must be AKID/yyyyMMdd/region/service/aws4_request"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/2026112/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
+        "Credential date must be yyyyMMdd"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=x-amz-date, Signature=\(String(repeating: "0", count: 64))",
+        "SignedHeaders must include host"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=x-amz-date;host, Signature=\(String(repeating: "0", count: 64))",
+        "SignedHeaders must be sorted and unique"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=Host, Signature=\(String(repeating: "0", count: 64))",
+        "SignedHeaders must be non-empty lowercase header names"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261124/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
+        "Credential date 20261124 does not match X-Amz-Date 20261125T123456Z"
+    ),
+    (
+        "AWS4-HMAC-SHA256 Credential=A/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=content-type;host, Signature=\(String(repeating: "0", count: 64))",
+        "signed header content-type is missing from the request"
+    ),
 ])
 func malformedAuthorizationIsExplained(_ authorization: String, _ message: String) {
     #expect(failure(authorization: { _ in authorization }) == .malformed(message))
 }
 
-@Test(arguments: [("20261125T123456", "X-Amz-Date '20261125T123456' is not yyyyMMdd'T'HHmmss'Z'"),
-                  ("20260230T123456Z", "X-Amz-Date '20260230T123456Z' is not yyyyMMdd'T'HHmmss'Z'")])
+@Test(arguments: [
+    ("20261125T123456", "X-Amz-Date '20261125T123456' is not yyyyMMdd'T'HHmmss'Z'"),
+    ("20260230T123456Z", "X-Amz-Date '20260230T123456Z' is not yyyyMMdd'T'HHmmss'Z'"),
+])
 func malformedAmzDateIsExplained(_ amzDate: String, _ message: String) {
     let request = firstVector.request.replacingHeader("x-amz-date") { _ in amzDate }
     #expect(failure(of: request, for: firstVector) == .malformed(message))
@@ -211,21 +237,30 @@ func malformedAmzDateIsExplained(_ amzDate: String, _ message: String) {
 @Test func unsupportedContentHashIsMalformed() {
     var request = firstVector.request
     request.headers.append(("X-Amz-Content-SHA256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"))
-    #expect(failure(of: request, for: firstVector)
-        == .malformed("unsupported X-Amz-Content-SHA256 value 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'"))
+    #expect(
+        failure(of: request, for: firstVector)
+            == .malformed("unsupported X-Amz-Content-SHA256 value 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'")
+    )
 }
 
 // MARK: - Before the body
 
 private func precheckFailure(
-    of request: AWSSignatureV4.Request, for vector: BotocoreVector, secrets: [String]? = nil, offsetSeconds: Double = 0
+    of request: AWSSignatureV4.Request,
+    for vector: BotocoreVector,
+    secrets: [String]? = nil,
+    offsetSeconds: Double = 0
 ) -> AWSSignatureV4.Failure? {
     // The body is not known yet: its hash must play no part.
     var head = request
     head.bodySHA256Hex = "not-read-yet"
     if case .failure(let failure) = AWSSignatureV4.precheck(
-        head, secrets: secrets ?? [otherSecret, vector.secret], now: vector.signedAt + offsetSeconds
-    ) { return failure }
+        head,
+        secrets: secrets ?? [otherSecret, vector.secret],
+        now: vector.signedAt + offsetSeconds
+    ) {
+        return failure
+    }
     return nil
 }
 
@@ -246,8 +281,12 @@ func precheckRefusesAWrongSecretWhenThePayloadIsDeclared(_ vector: BotocoreVecto
 }
 
 @Test func precheckRefusesWhatTheHeadersAloneShowIsWrong() {
-    #expect(precheckFailure(of: firstVector.request, for: firstVector, offsetSeconds: 960) == .expired(
-        "X-Amz-Date 20261125T123456Z is 960 s from the server clock; at most 900 s allowed"))
+    #expect(
+        precheckFailure(of: firstVector.request, for: firstVector, offsetSeconds: 960)
+            == .expired(
+                "X-Amz-Date 20261125T123456Z is 960 s from the server clock; at most 900 s allowed"
+            )
+    )
     let garbage = firstVector.request.replacingHeader("authorization") { _ in "AWS4-HMAC-SHA256 Credential=nonsense" }
     #expect(precheckFailure(of: garbage, for: firstVector) == .malformed("Credential must be AKID/yyyyMMdd/region/service/aws4_request"))
     let undated = firstVector.request.removingHeader("x-amz-date")
@@ -256,8 +295,10 @@ func precheckRefusesAWrongSecretWhenThePayloadIsDeclared(_ vector: BotocoreVecto
     #expect(precheckFailure(of: unsignedHost, for: firstVector) == .malformed("signed header host is missing from the request"))
     var streaming = firstVector.request
     streaming.headers.append(("X-Amz-Content-SHA256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"))
-    #expect(precheckFailure(of: streaming, for: firstVector)
-        == .malformed("unsupported X-Amz-Content-SHA256 value 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'"))
+    #expect(
+        precheckFailure(of: streaming, for: firstVector)
+            == .malformed("unsupported X-Amz-Content-SHA256 value 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'")
+    )
 }
 
 // MARK: - Canonicalisation pieces
@@ -296,8 +337,11 @@ func signingReproducesBotocore(_ vector: BotocoreVector) throws {
     unsigned.headers.removeAll { $0.name.lowercased() == "x-amz-content-sha256" }
     unsigned.headers += vector.headers.filter { $0.name.lowercased() == "x-amz-content-sha256" }
     let added = AWSSignatureV4.signature(
-        for: unsigned, credentials: .init(accessKeyID: "AKIDEXAMPLE", secretAccessKey: vector.secret), region: "us-east-1",
-        service: "execute-api", at: Date(timeIntervalSince1970: vector.signedAt)
+        for: unsigned,
+        credentials: .init(accessKeyID: "AKIDEXAMPLE", secretAccessKey: vector.secret),
+        region: "us-east-1",
+        service: "execute-api",
+        at: Date(timeIntervalSince1970: vector.signedAt)
     )
     let expected = vector.headers.first { $0.name.lowercased() == "authorization" }?.value
     #expect(added.first { $0.name == "Authorization" }?.value == expected)
@@ -314,17 +358,27 @@ func signingReproducesBotocore(_ vector: BotocoreVector) throws {
 
 @Test func aSessionTokenIsSentAndSigned() {
     let request = AWSSignatureV4.Request(
-        method: "POST", rawPath: "/", rawQuery: "", headers: [("Host", "dynamodb.eu-west-1.amazonaws.com"), ("X-Amz-Target", "DynamoDB_20120810.GetItem")],
+        method: "POST",
+        rawPath: "/",
+        rawQuery: "",
+        headers: [("Host", "dynamodb.eu-west-1.amazonaws.com"), ("X-Amz-Target", "DynamoDB_20120810.GetItem")],
         bodySHA256Hex: AWSSignatureV4.sha256Hex("{}".utf8)
     )
     let added = AWSSignatureV4.signature(
-        for: request, credentials: .init(accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token-1"), region: "eu-west-1",
-        service: "dynamodb", at: Date(timeIntervalSince1970: 1_795_610_096)
+        for: request,
+        credentials: .init(accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token-1"),
+        region: "eu-west-1",
+        service: "dynamodb",
+        at: Date(timeIntervalSince1970: 1_795_610_096)
     )
     #expect(added.map(\.name) == ["X-Amz-Date", "X-Amz-Security-Token", "Authorization"])
     #expect(added[1].value == "token-1")
     let authorization = added[2].value
-    #expect(authorization.hasPrefix("AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261125/eu-west-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token;x-amz-target, Signature="))
+    #expect(
+        authorization.hasPrefix(
+            "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261125/eu-west-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token;x-amz-target, Signature="
+        )
+    )
     var signed = request
     signed.headers += added
     #expect(verifies(signed, secrets: ["secret"], now: 1_795_610_096))

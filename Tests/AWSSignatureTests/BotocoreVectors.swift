@@ -11,13 +11,17 @@ let botocoreVectors: [BotocoreVector] = [
             ("Host", "127.0.0.1:8080"),
             ("User-Agent", "Boto3/1.43.11 Botocore/1.43.11"),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=5dda96f6070a72df716437b718f90d0e4a822739ea8f79e4fe9d59ded01def89"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=5dda96f6070a72df716437b718f90d0e4a822739ea8f79e4fe9d59ded01def89"
+            ),
             ("Content-Length", "29"),
         ],
         body: "{\"message\":\"hello \u{2713}\",\"n\":1}",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "POST\n/%40connections/abc%253D%252B\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\n22a4380b488ba5613460b522447433dba1a4999fd7379eea2cf0793915d41c0e"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "POST\n/%40connections/abc%253D%252B\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\n22a4380b488ba5613460b522447433dba1a4999fd7379eea2cf0793915d41c0e"
     ),
     BotocoreVector(
         name: "GET connection",
@@ -28,12 +32,16 @@ let botocoreVectors: [BotocoreVector] = [
             ("Host", "127.0.0.1:8080"),
             ("User-Agent", "Boto3/1.43.11 Botocore/1.43.11"),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=5d01ec587bcc56a4412fc30864d63fc18fa22493ef0c4935c5597dde30e7bf19"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=5d01ec587bcc56a4412fc30864d63fc18fa22493ef0c4935c5597dde30e7bf19"
+            ),
         ],
         body: "",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "GET\n/%40connections/abc%253D%252B\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "GET\n/%40connections/abc%253D%252B\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     ),
     BotocoreVector(
         name: "DELETE connection",
@@ -44,12 +52,16 @@ let botocoreVectors: [BotocoreVector] = [
             ("Host", "127.0.0.1:8080"),
             ("User-Agent", "Boto3/1.43.11 Botocore/1.43.11"),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=ea37f48811760fe920af5f6eaca901fcebf781ad454e73e3007c408150aa68db"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=ea37f48811760fe920af5f6eaca901fcebf781ad454e73e3007c408150aa68db"
+            ),
         ],
         body: "",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "DELETE\n/%40connections/abc%253D%252B\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "DELETE\n/%40connections/abc%253D%252B\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     ),
     BotocoreVector(
         name: "GET with query string",
@@ -60,12 +72,16 @@ let botocoreVectors: [BotocoreVector] = [
             ("Host", "127.0.0.1:8080"),
             ("User-Agent", "Boto3/1.43.11 Botocore/1.43.11"),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=9e0c9c236a8d5cfcd637626e4635aa1682cc3aa25184a0cee806b6121d03def8"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=9e0c9c236a8d5cfcd637626e4635aa1682cc3aa25184a0cee806b6121d03def8"
+            ),
         ],
         body: "",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "GET\n/%40connections/abc%253D%252B\na=10&a=2&a-b=x&c=%2F%20&flag=&z=last\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "GET\n/%40connections/abc%253D%252B\na=10&a=2&a-b=x&c=%2F%20&flag=&z=last\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     ),
     BotocoreVector(
         name: "POST with content hash, repeated and untrimmed headers, other scope",
@@ -80,13 +96,17 @@ let botocoreVectors: [BotocoreVector] = [
             ("X-Herald-Tag", "first"),
             ("X-Herald-Tag", " second  value "),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/eu-west-3/execute-api/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-herald-tag, Signature=84f89428c3dc63395050ad9af592cce332613788e0b9f9fc7377eafc9c963ecf"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/eu-west-3/execute-api/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-herald-tag, Signature=84f89428c3dc63395050ad9af592cce332613788e0b9f9fc7377eafc9c963ecf"
+            ),
             ("Content-Length", "29"),
         ],
         body: "{\"message\":\"hello \u{2713}\",\"n\":1}",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "POST\n/%40connections/abc%253D%252B\n\ncontent-type:application/json ; charset=utf-8\nhost:herald.example.com\nx-amz-content-sha256:22a4380b488ba5613460b522447433dba1a4999fd7379eea2cf0793915d41c0e\nx-amz-date:20261125T123456Z\nx-herald-tag:first,second value\n\ncontent-type;host;x-amz-content-sha256;x-amz-date;x-herald-tag\n22a4380b488ba5613460b522447433dba1a4999fd7379eea2cf0793915d41c0e"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "POST\n/%40connections/abc%253D%252B\n\ncontent-type:application/json ; charset=utf-8\nhost:herald.example.com\nx-amz-content-sha256:22a4380b488ba5613460b522447433dba1a4999fd7379eea2cf0793915d41c0e\nx-amz-date:20261125T123456Z\nx-herald-tag:first,second value\n\ncontent-type;host;x-amz-content-sha256;x-amz-date;x-herald-tag\n22a4380b488ba5613460b522447433dba1a4999fd7379eea2cf0793915d41c0e"
     ),
     BotocoreVector(
         name: "POST over https with unsigned payload",
@@ -98,13 +118,17 @@ let botocoreVectors: [BotocoreVector] = [
             ("User-Agent", "Boto3/1.43.11 Botocore/1.43.11"),
             ("X-Amz-Date", "20261125T123456Z"),
             ("X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=bce916f47ff6c6b34304b8eace7ea9193d4797d67a9ff19c810480322d4e2f28"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=bce916f47ff6c6b34304b8eace7ea9193d4797d67a9ff19c810480322d4e2f28"
+            ),
             ("Content-Length", "29"),
         ],
         body: "{\"message\":\"hello \u{2713}\",\"n\":1}",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "POST\n/%40connections/abc%253D%252B\n\nhost:herald.example.com:8443\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:20261125T123456Z\n\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "POST\n/%40connections/abc%253D%252B\n\nhost:herald.example.com:8443\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:20261125T123456Z\n\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"
     ),
     BotocoreVector(
         name: "GET with dot segments and double slashes",
@@ -115,12 +139,16 @@ let botocoreVectors: [BotocoreVector] = [
             ("Host", "127.0.0.1:8080"),
             ("User-Agent", "Boto3/1.43.11 Botocore/1.43.11"),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=32ec1fdc02b1b2aa9942b9af19477169f64faf8fdab3b8d326f9327636cbe36f"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=32ec1fdc02b1b2aa9942b9af19477169f64faf8fdab3b8d326f9327636cbe36f"
+            ),
         ],
         body: "",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "GET\n/stage/%40connections/abc%253D%252B/\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "GET\n/stage/%40connections/abc%253D%252B/\n\nhost:127.0.0.1:8080\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     ),
     BotocoreVector(
         name: "boto3 client post_to_connection",
@@ -130,17 +158,24 @@ let botocoreVectors: [BotocoreVector] = [
         headers: [
             ("Host", "127.0.0.1:46533"),
             ("Accept-Encoding", "identity"),
-            ("User-Agent", "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v782 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/e,N,b,Z,D cfg/retry-mode#legacy Botocore/1.43.11"),
+            (
+                "User-Agent",
+                "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v782 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/e,N,b,Z,D cfg/retry-mode#legacy Botocore/1.43.11"
+            ),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=4607eba22a228391c237dcb328662419404fddfb823fc98dde0a5b56a6192e89"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=4607eba22a228391c237dcb328662419404fddfb823fc98dde0a5b56a6192e89"
+            ),
             ("amz-sdk-invocation-id", "dd7dd02e-6d18-4162-8990-40ef85e47ea6"),
             ("amz-sdk-request", "attempt=1"),
             ("Content-Length", "16"),
         ],
         body: "{\"event\":\"ping\"}",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "POST\n/%40connections/abc%253D%252B%252Fx\n\nhost:127.0.0.1:46533\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\n2e7cda3ca871a2f6dadd2ace4a66385bdefba7d32c11f8846fb0b628f354f82c"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "POST\n/%40connections/abc%253D%252B%252Fx\n\nhost:127.0.0.1:46533\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\n2e7cda3ca871a2f6dadd2ace4a66385bdefba7d32c11f8846fb0b628f354f82c"
     ),
     BotocoreVector(
         name: "boto3 client get_connection",
@@ -150,16 +185,23 @@ let botocoreVectors: [BotocoreVector] = [
         headers: [
             ("Host", "127.0.0.1:46533"),
             ("Accept-Encoding", "identity"),
-            ("User-Agent", "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v782 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/e,N,b,Z,D cfg/retry-mode#legacy Botocore/1.43.11"),
+            (
+                "User-Agent",
+                "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v782 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/e,N,b,Z,D cfg/retry-mode#legacy Botocore/1.43.11"
+            ),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=bba23ae1048bdea290b5431ab2c3624c2301928717c5a57aa6eef5b03350d736"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=bba23ae1048bdea290b5431ab2c3624c2301928717c5a57aa6eef5b03350d736"
+            ),
             ("amz-sdk-invocation-id", "d266f9ba-3b1c-4ab0-af04-5a1191c3089d"),
             ("amz-sdk-request", "attempt=1"),
         ],
         body: "",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "GET\n/%40connections/abc%253D%252B%252Fx\n\nhost:127.0.0.1:46533\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "GET\n/%40connections/abc%253D%252B%252Fx\n\nhost:127.0.0.1:46533\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     ),
     BotocoreVector(
         name: "boto3 client delete_connection",
@@ -169,16 +211,23 @@ let botocoreVectors: [BotocoreVector] = [
         headers: [
             ("Host", "127.0.0.1:46533"),
             ("Accept-Encoding", "identity"),
-            ("User-Agent", "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v782 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/e,N,b,Z,D cfg/retry-mode#legacy Botocore/1.43.11"),
+            (
+                "User-Agent",
+                "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v782 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/e,N,b,Z,D cfg/retry-mode#legacy Botocore/1.43.11"
+            ),
             ("X-Amz-Date", "20261125T123456Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=aceb26ecc1a874d5491dc2f7114753a208c9e16842aaf22eae1e9db1b94772b3"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=aceb26ecc1a874d5491dc2f7114753a208c9e16842aaf22eae1e9db1b94772b3"
+            ),
             ("amz-sdk-invocation-id", "32cf7138-feee-416a-80f5-826379d12c74"),
             ("amz-sdk-request", "attempt=1"),
             ("Content-Length", "0"),
         ],
         body: "",
         secret: "herald-publish-key-1",
-        signedAt: 1795610096,
-        canonicalRequest: "DELETE\n/%40connections/abc%253D%252B%252Fx\n\nhost:127.0.0.1:46533\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        signedAt: 1_795_610_096,
+        canonicalRequest:
+            "DELETE\n/%40connections/abc%253D%252B%252Fx\n\nhost:127.0.0.1:46533\nx-amz-date:20261125T123456Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     ),
 ]

@@ -74,8 +74,10 @@ import Testing
     /// `since` is a non-negative integer in Int range (integral forms such as `1e2` count); larger,
     /// fractional or negative numbers are `invalid_message`. Any number is a `requestId`, echoed.
     @Test func numbersInSinceAndRequestID() throws {
-        #expect(try decode(#"{"action":"subscribe","entityId":"a","since":9223372036854775807}"#).get().action
-            == .subscribe([EntityID("a")!], since: .max))
+        #expect(
+            try decode(#"{"action":"subscribe","entityId":"a","since":9223372036854775807}"#).get().action
+                == .subscribe([EntityID("a")!], since: .max)
+        )
         #expect(try decode(#"{"action":"subscribe","entityId":"a","since":1e2}"#).get().action == .subscribe([EntityID("a")!], since: 100))
         #expect(try decode(#"{"action":"subscribe","entityId":"a","since":-0}"#).get().action == .subscribe([EntityID("a")!], since: 0))
         for since in ["9223372036854775808", "1e19", "1e300", "1.5", "-1", "-1e300", "\"40\"", "true", "[1]"] {

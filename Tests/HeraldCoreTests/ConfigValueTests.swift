@@ -21,7 +21,9 @@ import Testing
 
     /// Today `99999999999999999999h` and `1e300s` trapped converting to Int64 milliseconds.
     @Test func durationsPastTenYearsAreRefusedNotTrapped() {
-        for absurd in ["99999999999999999999h", "1e300s", "1e300", "9223372036854775807ms", "9223372036854775807", "87601h", "inf", "nan", "-0.5s", "1e19m"] {
+        for absurd in [
+            "99999999999999999999h", "1e300s", "1e300", "9223372036854775807ms", "9223372036854775807", "87601h", "inf", "nan", "-0.5s", "1e19m",
+        ] {
             #expect(ConfigValue.duration(absurd) == nil, "\(absurd)")
         }
         #expect(ConfigValue.duration("87600h") == .seconds(315_360_000))

@@ -1,6 +1,7 @@
 import Foundation
-@testable import HeraldCore
 import Testing
+
+@testable import HeraldCore
 
 @Suite struct EventIDTests {
     @Test func bitsAreWrittenAsUUIDText() {

@@ -4,11 +4,14 @@ import Testing
 @Suite struct JSONParserTests {
     @Test func valuesOfEveryKind() {
         let parsed = JSON.parse(#" {"a": [1, -2, 3.5, 1e2, -0, true, false, null], "b": {"c": "d"}, "e": "" } "#)
-        #expect(parsed == .object([
-            "a": .array([.int(1), .int(-2), .double(3.5), .int(100), .int(0), .bool(true), .bool(false), .null]),
-            "b": .object(["c": .string("d")]),
-            "e": .string(""),
-        ]))
+        #expect(
+            parsed
+                == .object([
+                    "a": .array([.int(1), .int(-2), .double(3.5), .int(100), .int(0), .bool(true), .bool(false), .null]),
+                    "b": .object(["c": .string("d")]),
+                    "e": .string(""),
+                ])
+        )
     }
 
     @Test func stringEscapesAndUnicode() {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import HeraldCore
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import HeraldCore
 
 /// All kept events of a node together stay within `maxBytes` (PROTOCOL.md §4): the node's oldest go first,
 /// whichever entity and shard they belong to, and a resume from before them is not recovered.
@@ -85,7 +86,14 @@ import Testing
         let limits = EntityHistory.Limits(size: 1)
         for (entity, count) in [("cold", 1), ("hot", 10_000)] {
             for _ in 0..<count {
-                shard.update(EntityID(entity)!, make: { EntityHistory(limits: limits) }, ticket: { ticket += 1; return ticket }) { stream in
+                shard.update(
+                    EntityID(entity)!,
+                    make: { EntityHistory(limits: limits) },
+                    ticket: {
+                        ticket += 1
+                        return ticket
+                    }
+                ) { stream in
                     _ = stream.append(at: now) { frame(entity, $0) }
                 }
                 shard.tidy()
@@ -105,7 +113,14 @@ import Testing
         let limits = EntityHistory.Limits(size: 1)
         let entities = (0..<20_000).map { EntityID("order-\($0)")! }
         for entity in entities {
-            shard.update(entity, make: { EntityHistory(limits: limits) }, ticket: { ticket += 1; return ticket }) { stream in
+            shard.update(
+                entity,
+                make: { EntityHistory(limits: limits) },
+                ticket: {
+                    ticket += 1
+                    return ticket
+                }
+            ) { stream in
                 _ = stream.append(at: now) { frame("e", $0) }
             }
             shard.tidy()

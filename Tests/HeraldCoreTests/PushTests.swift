@@ -5,9 +5,16 @@ import Testing
 
 @Suite struct PushTests {
     @Test func entityPushHasTheSeedFieldsFirst() {
-        let update = EntityUpdate(entityID: EntityID("order-7")!, message: "Status changed from 'New' to \"Done\"", data: .object(["b": .int(1), "a": .null]))
+        let update = EntityUpdate(
+            entityID: EntityID("order-7")!,
+            message: "Status changed from 'New' to \"Done\"",
+            data: .object(["b": .int(1), "a": .null])
+        )
         let frame = Push.entityUpdated(update, seq: 42, id: "ev-1", time: "2026-11-24T10:00:00Z")
-        #expect(String(buffer: frame.payload) == #"{"type":"Entity Updated","entityId":"order-7","message":"Status changed from 'New' to \"Done\"","data":{"a":null,"b":1},"seq":42,"id":"ev-1","time":"2026-11-24T10:00:00Z"}"#)
+        #expect(
+            String(buffer: frame.payload)
+                == #"{"type":"Entity Updated","entityId":"order-7","message":"Status changed from 'New' to \"Done\"","data":{"a":null,"b":1},"seq":42,"id":"ev-1","time":"2026-11-24T10:00:00Z"}"#
+        )
     }
 
     @Test func anEntityPushCutAtItsSeqJoinsBackToTheWholePush() {
@@ -33,7 +40,10 @@ import Testing
     }
 
     @Test func wireFramesCarryTheHeaderForEachLengthClass() {
-        for (length, header) in [(0, [0x81, 0]), (125, [0x81, 125]), (126, [0x81, 126, 0, 126]), (65_535, [0x81, 126, 0xFF, 0xFF]), (65_536, [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0])] {
+        for (length, header) in [
+            (0, [0x81, 0]), (125, [0x81, 125]), (126, [0x81, 126, 0, 126]), (65_535, [0x81, 126, 0xFF, 0xFF]),
+            (65_536, [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]),
+        ] {
             let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: length)
             let frame = WireFrame.text(payload)
             #expect(Array(frame.bytes.readableBytesView.prefix(header.count)) == header.map(UInt8.init))

@@ -1,7 +1,8 @@
 import Foundation
 import HeraldCore
-@testable import HeraldPostgres
 import Testing
+
+@testable import HeraldPostgres
 
 /// An opener behind a reference, so `#expect` can call its mutating method.
 private final class Opener {

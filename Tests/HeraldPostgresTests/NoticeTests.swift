@@ -1,6 +1,7 @@
 import HeraldCore
-@testable import HeraldPostgres
 import Testing
+
+@testable import HeraldPostgres
 
 @Suite struct NoticeTests {
     static let notices: [Notice] = [
@@ -47,12 +48,14 @@ import Testing
         #expect(!Notice.entityEvent(entity, seq: 1, epoch: "e", push: String(repeating: "x", count: room + 1)).fitsOneNotice)
     }
 
-    @Test(arguments: [
-        [], [0], [9], [1], [1, 1, 0x61], [1, 1, 0x61, 0, 1, 0x65], [1, 1, 0x61, 1, 0, 1, 0x65, 0], [1, 0, 1, 1, 0x65, 0],
-        [1, 1, 0x61, 1, 1, 0x65, 5, 0x7b], [2, 1, 0x61, 1, 65, 0x65], [3, 0, 0], [4, 1, 0x61], [5, 0, 1, 0x6e, 0], [6, 1, 0x72, 0, 1],
-        [1, 1, 0xff, 1, 1, 0x65, 0], [4, 1, 0x61, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
-        [7, 1, 0x72, 1, 0x6e], [1, 1, 0x61, 1, 1, 0x65, 0, 7, 1, 0x72],
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [], [0], [9], [1], [1, 1, 0x61], [1, 1, 0x61, 0, 1, 0x65], [1, 1, 0x61, 1, 0, 1, 0x65, 0], [1, 0, 1, 1, 0x65, 0],
+            [1, 1, 0x61, 1, 1, 0x65, 5, 0x7b], [2, 1, 0x61, 1, 65, 0x65], [3, 0, 0], [4, 1, 0x61], [5, 0, 1, 0x6e, 0], [6, 1, 0x72, 0, 1],
+            [1, 1, 0xff, 1, 1, 0x65, 0], [4, 1, 0x61, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            [7, 1, 0x72, 1, 0x6e], [1, 1, 0x61, 1, 1, 0x65, 0, 7, 1, 0x72],
+        ] as [[UInt8]]
+    )
     func anythingElseIsNotANotice(bytes: [UInt8]) {
         #expect(Notice.decode(bytes) == nil)
     }

@@ -1,5 +1,6 @@
-@testable import HeraldPostgres
 import Testing
+
+@testable import HeraldPostgres
 
 /// A window behind a reference, so `#expect` can call its mutating method.
 private final class Window {
@@ -36,7 +37,8 @@ private final class Window {
             accepted.append(counter)
         }
         for counter in accepted where window.newest - counter < ReplayWindow.size { #expect(!window.accept(counter), "\(counter) again") }
-        for counter in accepted.map({ $0 + 1 }) where !accepted.contains(counter) && counter < window.newest && window.newest - counter < ReplayWindow.size {
+        for counter in accepted.map({ $0 + 1 })
+        where !accepted.contains(counter) && counter < window.newest && window.newest - counter < ReplayWindow.size {
             #expect(window.accept(counter), "\(counter) never heard")
         }
     }

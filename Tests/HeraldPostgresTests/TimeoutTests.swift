@@ -1,6 +1,7 @@
-@testable import HeraldPostgres
 import Synchronization
 import Testing
+
+@testable import HeraldPostgres
 
 @Suite struct TimeoutTests {
     /// Stands for a query already sent: it goes on whatever its task is told.

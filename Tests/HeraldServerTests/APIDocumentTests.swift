@@ -20,7 +20,8 @@ import Yams
     static func mirrors(_ code: ErrorCode) {
         switch code {
         case .invalidJSON, .unknownAction, .invalidMessage, .invalidEntityID, .subscriptionLimit, .forbidden, .rateLimited, .unsupportedFrame,
-            .tokenInvalid, .tokenExpired: break
+            .tokenInvalid, .tokenExpired:
+            break
         }
     }
     /// Mirrors the constants of CloseReason.swift.
@@ -28,24 +29,29 @@ import Yams
         .normal, .goingAway, .idle, .protocolError, .invalidText, .policyViolation, .messageTooBig, .slowConsumer, .tokenExpired,
         .lifetimeReached, .disconnectedByAdmin,
     ]
-    /// Mirrors the `reason:` literals of Sources/HeraldServer (ConnectRejection, ConnectGate, PublishKeys, RequestBody, PublishRoutes
+    /// Mirrors the `reason:` literals of Sources/HeraldServer (HTTPRefusal, ConnectGate, PublishKeys, RequestBody, PublishRoutes
     /// with EventEnvelope's `invalid_detail`, AdminRoutes, ManagementRoutes, PathParameter), plus TokenRejection.Reason.
-    static let serverReasons = Set([
-        "bad_subprotocol", "bad_upgrade", "origin_not_allowed", "over_capacity", "rate_limited", "draining", "broker_unavailable",
-        "not_found", "unauthorized", "invalid_body", "invalid_detail", "payload_too_large", "invalid_query", "gone",
-        "invalid_path", "invalid_entity_id", "invalid_user_id", "invalid_connection_id",
-    ] + TokenRejection.Reason.allCases.map(\.rawValue))
+    static let serverReasons = Set(
+        [
+            "bad_subprotocol", "bad_upgrade", "origin_not_allowed", "over_capacity", "rate_limited", "draining", "broker_unavailable",
+            "not_found", "unauthorized", "invalid_body", "invalid_detail", "payload_too_large", "invalid_query", "gone",
+            "invalid_path", "invalid_entity_id", "invalid_user_id", "invalid_connection_id",
+        ] + TokenRejection.Reason.allCases.map(\.rawValue)
+    )
 
     @Test func everyOperationAnswersADocumentedStatusAndBody() async throws {
         let api = try APIDocument("openapi.yaml")
         let server = try await TestServer.start()
         let jwt = try await server.token()
-        #expect(try await api.exercise(server, jwt: jwt) == [
-            "GET /": [400], "POST /events": [200, 200, 200, 200], "POST /entities/{entityId}/updates": [202],
-            "POST /users/{userId}/notifications": [202], "GET /health": [200], "GET /herald.js": [200], "GET /console": [404], "GET /console/token": [404], "GET /ready": [200],
-            "GET /metrics": [200], "GET /admin/stats": [200], "GET /admin/connections": [200], "DELETE /admin/connections/{connectionId}": [404],
-            "POST /@connections/{connectionId}": [410], "GET /@connections/{connectionId}": [410], "DELETE /@connections/{connectionId}": [410],
-        ])
+        #expect(
+            try await api.exercise(server, jwt: jwt) == [
+                "GET /": [400], "POST /events": [200, 200, 200, 200], "POST /entities/{entityId}/updates": [202],
+                "POST /users/{userId}/notifications": [202], "GET /health": [200], "GET /herald.js": [200], "GET /console": [404],
+                "GET /console/token": [404], "GET /ready": [200],
+                "GET /metrics": [200], "GET /admin/stats": [200], "GET /admin/connections": [200], "DELETE /admin/connections/{connectionId}": [404],
+                "POST /@connections/{connectionId}": [410], "GET /@connections/{connectionId}": [410], "DELETE /@connections/{connectionId}": [410],
+            ]
+        )
         // Again with a live connection (listed by /admin/connections) and its id in the id routes: their success answers.
         let socket = try await server.connect(user: "myuserid")
         let statuses = try await api.exercise(server, jwt: jwt, connectionId: try await server.connectionID(of: "myuserid"))
@@ -57,13 +63,16 @@ import Yams
     }
 
     @Test func documentedExamplesMatchTheirSchemasAndCodesMatchTheServer() throws {
-        let api = try APIDocument("openapi.yaml"), ws = try APIDocument("asyncapi.yaml")
+        let api = try APIDocument("openapi.yaml")
+        let ws = try APIDocument("asyncapi.yaml")
         var checked = 0
         for operation in api.operations {
             for parameter in operation.parameters where parameter["example"] != nil {
                 checked += api.expectConforms(parameter["example"]!, parameter["schema"], "\(operation.name) \(parameter["name"]?.stringValue ?? "")")
             }
-            for (what, holder) in [("body", operation.spec["requestBody"])] + (operation.spec["responses"]?.objectValue ?? [:]).map({ ($0.key, $0.value) }) {
+            for (what, holder) in [("body", operation.spec["requestBody"])]
+                + (operation.spec["responses"]?.objectValue ?? [:]).map({ ($0.key, $0.value) })
+            {
                 for media in api.resolve(holder)?["content"]?.objectValue?.values.map({ $0 }) ?? [] {
                     for example in api.examples(of: media) { checked += api.expectConforms(example, media["schema"], "\(operation.name) \(what)") }
                 }
@@ -115,18 +124,20 @@ import Yams
     }
 
     @Test func everyTokenSourceConnectsAndPushesAreAsDocumented() async throws {
-        let ws = try APIDocument("asyncapi.yaml"), api = try APIDocument("openapi.yaml")
+        let ws = try APIDocument("asyncapi.yaml")
+        let api = try APIDocument("openapi.yaml")
         #expect(api.root.at("paths", "/", "get", "responses", "101") != nil)
         let server = try await TestServer.start()
         let jwt = try await server.token(user: "u1")
         var sockets: [HeraldSocket] = []
         for scheme in (ws.root.at("servers", "local", "security")?.elements ?? []).compactMap(ws.resolve) {
             let name = scheme["name"]?.stringValue ?? ""
-            let (query, headers): (String, HTTPFields) = switch (scheme["type"]?.stringValue ?? "", scheme["in"]?.stringValue ?? "") {
-            case ("httpApiKey", "query"): ("?\(name)=\(jwt)", [:])
-            case ("httpApiKey", "header"): ("", [HTTPField.Name(name)!: "websocket, \(jwt)"])
-            default: ("", [.authorization: "Bearer \(jwt)"])  // `http` bearer
-            }
+            let (query, headers): (String, HTTPFields) =
+                switch (scheme["type"]?.stringValue ?? "", scheme["in"]?.stringValue ?? "") {
+                case ("httpApiKey", "query"): ("?\(name)=\(jwt)", [:])
+                case ("httpApiKey", "header"): ("", [HTTPField.Name(name)!: "websocket, \(jwt)"])
+                default: ("", [.authorization: "Bearer \(jwt)"])  // `http` bearer
+                }
             let socket = try await HeraldSocket.connect(url: server.wsURL + query, headers: headers)
             socket.send(#"{"action":"subscribe","entityId":"order-7"}"#)
             #expect(try await socket.json()["type"] == "subscribed", "\(scheme)")
@@ -134,7 +145,9 @@ import Yams
         }
         #expect(sockets.count == 4)
         // openapi.yaml's example of an array of envelopes: an update of order-7 and a notification for u1.
-        let envelopes = try #require(api.root.at("paths", "/events", "post", "requestBody", "content", "application/json", "examples", "envelopes", "value"))
+        let envelopes = try #require(
+            api.root.at("paths", "/events", "post", "requestBody", "content", "application/json", "examples", "envelopes", "value")
+        )
         #expect(try await server.publish("/events", envelopes.encoded).status == 200)
         let pushes = (ws.root["operations"]?.objectValue?.values.filter { $0["action"] == "send" } ?? []).flatMap { ws.messages($0["messages"]) }
         for socket in sockets {
@@ -178,7 +191,9 @@ struct APIDocument {
     /// The codes (first column, in backticks) of the first table under `heading` in docs/PROTOCOL.md.
     static func protocolTable(under heading: String) throws -> Set<String> {
         let text = try String(contentsOf: docs.appending(path: "PROTOCOL.md"), encoding: .utf8)
-        let rows = text[try #require(text.range(of: heading)).upperBound...].split(separator: "\n").drop { !$0.hasPrefix("|") }.prefix { $0.hasPrefix("|") }
+        let rows = text[try #require(text.range(of: heading)).upperBound...].split(separator: "\n").drop { !$0.hasPrefix("|") }.prefix {
+            $0.hasPrefix("|")
+        }
         return Set(rows.filter { $0.hasPrefix("| `") }.map { String($0.split(separator: "`")[1]) })
     }
 
@@ -214,7 +229,8 @@ struct APIDocument {
     func exercise(_ server: TestServer, jwt: String, connectionId: String? = nil) async throws -> [String: [Int]] {
         var statuses: [String: [Int]] = [:]
         for operation in operations {
-            var path = operation.path, query: [String] = []
+            var path = operation.path
+            var query: [String] = []
             for parameter in operation.parameters {
                 guard let name = parameter["name"]?.stringValue, let example = parameter["example"] else { continue }
                 let value = name == "connectionId" ? connectionId ?? example.stringValue ?? "" : example.stringValue ?? example.encoded
@@ -227,20 +243,26 @@ struct APIDocument {
             let bearer = scheme?["type"] == "http" ? (scheme?["bearerFormat"] == "JWT" ? jwt : TestServer.publishKey) : nil
             let credential = scheme?["in"] == "query" ? scheme?["name"]?.stringValue.map { ["\($0)=\(jwt)"] } : nil
             let media = resolve(operation.spec["requestBody"])?["content"]?.objectValue?.first
-            let bodies: [[UInt8]?] = media.map { media in
-                examples(of: media.value).map { media.key.hasPrefix("application/json") ? JSON.encode($0) : Array(($0.stringValue ?? "").utf8) }
-            } ?? [nil]
+            let bodies: [[UInt8]?] =
+                media.map { media in
+                    examples(of: media.value).map { media.key.hasPrefix("application/json") ? JSON.encode($0) : Array(($0.stringValue ?? "").utf8) }
+                } ?? [nil]
             for body in bodies {
                 for secured in requirements.isEmpty ? [true] : [true, false] {
                     let items = query + (secured ? credential ?? [] : [])
                     let answer = try await server.request(
-                        operation.method, path + (items.isEmpty ? "" : "?" + items.joined(separator: "&")), body: body, key: secured ? bearer : nil
+                        operation.method,
+                        path + (items.isEmpty ? "" : "?" + items.joined(separator: "&")),
+                        body: body,
+                        key: secured ? bearer : nil
                     )
                     let what = "\(operation.name) \(secured ? "" : "without credentials ")answered \(answer.status)"
                     let response = resolve(operation.spec["responses"]?[String(answer.status)])
                     #expect(response != nil && (secured || answer.status == 401), "\(what), which is not documented")
                     for (header, spec) in response?["headers"]?.objectValue ?? [:] {
-                        if let value = resolve(spec)?.at("schema", "const") { #expect(answer.headers.first(name: header) == value.stringValue, "\(what)") }
+                        if let value = resolve(spec)?.at("schema", "const") {
+                            #expect(answer.headers.first(name: header) == value.stringValue, "\(what)")
+                        }
                     }
                     if let content = response?["content"]?.objectValue, answer.body.readableBytes > 0 {
                         let type = answer.headers.first(name: "content-type") ?? ""
@@ -272,16 +294,22 @@ struct APIDocument {
         if let constant = schema["const"], value != constant { found.append("\(path) is not \(constant.encoded)") }
         if let options = schema["enum"]?.elements, !options.contains(value) { found.append("\(path) is not one of \(options.map(\.encoded))") }
         if case .int(let minimum)? = schema["minimum"], case .int(let number) = value, number < minimum { found.append("\(path) < \(minimum)") }
-        if schema["format"] == "uuid", case .string(let id) = value, UUID(uuidString: id) == nil || id != id.lowercased() { found.append("\(path): no UUID") }
+        if schema["format"] == "uuid", case .string(let id) = value, UUID(uuidString: id) == nil || id != id.lowercased() {
+            found.append("\(path): no UUID")
+        }
         if schema["format"] == "date-time", case .string(let time) = value, time.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/) == nil {
             found.append("\(path): not an RFC 3339 UTC time")
         }
         if case .object(let members) = value {
             found += (schema["required"]?.strings ?? []).filter { members[$0] == nil }.map { "\(path).\($0) is missing" }
             for (key, member) in members {
-                if let property = schema["properties"]?[key] { found += problems(member, property, at: "\(path).\(key)") }
-                else if schema["additionalProperties"] == .bool(false) { found.append("\(path).\(key) is not documented") }
-                else if case .object? = schema["additionalProperties"] { found += problems(member, schema["additionalProperties"], at: "\(path).\(key)") }
+                if let property = schema["properties"]?[key] {
+                    found += problems(member, property, at: "\(path).\(key)")
+                } else if schema["additionalProperties"] == .bool(false) {
+                    found.append("\(path).\(key) is not documented")
+                } else if case .object? = schema["additionalProperties"] {
+                    found += problems(member, schema["additionalProperties"], at: "\(path).\(key)")
+                }
             }
         }
         if case .array(let items) = value {
@@ -296,16 +324,17 @@ struct APIDocument {
     }
 }
 
-private extension JSONValue {
-    var elements: [JSONValue] { if case .array(let items) = self { items } else { [] } }
-    var strings: [String] { if case .string(let one) = self { [one] } else { elements.compactMap(\.stringValue) } }
-    var encoded: String { String(decoding: JSON.encode(self), as: UTF8.self) }
-    func at(_ keys: String...) -> JSONValue? { keys.reduce(self as JSONValue?) { $0?[$1] } }
+extension JSONValue {
+    fileprivate var elements: [JSONValue] { if case .array(let items) = self { items } else { [] } }
+    fileprivate var strings: [String] { if case .string(let one) = self { [one] } else { elements.compactMap(\.stringValue) } }
+    fileprivate var encoded: String { String(decoding: JSON.encode(self), as: UTF8.self) }
+    fileprivate func at(_ keys: String...) -> JSONValue? { keys.reduce(self as JSONValue?) { $0?[$1] } }
 
-    func isOfType(_ type: String) -> Bool {
+    fileprivate func isOfType(_ type: String) -> Bool {
         switch (type, self) {
         case ("object", .object), ("array", .array), ("string", .string), ("boolean", .bool), ("null", .null), ("integer", .int),
-            ("number", .int), ("number", .double): true
+            ("number", .int), ("number", .double):
+            true
         default: false
         }
     }

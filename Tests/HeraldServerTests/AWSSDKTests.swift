@@ -1,6 +1,7 @@
 import Foundation
 import HeraldClient
 import HeraldCore
+import HeraldServer
 import Testing
 
 /// The AWS SDK's ApiGatewayManagementApi client (boto3, and the AWS CLI) pointed at a live Herald:
@@ -15,7 +16,9 @@ import Testing
         let socket = try await server.connect(user: "boto-user")
         let id = try await server.connectionID(of: "boto-user")
         let python = try HeraldProcess(
-            URL(fileURLWithPath: "/usr/bin/env"), ["python3", Self.script.path, server.httpURL, TestServer.publishKey, id], environment: [:]
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", Self.script.path, server.httpURL, TestServer.publishKey, id],
+            environment: [:]
         )
         var steps: [String: JSONValue] = [:]
         for _ in 0..<5 {
@@ -36,13 +39,17 @@ import Testing
         try await server.stop()
     }
 
+    /// The CLI signs for its configured region, which the server is configured to accept.
     @Test func awsCLIPostsToAConnection() async throws {
-        let server = try await TestServer.start()
+        let server = try await TestServer.start { $0.awsRegion = "eu-west-1" }
         let socket = try await server.connect(user: "cli-user")
         let id = try await server.connectionID(of: "cli-user")
         let cli = try HeraldProcess(
             URL(fileURLWithPath: "/usr/bin/env"),
-            ["aws", "apigatewaymanagementapi", "post-to-connection", "--endpoint-url", server.httpURL, "--connection-id", id, "--data", "from the CLI"],
+            [
+                "aws", "apigatewaymanagementapi", "post-to-connection", "--endpoint-url", server.httpURL, "--connection-id", id, "--data",
+                "from the CLI",
+            ],
             environment: [
                 "AWS_ACCESS_KEY_ID": "herald", "AWS_SECRET_ACCESS_KEY": TestServer.publishKey, "AWS_DEFAULT_REGION": "eu-west-1",
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",

@@ -55,6 +55,29 @@ import Testing
         #expect(json["bottleneck"] == .bool(report.bottleneck))
     }
 
+    /// Batches of 5 events a request (`POST /events`), through two cluster nodes: the
+    /// subscribers on one, the publishes through both in turn.
+    @Test func batchedPublishesThroughSeveralNodesArriveOnce() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await ClusterNodes.node(database), try await ClusterNodes.node(database))
+        var configuration = try await Self.configuration(for: a)
+        configuration.rate = .perSecond(200)
+        configuration.duration = .seconds(1)
+        configuration.eventsPerPublish = 5
+        try configuration.addPublishURL(a.httpURL)
+        try configuration.addPublishURL(b.httpURL)
+        let report = try await Bench.run(configuration)
+        try await a.stop()
+        try await b.stop()
+
+        #expect(report.publishesSent > 0 && report.publishesSent % 5 == 0)
+        #expect(report.publishesFailed == 0 && report.publishErrors == 0)
+        #expect(report.publishStatuses == [200: report.publishesSent / 5], "one POST /events per 5 events")
+        #expect(report.deliveriesExpected == report.publishesSent * 10)
+        #expect(report.deliveriesReceived == report.deliveriesExpected)
+        #expect(report.deliveriesMissing == 0 && report.deliveriesDuplicate == 0)
+    }
+
     @Test func closedLoopRunPublishesAsDeliveriesComplete() async throws {
         let server = try await TestServer.start()
         var configuration = try await Self.configuration(for: server)
@@ -80,6 +103,7 @@ import Testing
         let server = try await TestServer.start()
         var configuration = try await Self.configuration(for: server)
         configuration.connections = 20
+        configuration.connectRate = 1000  // paced (S4-paced), still every connection
         configuration.rate = .idle
         configuration.duration = .milliseconds(200)
         let report = try await Bench.run(configuration)
@@ -104,6 +128,74 @@ import Testing
 
         #expect(report.connectionsReady == 0)
         #expect(report.failureReasons == ["http 401": 5])
+    }
+
+    /// The reconnect storm in small: 12 clients of a cluster node (3 entities) lose it (graceful
+    /// shutdown, as SIGTERM) and resume on a fresh node of the same database, each with exactly
+    /// the 2 events per entity published while they were away.
+    @Test func stormResumesEveryClientWithEveryMissedEventOnce() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let lost = try await ClusterNodes.node(database)
+        let fresh = try await ClusterNodes.node(database)
+        var configuration = try await Self.configuration(for: lost)
+        configuration.connections = 12
+        configuration.entities = 3
+        configuration.rate = .idle
+        configuration.duration = .milliseconds(50)
+        var storm = BenchConfiguration.Storm { try? await lost.stop() }
+        try storm.setURL(fresh.httpURL)
+        storm.serverPID = ProcessInfo.processInfo.processIdentifier
+        storm.gapPublishes = 2
+        configuration.storm = storm
+        let report = try await Bench.run(configuration)
+        try await fresh.stop()
+
+        #expect(report.connectionsReady == 12)
+        let result = try #require(report.storm)
+        #expect(result.clients == 12)
+        #expect(result.lost == 12)
+        #expect(result.lossCodes == [1001: 12])
+        #expect(result.warmUp.sent == 3 && result.warmUp.failed == 0 && result.warmUp.errors == 0)
+        #expect(result.gap.sent == 6 && result.gap.failed == 0 && result.gap.errors == 0)
+        #expect(result.gap.statuses == [202: 6])
+        #expect(result.resumed == 12)
+        #expect(result.recovered == 12 && result.notRecovered == 0)
+        // Each client missed its entity's 2 gap events (seq 2 and 3 after the warm-up's 1).
+        #expect(result.eventsExpected == 24)
+        #expect(result.eventsReceived == 24)
+        #expect(result.eventsMissing == 0 && result.duplicates == 0 && result.skipped == 0)
+        #expect(result.failureReasons.isEmpty)
+        #expect(result.handshake.count == 12 && result.resume.count == 12)
+        #expect(result.resumeSeconds >= result.reconnectSeconds)
+        #expect(result.serverCPUSeconds != nil)
+        #expect(result.complete)
+        #expect(report.closedEarly == 0)
+        #expect(report.otherFrames == 0)
+
+        let json = try #require(JSON.parse(report.json))
+        #expect(json["storm"]?["complete"] == .bool(true))
+        #expect(json["storm"]?["events"]?["received"] == .int(24))
+    }
+
+    /// Nchan's storm has nothing to resume: --gap-publishes must stay 0, and a rate must be positive.
+    @Test func stormAndPacingSettingsAreBounded() throws {
+        var configuration = BenchConfiguration()
+        configuration.tokens = ["t"]
+        configuration.publishKey = "k"
+        configuration.connectRate = 0
+        #expect(throws: BenchError.self) { try configuration.validate() }
+        configuration.connectRate = 1000
+        try configuration.validate()
+        var storm = BenchConfiguration.Storm {}
+        storm.gapPublishes = 101
+        configuration.storm = storm
+        #expect(throws: BenchError.self) { try configuration.validate() }
+        configuration.storm?.gapPublishes = 1
+        try configuration.validate()
+        configuration.target = .nchan
+        #expect(throws: BenchError.self) { try configuration.validate() }
+        configuration.storm?.gapPublishes = 0
+        try configuration.validate()
     }
 
     // MARK: - Parsers

@@ -4,7 +4,11 @@ import Synchronization
 /// Runs a command to its end without blocking a thread of Swift's concurrency pool (which has
 /// one thread per core: a test that blocks one in `waitUntilExit` stalls every other test), and
 /// returns its exit status and output. Terminated after `timeout`.
-func runToEnd(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String, errors: String) {
+func runToEnd(
+    _ executable: String,
+    _ arguments: [String],
+    timeout: Duration = .seconds(60)
+) async throws -> (status: Int32, output: String, errors: String) {
     final class Collected: Sendable {
         let state = Mutex<(data: Data, ended: Bool)>((Data(), false))
         var text: String { state.withLock { String(decoding: $0.data, as: UTF8.self) } }

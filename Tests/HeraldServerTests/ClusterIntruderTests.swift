@@ -57,7 +57,8 @@ import Testing
 
         let heard = try await noticesHeard(by: intruder)
         #expect(heard.count >= 6, "the role heard the nodes' notices (events, questions, answers): \(heard.count)")
-        let plaintexts = secrets.map { String($0.prefix(16)) } + [user, entity, connectionID, "Entity Updated", "User Push", "connectionId", "\"op\""]
+        let plaintexts =
+            secrets.map { String($0.prefix(16)) } + [user, entity, connectionID, "Entity Updated", "User Push", "connectionId", "\"op\""]
         for notice in heard {
             let decoded = Data(base64Encoded: notice).map { String(decoding: $0, as: UTF8.self) } ?? ""
             for plaintext in plaintexts {
@@ -182,13 +183,16 @@ import Testing
         let database = try await TestPostgres.freshDatabase()
         try await ClusterNodes.node(database).stop()  // as the owner: creates the tables
         let role = "herald_node_\(UInt64.random(in: 1...UInt64.max))"
-        try await TestPostgres.execute([
-            PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN PASSWORD 'node-password'"),
-            PostgresQuery(unsafeSQL: "REVOKE CONNECT ON DATABASE \(database.database) FROM PUBLIC"),
-            PostgresQuery(unsafeSQL: "GRANT CONNECT ON DATABASE \(database.database) TO \(role)"),
-            PostgresQuery(unsafeSQL: "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(role)"),
-            PostgresQuery(unsafeSQL: "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO \(role)"),
-        ], in: database)
+        try await TestPostgres.execute(
+            [
+                PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN PASSWORD 'node-password'"),
+                PostgresQuery(unsafeSQL: "REVOKE CONNECT ON DATABASE \(database.database) FROM PUBLIC"),
+                PostgresQuery(unsafeSQL: "GRANT CONNECT ON DATABASE \(database.database) TO \(role)"),
+                PostgresQuery(unsafeSQL: "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(role)"),
+                PostgresQuery(unsafeSQL: "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO \(role)"),
+            ],
+            in: database
+        )
         var asNode = database
         asNode.username = role
         asNode.password = "node-password"

@@ -13,7 +13,9 @@ enum ClusterNodes {
 
     /// A node of the cluster whose database is `database`.
     static func node(
-        _ database: PostgresURL, secret: ClusterSecret = secret, previous: ClusterSecret? = nil,
+        _ database: PostgresURL,
+        secret: ClusterSecret = secret,
+        previous: ClusterSecret? = nil,
         _ configure: (inout HeraldConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         try await TestServer.start(broker: broker(database, secret: secret, previous: previous), configure)

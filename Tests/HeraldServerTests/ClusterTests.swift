@@ -247,15 +247,19 @@ import Testing
     @Test func aBatchIsPublishedWholeOrNotAtAll() async throws {
         let database = try await TestPostgres.freshDatabase()
         let a = try await node(database)
-        try await TestPostgres.execute([
-            """
-            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.entity_id = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$
-            """,
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON herald_events FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-        ], in: database)
+        try await TestPostgres.execute(
+            [
+                """
+                CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.entity_id = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$
+                """,
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON herald_events FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+            ],
+            in: database
+        )
         let subscriber = try await a.subscriber(to: ["order-7"])
-        let batch = #"[{"detail-type":"Entity Updated","detail":{"entityId":"order-7","message":"first"}},"#
+        let batch =
+            #"[{"detail-type":"Entity Updated","detail":{"entityId":"order-7","message":"first"}},"#
             + #"{"detail-type":"Entity Updated","detail":{"entityId":"poison","message":"x"}}]"#
         let refused = try await a.publish("/events", batch)
         #expect(refused.status == 503 && JSON.parse(refused.body)?["reason"] == "broker_unavailable")
@@ -368,16 +372,20 @@ import Testing
         for seq in 1...2 { _ = try await a.publishEntity("order-7", message: "m\(seq)") }
         try await expectPushes(subscriber, 1...2)
         // What a sweep does when it forgets the stream (it also gives new streams a new epoch).
-        try await TestPostgres.execute([
-            "DELETE FROM herald_streams WHERE entity_id = 'order-7'",
-            "DELETE FROM herald_events WHERE entity_id = 'order-7'",
-            "UPDATE herald_meta SET value = 'started-again' WHERE key = 'stream_epoch'",
-        ], in: database)
+        try await TestPostgres.execute(
+            [
+                "DELETE FROM herald_streams WHERE entity_id = 'order-7'",
+                "DELETE FROM herald_events WHERE entity_id = 'order-7'",
+                "UPDATE herald_meta SET value = 'started-again' WHERE key = 'stream_epoch'",
+            ],
+            in: database
+        )
         #expect(try await b.publishEntity("order-7", message: "n1")["seq"] == .int(1))
         #expect(
-            try await subscriber.json() == .object([
-                "type": "subscribed", "entityId": "order-7", "recovered": .bool(false), "epoch": "started-again",
-            ])
+            try await subscriber.json()
+                == .object([
+                    "type": "subscribed", "entityId": "order-7", "recovered": .bool(false), "epoch": "started-again",
+                ])
         )
         try await expectPushes(subscriber, 1...1, prefix: "n")
         _ = try await a.publishEntity("order-7", message: "n2")

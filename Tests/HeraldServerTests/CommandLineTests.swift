@@ -60,7 +60,9 @@ import Testing
         var push: String?
         for _ in 0..<50 where push == nil {
             let publish = try HeraldProcess(
-                Self.binary, ["publish", "entity", "order-7", "--message", "across", "--url", urls[1]], environment: environment
+                Self.binary,
+                ["publish", "entity", "order-7", "--message", "across", "--url", urls[1]],
+                environment: environment
             )
             #expect(await publish.exitCode() == 0)
             push = await listen.line(timeout: .milliseconds(300))
@@ -80,7 +82,8 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appending(path: "herald-private-\(UUID().uuidString)")
         let credentials = directory.appending(path: "dev/credentials.json")
         let serve = try HeraldProcess(
-            URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 000; exec \"$0\" serve --dev --port 0", Self.binary.path],
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "umask 000; exec \"$0\" serve --dev --port 0", Self.binary.path],
             environment: ["HERALD_DEV_CREDENTIALS": credentials.path]
         )
         #expect(await serve.line(timeout: .seconds(20))?.hasPrefix("listening on ws://127.0.0.1:") == true)
@@ -99,7 +102,8 @@ import Testing
     @Test func clientCommandsFailWithOneLineReasons() async throws {
         let environment = ["HERALD_DEV_CREDENTIALS": "/nonexistent/herald.json"]
         let unreachable = try HeraldProcess(
-            Self.binary, ["publish", "entity", "e", "--message", "m", "--url", "http://127.0.0.1:1", "--publish-key", "k"],
+            Self.binary,
+            ["publish", "entity", "e", "--message", "m", "--url", "http://127.0.0.1:1", "--publish-key", "k"],
             environment: environment
         )
         let started = ContinuousClock.now
@@ -124,7 +128,10 @@ import Testing
         #expect(listenError.contains("HTTP 401 token_invalid: "), "\(listenError)")
         let bench = try HeraldProcess(
             Self.binary,
-            ["bench", "--connections", "2", "--rate", "5", "--duration", "1s", "--url", server.httpURL, "--jwt-secret", TestServer.secret, "--publish-key", "wrong-key"],
+            [
+                "bench", "--connections", "2", "--rate", "5", "--duration", "1s", "--url", server.httpURL, "--jwt-secret", TestServer.secret,
+                "--publish-key", "wrong-key",
+            ],
             environment: environment
         )
         #expect(await bench.exitCode() != 0)
@@ -183,7 +190,9 @@ import Testing
         var push: String?
         for _ in 0..<50 where push == nil {
             let publish = try HeraldProcess(
-                Self.binary, ["publish", "entity", "configured", "--message", "from-file"], environment: environment.merging(["HERALD_CONFIG": file.path]) { $1 }
+                Self.binary,
+                ["publish", "entity", "configured", "--message", "from-file"],
+                environment: environment.merging(["HERALD_CONFIG": file.path]) { $1 }
             )
             #expect(await publish.exitCode() == 0)
             push = await listen.line(timeout: .milliseconds(200))

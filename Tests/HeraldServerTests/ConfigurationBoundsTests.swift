@@ -21,7 +21,11 @@ import Testing
     @Test(arguments: durations + ["auth-hook-timeout", "auth-hook-cache-ttl"])
     func aDurationPastTenYearsIsRefused(setting: String) throws {
         for absurd in ["99999999999999999999h", "1e300s", "1e300", "87601h"] {
-            #expect("\(setting)=\(absurd)", performing: { try load([setting: absurd]) }, throws: { "\($0)".hasPrefix("invalid value for --\(setting) ") })
+            #expect(
+                "\(setting)=\(absurd)",
+                performing: { try load([setting: absurd]) },
+                throws: { "\($0)".hasPrefix("invalid value for --\(setting) ") }
+            )
         }
     }
 
@@ -32,8 +36,32 @@ import Testing
             ("auth-hook-concurrency", "1e3"),
         ]
         for (setting, absurd) in cases {
-            #expect("\(setting)=\(absurd)", performing: { try load([setting: absurd]) }, throws: { "\($0)".hasPrefix("invalid value for --\(setting) ") })
+            #expect(
+                "\(setting)=\(absurd)",
+                performing: { try load([setting: absurd]) },
+                throws: { "\($0)".hasPrefix("invalid value for --\(setting) ") }
+            )
         }
         try load(["max-message-bytes": "64MiB", "auth-hook-concurrency": "4096", "history-ttl": "87600h"])
+    }
+
+    /// The SigV4 settings: a region name, and host names without scheme or path.
+    @Test func signatureSettingsAreValidated() throws {
+        for (setting, bad) in [
+            ("aws-region", "us east 1"), ("aws-region", "eu-west-1/"), ("public-host", "https://push.example.com"),
+            ("public-host", "a.example,b.example/x"),
+        ] {
+            #expect("\(setting)=\(bad)", performing: { try load([setting: bad]) }, throws: { "\($0)".hasPrefix("invalid value for --\(setting) ") })
+        }
+        let flags: [String: ConfigContent] = [
+            "aws-region": .string("EU-West-1"), "public-host": .stringArray(["Push.example.com", "push.example.com:8443"]),
+        ]
+        let configuration = try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: flags, environment: [:]), isDevelopment: true)
+        #expect(configuration.awsRegion == "eu-west-1" && configuration.publicHosts == ["push.example.com", "push.example.com:8443"])
+        let defaults = try HeraldConfiguration(
+            reader: HeraldConfiguration.reader(flags: [:], environment: ["AWS_REGION": "ap-south-1"]),
+            isDevelopment: true
+        )
+        #expect(defaults.awsRegion == "us-east-1" && defaults.publicHosts.isEmpty, "AWS_REGION is not Herald's setting")
     }
 }

@@ -26,7 +26,10 @@ import Testing
         #expect(values["port"] == .string("9000"))
         #expect(values["publish-key"] == .stringArray(["one", "two"]))
         #expect(values["allowed-origin"] == .stringArray(["https://app.example"]))
-        let configuration = try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values), isDevelopment: false)
+        let configuration = try HeraldConfiguration(
+            reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values),
+            isDevelopment: false
+        )
         #expect(configuration.listen.port == 9000)
         #expect(configuration.history.ttl == .seconds(300))
         #expect(configuration.limits.maxMessageBytes == 16_384)
@@ -42,7 +45,11 @@ import Testing
         #expect(file["publish-key"] == .stringArray(["old-spelling"]))
         #expect(file["allowed-origin"] == .string("https://a.example"))
         let configuration = try HeraldConfiguration(
-            reader: HeraldConfiguration.reader(flags: [:], environment: ["HERALD_ALLOWED_ORIGINS": "https://b.example,https://c.example"], file: file),
+            reader: HeraldConfiguration.reader(
+                flags: [:],
+                environment: ["HERALD_ALLOWED_ORIGINS": "https://b.example,https://c.example"],
+                file: file
+            ),
             isDevelopment: false
         )
         #expect(configuration.publishKeys == ["old-spelling"])
@@ -76,7 +83,8 @@ import Testing
         let environment = ["HERALD_PORT": "9001", "HERALD_HISTORY_SIZE": "8", "HERALD_PUBLISH_KEY": "from-env"]
         let flags: [String: ConfigContent] = ["port": .string("9002")]
         let configuration = try HeraldConfiguration(
-            reader: HeraldConfiguration.reader(flags: flags, environment: environment, file: file), isDevelopment: false
+            reader: HeraldConfiguration.reader(flags: flags, environment: environment, file: file),
+            isDevelopment: false
         )
         #expect(configuration.listen.port == 9002)  // flag
         #expect(configuration.history.size == 8)  // environment
@@ -89,7 +97,8 @@ import Testing
         let file = try ConfigurationFile.parse("port: 9000\njwt-issuer: null\njwt-audience: ~\nhistory-size:\n", name: "herald.yaml")
         #expect(file.keys.sorted() == ["port"])
         let configuration = try HeraldConfiguration(
-            reader: HeraldConfiguration.reader(flags: [:], environment: ["HERALD_PORT": ""], file: file), isDevelopment: false
+            reader: HeraldConfiguration.reader(flags: [:], environment: ["HERALD_PORT": ""], file: file),
+            isDevelopment: false
         )
         #expect(configuration.listen.port == 9000)
         #expect(configuration.tokens.issuer == nil)
@@ -116,7 +125,10 @@ import Testing
         ("port: http", "invalid value for --port (HERALD_PORT, or `port` in the config file): expected a whole number from 0 to 65535"),
         ("history-ttl: soon", "invalid value for --history-ttl"),
         ("max-message-bytes: 1GB", "invalid value for --max-message-bytes"),
-        ("history-max-bytes: 0", "invalid value for --history-max-bytes (HERALD_HISTORY_MAX_BYTES, or `history-max-bytes` in the config file): expected a size of at least 1 byte(s)"),
+        (
+            "history-max-bytes: 0",
+            "invalid value for --history-max-bytes (HERALD_HISTORY_MAX_BYTES, or `history-max-bytes` in the config file): expected a size of at least 1 byte(s)"
+        ),
         ("log-format: xml", "invalid value for --log-format (HERALD_LOG_FORMAT, or `log-format` in the config file): expected text or json"),
         ("log-level: loud", "invalid value for --log-level"),
         ("tls-cert: cert.pem", "invalid value for --tls-key"),
@@ -176,7 +188,10 @@ import Testing
         let text = try String(contentsOfFile: Self.repositoryFile("herald.example.yaml"), encoding: .utf8)
         #expect(text == Setting.exampleFile, "herald.example.yaml is stale: run `swift run herald settings --yaml > herald.example.yaml`")
         let values = try ConfigurationFile.parse(text, name: "herald.example.yaml")
-        let configuration = try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values), isDevelopment: true)
+        let configuration = try HeraldConfiguration(
+            reader: HeraldConfiguration.reader(flags: [:], environment: [:], file: values),
+            isDevelopment: true
+        )
         #expect(configuration.listen.port == 8080)
         for setting in Setting.all {
             #expect(text.contains("\n\(setting.name):") || text.contains("\n# \(setting.name):"), "\(setting.name) is not in the example")

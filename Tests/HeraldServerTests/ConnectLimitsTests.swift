@@ -15,10 +15,13 @@ import Testing
         // The allowed origin (compared case-insensitively), and a client that sends no Origin at all.
         // (Raw requests: the WebSocket client library always sends an Origin of its own.)
         func upgrade(origin: String?) async throws -> String {
-            let head = try await RawHTTP.exchange(port: server.port, request: [
-                "GET /?access_token=\(token) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
-            ].joined(separator: "\r\n") + (origin.map { "\r\nOrigin: \($0)" } ?? "") + "\r\n\r\n")
+            let head = try await RawHTTP.exchange(
+                port: server.port,
+                request: [
+                    "GET /?access_token=\(token) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+                ].joined(separator: "\r\n") + (origin.map { "\r\nOrigin: \($0)" } ?? "") + "\r\n\r\n"
+            )
             return String(head.prefix { !$0.isNewline })
         }
         let allowed = try await upgrade(origin: "https://APP.example")

@@ -2,9 +2,10 @@ import Foundation
 import HTTPTypes
 import HeraldClient
 import HeraldCore
+import Testing
+
 @testable import HeraldServer
 @testable import HeraldTokens
-import Testing
 
 @Suite struct ConnectTests {
     @Test func everyTokenSourceConnects() async throws {
@@ -72,7 +73,11 @@ import Testing
     /// request NIO cannot parse gets 400 and a closed socket (not a connection left hanging).
     @Test func unknownUpgradesAreServedAsHTTP1AndGarbageGets400() async throws {
         let server = try await TestServer.start()
-        let h2c = try await RawHTTP.exchange(port: server.port, request: "GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+        let h2c = try await RawHTTP.exchange(
+            port: server.port,
+            request:
+                "GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+        )
         #expect(h2c.hasPrefix("HTTP/1.1 200 OK"))
         let garbage = try await RawHTTP.exchange(port: server.port, request: "GET / HTTP/1.1\r\nHost: x\r\nBad\u{0}Header: 1\r\n\r\n")
         #expect(garbage.hasPrefix("HTTP/1.1 400"))
@@ -85,11 +90,13 @@ import Testing
     }
 
     @Test func claimChecks() async throws {
-        let verifier = try await TokenVerifier(configuration: {
-            var tokens = HeraldConfiguration.Tokens()
-            tokens.secret = TestServer.secret
-            return tokens
-        }())
+        let verifier = try await TokenVerifier(
+            configuration: {
+                var tokens = HeraldConfiguration.Tokens()
+                tokens.secret = TestServer.secret
+                return tokens
+            }()
+        )
         let now = 1_800_000_000.0
         func check(_ claims: String) -> TokenRejection.Reason? {
             if case .failure(let rejection) = verifier.check(JSON.parse(claims)!, now: now) { return rejection.reason }
@@ -135,7 +142,8 @@ import Testing
     /// router, not the upgrader: it is still answered, with `Connection: close`.
     @Test func anUpgradeOnAReusedConnectionIsAnsweredAndClosed() async throws {
         let server = try await TestServer.start()
-        let upgrade = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        let upgrade =
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         let received = try await RawHTTP.received(port: server.port, request: "GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + upgrade) {
             $0.contains("token_missing")

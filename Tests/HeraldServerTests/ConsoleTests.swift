@@ -1,11 +1,12 @@
 import Foundation
 import HeraldClient
 import HeraldCore
-@testable import HeraldServer
-@testable import HeraldTokens
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import HeraldServer
+@testable import HeraldTokens
 
 /// The development console (CLIENT.md), run in a real headless browser (Debian's Chromium).
 @Suite struct ConsoleTests {
@@ -59,12 +60,17 @@ import Testing
             for host in ["localhost:\(server.port)", "LOCALHOST:\(server.port)", "127.0.0.1:\(server.port)", "[::1]:\(server.port)", "localhost"] {
                 #expect(try await status(path, host: host) == "HTTP/1.1 200 OK", "\(path) \(host)")
             }
-            for host in ["attacker.example:\(server.port)", "attacker.example", "127.0.0.1.attacker.example", "localhost.:\(server.port)", "[::1]x", "127.0.0.2"] {
+            for host in [
+                "attacker.example:\(server.port)", "attacker.example", "127.0.0.1.attacker.example", "localhost.:\(server.port)", "[::1]x",
+                "127.0.0.2",
+            ] {
                 #expect(try await status(path, host: host) == "HTTP/1.1 403 Forbidden", "\(path) \(host)")
             }
         }
         let refused = try await RawHTTP.received(
-            port: server.port, request: "GET /console/token HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n", until: { $0.hasSuffix("}") }
+            port: server.port,
+            request: "GET /console/token HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n",
+            until: { $0.hasSuffix("}") }
         )
         #expect(refused.contains(#""reason":"host_not_allowed""#) && !refused.contains("authToken"))
         try await server.stop()
@@ -74,10 +80,14 @@ import Testing
     @Test func inDevelopmentOnlyTheConsolesOriginsMayConnect() async throws {
         let server = try await TestServer.start { $0.isDevelopment = true }
         let token = try await server.token()
-        for origin in ["http://localhost:\(server.port)", "http://127.0.0.1:\(server.port)", "http://[::1]:\(server.port)", "HTTP://LOCALHOST:\(server.port)"] {
+        for origin in [
+            "http://localhost:\(server.port)", "http://127.0.0.1:\(server.port)", "http://[::1]:\(server.port)", "HTTP://LOCALHOST:\(server.port)",
+        ] {
             #expect(try await server.upgradeAttempt(query: "?access_token=\(token)", headers: ["Origin": origin]).0 == 101, "\(origin)")
         }
-        for origin in ["https://evil.example", "http://localhost:\(server.port + 1)", "http://localhost", "null", "http://attacker.example:\(server.port)"] {
+        for origin in [
+            "https://evil.example", "http://localhost:\(server.port + 1)", "http://localhost", "null", "http://attacker.example:\(server.port)",
+        ] {
             let (status, body) = try await server.upgradeAttempt(query: "?access_token=\(token)", headers: ["Origin": origin])
             #expect(status == 403 && body?["reason"] == "origin_not_allowed", "\(origin)")
         }
@@ -107,7 +117,10 @@ import Testing
 
     /// The DOM of `url` after Chromium ran it headless for at most 10 s of page time.
     static func headlessDOM(of url: String) async throws -> String {
-        guard let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first(where: FileManager.default.isExecutableFile)
+        guard
+            let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first(
+                where: FileManager.default.isExecutableFile
+            )
         else { throw TestFailure("the console test needs Chromium: apt-get install chromium (.ci/run does)") }
         let profile = FileManager.default.temporaryDirectory.appending(path: "herald-chromium-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: profile) }

@@ -28,7 +28,12 @@ final class DatabaseIntruder: Sendable {
         let role = "intruder_\(UInt64.random(in: 1...UInt64.max))"
         try await TestPostgres.execute([PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN PASSWORD 'intruder-password'")], in: database)
         let configuration = PostgresConnection.Configuration(
-            host: database.host, port: database.port, username: role, password: "intruder-password", database: database.database, tls: .disable
+            host: database.host,
+            port: database.port,
+            username: role,
+            password: "intruder-password",
+            database: database.database,
+            tls: .disable
         )
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 7, logger: logger)
         let intruder = DatabaseIntruder(role: role, connection: connection)

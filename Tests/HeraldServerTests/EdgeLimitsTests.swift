@@ -66,7 +66,8 @@ import Testing
         let server = try await ServeProcess.start(environment: ["HERALD_REQUEST_TIMEOUT": "1s"])
         let token = try await server.token(user: "slow")
         let request = Array(
-            "GET /?access_token=\(token) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".utf8
+            "GET /?access_token=\(token) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+                .utf8
         )
         let start = ContinuousClock.now
         let slow = try await RawConnection.open(20, port: server.port)

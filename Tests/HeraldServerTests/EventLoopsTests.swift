@@ -1,5 +1,6 @@
-@testable import HeraldServer
 import Testing
+
+@testable import HeraldServer
 
 @Suite struct EventLoopsTests {
     @Test func cpuListsAreCounted() {

@@ -13,6 +13,9 @@ final class FakeManagementAPI: Sendable {
     private struct State {
         var open: Set<String> = []
         var failing: Set<String> = []
+        /// Statuses the next posts to a connection get, in order, before it answers normally.
+        var scripted: [String: [Int]] = [:]
+        var attempts: [String: Int] = [:]
         var frames: [String: [String]] = [:]
         var unsigned = 0
     }
@@ -62,7 +65,10 @@ final class FakeManagementAPI: Sendable {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         if let authority = request.head.authority { headers.append((name: "host", value: authority)) }
         let signed = AWSSignatureV4.Request(
-            method: request.method.rawValue, rawPath: String(target[..<(query ?? target.endIndex)]), rawQuery: "", headers: headers,
+            method: request.method.rawValue,
+            rawPath: String(target[..<(query ?? target.endIndex)]),
+            rawQuery: "",
+            headers: headers,
             bodySHA256Hex: AWSSignatureV4.sha256Hex(body.readableBytesView)
         )
         guard case .success = AWSSignatureV4.verify(signed, secrets: [Self.secret], now: Date().timeIntervalSince1970) else {
@@ -70,6 +76,12 @@ final class FakeManagementAPI: Sendable {
             return Response(status: .forbidden)
         }
         return state.withLock { state in
+            if request.method == .post { state.attempts[id, default: 0] += 1 }
+            if var statuses = state.scripted[id], !statuses.isEmpty {
+                let status = statuses.removeFirst()
+                state.scripted[id] = statuses
+                return Response(status: .init(code: status))
+            }
             if state.failing.contains(id) { return Response(status: .internalServerError) }
             guard state.open.contains(id) else { return Response(status: .gone) }
             act(&state, id)
@@ -83,6 +95,10 @@ final class FakeManagementAPI: Sendable {
     func close(_ id: String) { state.withLock { _ = $0.open.remove(id) } }
     /// A connection whose frames fail with `500`.
     func fail(_ id: String) { state.withLock { _ = $0.failing.insert(id) } }
+    /// The next posts to `id` are answered with `statuses`, one each, before it answers normally.
+    func script(_ id: String, _ statuses: [Int]) { state.withLock { $0.scripted[id] = statuses } }
+    /// Posts to `id` so far, each try counted.
+    func attempts(of id: String) -> Int { state.withLock { $0.attempts[id] ?? 0 } }
     func isOpen(_ id: String) -> Bool { state.withLock { $0.open.contains(id) } }
     /// The frames sent to `id`, as JSON.
     func frames(of id: String) -> [JSONValue] { state.withLock { ($0.frames[id] ?? []).compactMap { JSON.parse($0.utf8) } } }

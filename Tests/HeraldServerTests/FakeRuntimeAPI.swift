@@ -57,7 +57,10 @@ final class FakeRuntimeAPI: Sendable {
                 let body = String(buffer: try await request.body.collect(upTo: 8 << 20))
                 let refusal = api.state.withLock { $0.refuseResponsesWith }
                 if kind == "response", let refusal { return Response(status: .init(code: refusal)) }
-                api.record(Answer(kind: kind, body: body, errorType: request.headers[.init("Lambda-Runtime-Function-Error-Type")!]), for: context.parameters.get("id") ?? "")
+                api.record(
+                    Answer(kind: kind, body: body, errorType: request.headers[.init("Lambda-Runtime-Function-Error-Type")!]),
+                    for: context.parameters.get("id") ?? ""
+                )
                 return Response(status: .accepted)
             }
         }

@@ -39,7 +39,10 @@ import Testing
         let server = try await TestServer.start()
         let alice = [try await server.connect(user: "alice"), try await server.connect(user: "alice"), try await server.connect(user: "alice")]
         let bob = try await server.connect(user: "bob")
-        let answer = try await server.publish("/users/alice/notifications", #"{"message":"A job you submitted has completed","callback":"https://example.com/jobs/1"}"#)
+        let answer = try await server.publish(
+            "/users/alice/notifications",
+            #"{"message":"A job you submitted has completed","callback":"https://example.com/jobs/1"}"#
+        )
         #expect(answer.status == 202)
         let eventID = try #require(JSON.parse(answer.body)?["eventId"])
         #expect(JSON.parse(answer.body)?["seq"] == nil)

@@ -48,7 +48,10 @@ import Testing
         for _ in 0..<300 {
             var bytes: [UInt8] = []
             for _ in 0..<Int.random(in: 1...4, using: &random) { bytes += random.frame() }
-            try await RawSocket.send(port: server.port, bytes: Array((Self.upgradeRequest(query: "?access_token=\(token)") + "\r\n\r\n").utf8) + bytes)
+            try await RawSocket.send(
+                port: server.port,
+                bytes: Array((Self.upgradeRequest(query: "?access_token=\(token)") + "\r\n\r\n").utf8) + bytes
+            )
         }
 
         // 4. JSON and not-quite-JSON messages on one connection: every one is answered, none closes it.
@@ -104,14 +107,18 @@ import Testing
             socket.send(#"{"action":"refresh","token":"\#(TestServer.signed(claims: text))","requestId":\#(index)}"#)
             let reply = try await socket.json(timeout: .seconds(20))
             let answer = reply["type"] == "refreshed" ? "refreshed" : reply["code"]?.stringValue
-            #expect(answer == (expected == nil ? "refreshed" : expected == "token_expired" ? "token_expired" : "token_invalid"), "seed \(Self.seed): \(text) → \(reply.text)")
+            #expect(
+                answer == (expected == nil ? "refreshed" : expected == "token_expired" ? "token_expired" : "token_invalid"),
+                "seed \(Self.seed): \(text) → \(reply.text)"
+            )
         }
 
         // 2. since and requestId: an integer since from 0 to Int.max subscribes; any other number is
         //    invalid_message; a number past a double's range makes the frame invalid_json. Any number
         //    is a requestId and is echoed as it parses.
         for _ in 0..<200 {
-            let since = random.numberText(), requestID = random.numberText()
+            let since = random.numberText()
+            let requestID = random.numberText()
             socket.send(#"{"action":"subscribe","entityId":"numbers","since":\#(since),"requestId":\#(requestID)}"#)
             let reply = try await socket.json(timeout: .seconds(20))
             switch (JSON.parse(since), JSON.parse(requestID)) {
@@ -138,7 +145,10 @@ import Testing
             #expect(answer.status == 202, "seed \(Self.seed): \(number) → \(answer.status)")
             published += 1
             let push = try await socket.json(timeout: .seconds(20))
-            #expect(push["seq"] == .int(published) && push["data"] == .object(["n": value, "list": [value]]), "seed \(Self.seed): \(number) → \(push.text)")
+            #expect(
+                push["seq"] == .int(published) && push["data"] == .object(["n": value, "list": [value]]),
+                "seed \(Self.seed): \(number) → \(push.text)"
+            )
         }
         socket.send(#"{"action":"ping","requestId":"end"}"#)
         #expect(try await socket.json(timeout: .seconds(20)) == .object(["type": "pong", "requestId": "end"]))
@@ -242,7 +252,11 @@ struct SplitMix64: RandomNumberGenerator {
     mutating func numberText() -> String {
         let sign = Bool.random(using: &self) ? "-" : ""
         switch Int.random(in: 0...7, using: &self) {
-        case 0: return pick(["0", "-0", "-0.0", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e19", "1e300", "1e400", "-1e400", "5e-324", "1e-400"])
+        case 0:
+            return pick([
+                "0", "-0", "-0.0", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e19", "1e300", "1e400", "-1e400", "5e-324",
+                "1e-400",
+            ])
         case 1: return sign + digits(in: 1...18)
         case 2: return sign + digits(in: 19...400)
         case 3:

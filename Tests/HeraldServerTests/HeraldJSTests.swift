@@ -89,11 +89,14 @@ import Testing
         for seq in 1...2 { _ = try await server.publishEntity("order-7", message: "m\(seq)") }
         #expect(try await client.entitySeqs(2) == [1, 2])
         // What the sweep does when it forgets the stream, as a node with a new subscriber races it.
-        try await TestPostgres.execute([
-            "DELETE FROM herald_streams WHERE entity_id = 'order-7'",
-            "DELETE FROM herald_events WHERE entity_id = 'order-7'",
-            "UPDATE herald_meta SET value = 'started-again' WHERE key = 'stream_epoch'",
-        ], in: database)
+        try await TestPostgres.execute(
+            [
+                "DELETE FROM herald_streams WHERE entity_id = 'order-7'",
+                "DELETE FROM herald_events WHERE entity_id = 'order-7'",
+                "UPDATE herald_meta SET value = 'started-again' WHERE key = 'stream_epoch'",
+            ],
+            in: database
+        )
         _ = try await server.publishEntity("order-7", message: "n1")
         #expect(try await client.next("reset")["entityId"] == "order-7")
         #expect(try await client.entitySeqs(1) == [1])
@@ -137,7 +140,10 @@ import Testing
         client.send(#"{"op":"subscribe","entityId":"a"}"#)
         client.send(#"{"op":"subscribe","entityId":"b"}"#)
         _ = try await client.next("subscribed", where: { $0["entityId"] == "b" })
-        #expect(try await client.next("unsubscribed", timeout: .seconds(10)) == .object(["event": "unsubscribed", "entityId": "b", "reason": "forbidden"]))
+        #expect(
+            try await client.next("unsubscribed", timeout: .seconds(10))
+                == .object(["event": "unsubscribed", "entityId": "b", "reason": "forbidden"])
+        )
         client.send(#"{"op":"entities"}"#)
         #expect(try await client.next("entities")["entities"] == ["a"])
         #expect(server.application.hub.subscriptions == 1)
@@ -163,7 +169,8 @@ import Testing
         #expect(lines.first == "GET / HTTP/1.1")
         let protocols = lines.filter { $0.lowercased().hasPrefix("sec-websocket-protocol:") }
         #expect(protocols.count == 1)
-        let values = protocols.first.map { $0.drop { $0 != ":" }.dropFirst().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        let values =
+            protocols.first.map { $0.drop { $0 != ":" }.dropFirst().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         #expect(values.count == 2 && values.first == "websocket")
         #expect(values.last.map { $0.split(separator: ".").count == 3 && $0.hasPrefix("eyJ") } == true, "the second value is the JWT")
         #expect(!head.contains("access_token") && !head.contains("token="))
@@ -198,8 +205,14 @@ private final class NodeClient: Sendable {
     }
 
     static func start(
-        _ server: TestServer, url: String? = nil, tokenIn: String? = nil, user: String = "myuserid", tokenTTL: Int = 3600, refreshBefore: Int = 60,
-        holdingReconnects: Bool = false, entities: (first: [String], later: [String])? = nil
+        _ server: TestServer,
+        url: String? = nil,
+        tokenIn: String? = nil,
+        user: String = "myuserid",
+        tokenTTL: Int = 3600,
+        refreshBefore: Int = 60,
+        holdingReconnects: Bool = false,
+        entities: (first: [String], later: [String])? = nil
     ) async throws -> NodeClient {
         try await requireNode()
         let folder = FileManager.default.temporaryDirectory.appending(path: "herald-js-\(UUID().uuidString)")
@@ -208,7 +221,8 @@ private final class NodeClient: Sendable {
         try Data(script.body.readableBytesView).write(to: folder.appending(path: "herald.js"))
         try Data(driver.utf8).write(to: folder.appending(path: "driver.mjs"))
         let environment = [
-            "HERALD_URL": url ?? server.wsURL, "HERALD_TOKEN_IN": tokenIn ?? "", "HERALD_SECRET": TestServer.secret, "HERALD_USER": user, "HERALD_TTL": "\(tokenTTL)",
+            "HERALD_URL": url ?? server.wsURL, "HERALD_TOKEN_IN": tokenIn ?? "", "HERALD_SECRET": TestServer.secret, "HERALD_USER": user,
+            "HERALD_TTL": "\(tokenTTL)",
             "HERALD_REFRESH_BEFORE": "\(refreshBefore)", "HERALD_HOLD": holdingReconnects ? "1" : "0",
             "HERALD_ENTITIES": entities.map { $0.first.joined(separator: ",") } ?? "",
             "HERALD_LATER_ENTITIES": entities.map { $0.later.joined(separator: ",") } ?? "",

@@ -37,10 +37,13 @@ import Testing
         let socket = try await server.connect()
         let ids = (0..<3_000).map { "ok-\($0)" }
         socket.send(#"{"action":"subscribe","entityIds":[\#(ids.map { "\"\($0)\"" }.joined(separator: ","))],"requestId":1}"#)
-        #expect(try await socket.json() == .object([
-            "type": "error", "code": "invalid_message", "requestId": .int(1),
-            "message": "entityIds lists 3000 ids; at most 10 per message (the subscription limit)",
-        ]))
+        #expect(
+            try await socket.json()
+                == .object([
+                    "type": "error", "code": "invalid_message", "requestId": .int(1),
+                    "message": "entityIds lists 3000 ids; at most 10 per message (the subscription limit)",
+                ])
+        )
         socket.send(#"{"action":"ping"}"#)
         #expect(try await socket.json()["type"] == "pong")
         #expect(hook.calls == 0)

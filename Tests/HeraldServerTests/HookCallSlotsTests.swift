@@ -1,22 +1,26 @@
-@testable import HeraldServer
 import Synchronization
 import Testing
+
+@testable import HeraldServer
 
 /// The node-wide bound on authorisation-hook calls: at most `limit` hold a slot, the others wait
 /// in the order they came, and a cancelled waiter leaves the line without taking a slot.
 @Suite struct HookCallSlotsTests {
     @Test func callsBeyondTheLimitWaitInOrder() async throws {
         let slots = HookCallSlots(limit: 2)
-        let first = await slots.acquire(), second = await slots.acquire()
+        let first = await slots.acquire()
+        let second = await slots.acquire()
         #expect(first && second)
         let order = Arrivals()
         var waiters: [Task<Bool, Never>] = []
         for index in 0..<3 {
-            waiters.append(Task {
-                let got = await slots.acquire()
-                order.list.withLock { $0.append(index) }
-                return got
-            })
+            waiters.append(
+                Task {
+                    let got = await slots.acquire()
+                    order.list.withLock { $0.append(index) }
+                    return got
+                }
+            )
             try await waitUntil("waiter \(index) is in line") { slots.waiting == index + 1 }
         }
         #expect(slots.inUse == 2 && order.list.withLock { $0 }.isEmpty)

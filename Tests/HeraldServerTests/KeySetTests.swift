@@ -46,6 +46,7 @@ import Testing
         let server = try await TestServer.start {
             $0.tokens.secret = nil
             $0.tokens.jwksURL = provider.url
+            $0.tokens.insecureJWKSOverHTTPOnLoopback = true
             $0.tokens.algorithms = ["ES256"]
             $0.tokens.jwksMinimumRefreshGap = .zero
         }
@@ -73,6 +74,7 @@ import Testing
         let server = try await TestServer.start {
             $0.tokens.secret = nil
             $0.tokens.jwksURL = provider.url
+            $0.tokens.insecureJWKSOverHTTPOnLoopback = true
             $0.tokens.algorithms = ["ES256"]
             $0.tokens.jwksMinimumRefreshGap = .seconds(3600)
         }
@@ -100,6 +102,7 @@ import Testing
         let server = try await TestServer.start(logger: Logger(label: "herald.test") { _ in RecordingLogHandler(records: records) }) {
             $0.tokens.secret = nil
             $0.tokens.jwksURL = provider.url
+            $0.tokens.insecureJWKSOverHTTPOnLoopback = true
             $0.tokens.algorithms = ["ES256"]
             $0.tokens.jwksMinimumRefreshGap = .zero
         }
@@ -152,7 +155,8 @@ final class KeySetServer: Sendable {
         router.get("jwks.json") { _, _ in
             provider.requestCount.add(1, ordering: .relaxed)
             return Response(
-                status: .ok, headers: [.contentType: "application/json"],
+                status: .ok,
+                headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: provider.document.withLock { $0 }))
             )
         }

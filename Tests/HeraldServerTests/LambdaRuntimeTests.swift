@@ -99,7 +99,11 @@ import Testing
 
     @Test func theBinaryReportsAMissingSettingAsAnInitError() async throws {
         let api = try await FakeRuntimeAPI.start()
-        let started = try await runToEnd("/usr/bin/env", ["AWS_LAMBDA_RUNTIME_API=\(api.address)", "_HANDLER=websocket", Self.binary.path], timeout: .seconds(30))
+        let started = try await runToEnd(
+            "/usr/bin/env",
+            ["AWS_LAMBDA_RUNTIME_API=\(api.address)", "_HANDLER=websocket", Self.binary.path],
+            timeout: .seconds(30)
+        )
         #expect(started.status == 1)
         #expect(api.initError.flatMap(json) == ["errorMessage": "HERALD_TABLE is not set", "errorType": "HeraldError"])
         let outside = try await runToEnd("/usr/bin/env", ["-u", "AWS_LAMBDA_RUNTIME_API", Self.binary.path], timeout: .seconds(30))

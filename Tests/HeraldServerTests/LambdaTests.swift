@@ -1,8 +1,11 @@
+import AWSSignature
 import Foundation
 import HeraldCore
-@testable import HeraldLambda
 import HeraldTokens
+import Logging
 import Testing
+
+@testable import HeraldLambda
 
 /// The AWS shape's functions (deploy/aws/README.md), each made as Lambda makes it (`LambdaFunctions`, from
 /// the environment the SAM template sets) and fed the events API Gateway and SQS send, against
@@ -17,21 +20,31 @@ import Testing
         let authorizer: any LambdaHandler
         let fanOut: any LambdaHandler
         let testToken: any LambdaHandler
+        let log: LogRecords
+        let environment: [String: String]
 
-        static func start(_ extra: [String: String] = [:]) async throws -> Deployment {
+        /// `secretString` is what the secret holds (`{"signature": …}` for the AWS quick start's form).
+        static func start(_ extra: [String: String] = [:], secretString: String = secret) async throws -> Deployment {
             let database = try await TestMoto.freshTable()
             let api = try await FakeManagementAPI.start()
+            let log = LogRecords()
             let environment = [
-                "HERALD_TABLE": database.table, "HERALD_SECRET_ID": try await TestMoto.secret(secret),
+                "HERALD_TABLE": database.table, "HERALD_SECRET_ID": try await TestMoto.secret(secretString),
                 "HERALD_MANAGEMENT_ENDPOINT": api.endpoint, "HERALD_AWS_ENDPOINT": database.client.endpoint ?? "",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": FakeManagementAPI.secret, "AWS_REGION": "us-east-1",
             ].merging(extra) { $1 }
             func function(_ name: String) async throws -> any LambdaHandler {
-                try await LambdaFunctions.handler(named: name, environment: environment)
+                try await LambdaFunctions.handler(named: name, environment: environment, logger: log.logger)
             }
             return Deployment(
-                table: HeraldTable(database: database), api: api, websocket: try await function("websocket"),
-                authorizer: try await function("authorizer"), fanOut: try await function("fanout"), testToken: try await function("test-token")
+                table: HeraldTable(database: database),
+                api: api,
+                websocket: try await function("websocket"),
+                authorizer: try await function("authorizer"),
+                fanOut: try await function("fanout"),
+                testToken: try await function("test-token"),
+                log: log,
+                environment: environment
             )
         }
 
@@ -42,10 +55,16 @@ import Testing
             return try await TokenIssuer(secret: Self.secret).token(for: claims)
         }
 
-        /// `$connect` as API Gateway sends it after the authorizer admitted `user`.
-        func connect(_ id: String, user: String = "ada") async throws {
+        /// `$connect` as API Gateway sends it after the authorizer admitted `user`, opened at `connectedAt` (ms).
+        func connect(_ id: String, user: String = "ada", connectedAt: Int = 1_795_000_000_000) async throws {
             api.open(id)
-            let answer = try await websocket.handle(event("CONNECT", id, authorizer: ["userId": .string(user)]))
+            var connect = event("CONNECT", id, authorizer: ["userId": .string(user)])
+            if case .object(var fields) = connect, case .object(var context)? = fields["requestContext"] {
+                context["connectedAt"] = .int(connectedAt)
+                fields["requestContext"] = .object(context)
+                connect = .object(fields)
+            }
+            let answer = try await websocket.handle(connect)
             #expect(answer["statusCode"] == .int(200))
         }
 
@@ -57,17 +76,33 @@ import Testing
             return Array(api.frames(of: id).dropFirst(before))
         }
 
-        /// SQS's batch of EventBridge events (each `(id, detail-type, detail)`).
+        /// SQS's batch of EventBridge events (each `(id, detail-type, detail)`), from the FIFO
+        /// entity queue (or the standard notification queue), with `time` left to run.
         @discardableResult
-        func fanOut(_ events: [(id: String, type: String, detail: JSONValue)]) async throws -> JSONValue {
-            let records: [JSONValue] = events.enumerated().map { index, event in
-                let body: JSONValue = [
-                    "version": "0", "id": .string(event.id), "detail-type": .string(event.type), "source": "tests",
-                    "time": "2026-12-01T10:00:00Z", "detail": event.detail,
-                ]
-                return ["messageId": .string("message-\(index)"), "body": .string(String(decoding: JSON.encode(body), as: UTF8.self))]
+        func fanOut(
+            _ events: [(id: String, type: String, detail: JSONValue)],
+            fifo: Bool = true,
+            time: Duration = .seconds(60)
+        ) async throws -> JSONValue {
+            try await fanOut(bodies: events.map { Self.body($0) }, fifo: fifo, time: time)
+        }
+
+        /// SQS's batch of message bodies.
+        func fanOut(bodies: [String], fifo: Bool = true, time: Duration = .seconds(60)) async throws -> JSONValue {
+            let source = fifo ? "arn:aws:sqs:us-east-1:123456789012:herald-entities.fifo" : "arn:aws:sqs:us-east-1:123456789012:herald-notifications"
+            let records: [JSONValue] = bodies.enumerated().map { index, body in
+                ["messageId": .string("message-\(index)"), "body": .string(body), "eventSourceARN": .string(source)]
             }
-            return try await fanOut.handle(["Records": .array(records)])
+            return try await fanOut.handle(["Records": .array(records)], context: LambdaContext(requestID: "fan-out", deadline: .now + time))
+        }
+
+        /// An EventBridge event as SQS carries it.
+        static func body(_ event: (id: String, type: String, detail: JSONValue)) -> String {
+            let body: JSONValue = [
+                "version": "0", "id": .string(event.id), "detail-type": .string(event.type), "source": "tests",
+                "time": "2026-12-01T10:00:00Z", "detail": event.detail,
+            ]
+            return String(decoding: JSON.encode(body), as: UTF8.self)
         }
 
         func update(_ entity: String, _ message: String, id: String = UUID().uuidString) -> (id: String, type: String, detail: JSONValue) {
@@ -76,7 +111,8 @@ import Testing
 
         func event(_ type: String, _ id: String, body: String? = nil, authorizer: JSONValue? = nil) -> JSONValue {
             var context: [String: JSONValue] = [
-                "eventType": .string(type), "connectionId": .string(id), "routeKey": type == "MESSAGE" ? "$default" : .string("$\(type.lowercased())"),
+                "eventType": .string(type), "connectionId": .string(id),
+                "routeKey": type == "MESSAGE" ? "$default" : .string("$\(type.lowercased())"),
                 "domainName": "example.execute-api.us-east-1.amazonaws.com", "stage": "prod",
                 "identity": ["sourceIp": "203.0.113.7", "userAgent": "tests"], "connectedAt": .int(1_795_000_000_000),
             ]
@@ -123,15 +159,19 @@ import Testing
         let acks = try await deployment.send(#"{"action":"subscribe","entityIds":["order-7","order-8"],"requestId":1}"#, from: "c1")
         #expect(acks.map { $0["type"] } == ["subscribed", "subscribed"] && acks.map { $0["recovered"] } == [.bool(true), .bool(true)])
         #expect(acks[0]["requestId"] == .int(1) && acks[0]["epoch"]?.stringValue != nil)
-        let result = try await deployment.fanOut([deployment.update("order-7", "m1"), deployment.update("order-7", "m2"), deployment.update("order-8", "other")])
+        let result = try await deployment.fanOut([
+            deployment.update("order-7", "m1"), deployment.update("order-7", "m2"), deployment.update("order-8", "other"),
+        ])
         #expect(result == ["batchItemFailures": []])
         let pushes = deployment.api.frames(of: "c1").dropFirst(2)
         #expect(pushes.map { $0["message"] } == ["m1", "m2", "other"] && seqs(Array(pushes)) == [1, 2, 1])
         #expect(pushes.first?["type"] == "Entity Updated" && pushes.first?["time"] == "2026-12-01T10:00:00Z")
         try await deployment.fanOut([("n1", "Send User Push Notification", ["userId": "ada", "message": "done", "callback": "https://example.com"])])
-        #expect(deployment.api.frames(of: "c1").last == [
-            "type": "User Push Notification", "message": "done", "callback": "https://example.com", "id": "n1", "time": "2026-12-01T10:00:00Z",
-        ])
+        #expect(
+            deployment.api.frames(of: "c1").last == [
+                "type": "User Push Notification", "message": "done", "callback": "https://example.com", "id": "n1", "time": "2026-12-01T10:00:00Z",
+            ]
+        )
         try await deployment.stop()
     }
 
@@ -186,13 +226,178 @@ import Testing
         try await deployment.stop()
     }
 
-    @Test func aConnectionThatFailsIsRetriedBySQS() async throws {
+    private func failures(_ result: JSONValue) -> [String] {
+        guard case .array(let items)? = result["batchItemFailures"] else { return ["not a batch answer: \(result)"] }
+        return items.compactMap { $0["itemIdentifier"]?.stringValue }
+    }
+
+    /// Throttling and 5xx are retried with back-off for that recipient alone; one still failing
+    /// after its retries is logged and skipped, not a reason to send the event to everyone again.
+    @Test func aRecipientsPassingFailureIsRetriedForItAlone() async throws {
+        let deployment = try await Deployment.start()
+        for id in ["c1", "c2", "c3"] {
+            try await deployment.connect(id)
+            try await deployment.send(#"{"action":"subscribe","entityId":"order-7"}"#, from: id)
+        }
+        deployment.api.script("c1", [429, 503])
+        deployment.api.fail("c3")
+        let result = try await deployment.fanOut([deployment.update("order-7", "m1", id: "event-1")])
+        #expect(failures(result) == [])
+        #expect(deployment.api.frames(of: "c1").dropFirst().map { $0["message"] } == ["m1"] && deployment.api.attempts(of: "c1") == 4)
+        #expect(deployment.api.frames(of: "c2").dropFirst().map { $0["message"] } == ["m1"] && deployment.api.attempts(of: "c2") == 2)
+        #expect(deployment.api.attempts(of: "c3") == 1 + RetryPolicy().attempts, "the subscribe's ack, then every try")
+        let failed = deployment.log.lines("Push failed after retries")
+        #expect(failed.count == 1 && failed.first?.metadata["connection.id"] == "c3" && failed.first?.metadata["event.id"] == "event-1")
+        #expect(failed.first?.metadata["http.status"] == "500")
+        #expect(try await deployment.table.subscribers(of: EntityID("order-7")!).sorted() == ["c1", "c2", "c3"])
+        try await deployment.stop()
+    }
+
+    /// `400`, `403` and `413` cannot get better: one try, logged, skipped, the connection kept.
+    @Test func aPermanentRefusalIsLoggedAndSkipped() async throws {
+        let deployment = try await Deployment.start()
+        for (id, status) in [("c1", 400), ("c2", 403), ("c3", 413)] {
+            try await deployment.connect(id)
+            try await deployment.send(#"{"action":"subscribe","entityId":"order-7"}"#, from: id)
+            deployment.api.script(id, [status])
+        }
+        #expect(failures(try await deployment.fanOut([deployment.update("order-7", "m1")])) == [])
+        #expect(["c1", "c2", "c3"].map { deployment.api.attempts(of: $0) } == [2, 2, 2])
+        #expect(Set(deployment.log.lines("Push refused").compactMap { $0.metadata["http.status"] }) == ["400", "403", "413"])
+        #expect(try await deployment.table.subscribers(of: EntityID("order-7")!).count == 3)
+        try await deployment.stop()
+    }
+
+    /// A record that fails on the FIFO queue stops the batch: it and every later one are
+    /// reported (later records of its entity must not overtake it). On the standard queue only
+    /// the failed one is.
+    @Test func aFailedRecordOnTheFIFOQueueStopsTheBatch() async throws {
+        // Refusing an event fails when the refused-event queue does not exist.
+        let deployment = try await Deployment.start(["HERALD_REFUSED_QUEUE_URL": "http://127.0.0.1:1/000000000000/none"])
+        try await deployment.connect("c1", user: "ada")
+        try await deployment.send(#"{"action":"subscribe","entityId":"order-7"}"#, from: "c1")
+        let bad = Deployment.body(("bad", "Entity Updated", ["entityId": .int(7), "message": "numeric id"]))
+        let result = try await deployment.fanOut(bodies: [
+            Deployment.body(deployment.update("order-7", "m1")), bad, Deployment.body(deployment.update("order-7", "m2")),
+        ])
+        #expect(failures(result) == ["message-1", "message-2"])
+        #expect(deployment.api.frames(of: "c1").dropFirst().map { $0["message"] } == ["m1"])
+        let notification = Deployment.body(("n1", "Send User Push Notification", ["userId": "ada", "message": "hello"]))
+        let standard = try await deployment.fanOut(bodies: [bad, notification], fifo: false)
+        #expect(failures(standard) == ["message-0"])
+        #expect(deployment.api.frames(of: "c1").last?["message"] == "hello")
+        try await deployment.stop()
+    }
+
+    /// No record is started without the time to finish it: they are left for SQS to deliver again.
+    @Test func recordsLeftWhenTheDeadlineIsNearAreReported() async throws {
         let deployment = try await Deployment.start()
         try await deployment.connect("c1")
         try await deployment.send(#"{"action":"subscribe","entityId":"order-7"}"#, from: "c1")
-        deployment.api.fail("c1")
-        let result = try await deployment.fanOut([deployment.update("order-8", "fine"), deployment.update("order-7", "fails")])
-        #expect(result == ["batchItemFailures": [["itemIdentifier": "message-1"]]])
+        let result = try await deployment.fanOut([deployment.update("order-7", "m1"), deployment.update("order-7", "m2")], time: .seconds(2))
+        #expect(failures(result) == ["message-0", "message-1"])
+        #expect(deployment.api.frames(of: "c1").count == 1, "the ack only")
+        try await deployment.stop()
+    }
+
+    /// A `410` for a connection opened moments ago is a notification racing its `$connect`
+    /// (API Gateway has not finished opening it): the connection is kept. An old one is forgotten.
+    @Test func aGoneRightAfterConnectKeepsTheConnection() async throws {
+        let deployment = try await Deployment.start()
+        try await deployment.connect("new", user: "ada", connectedAt: Int(Date().timeIntervalSince1970 * 1000))
+        try await deployment.connect("old", user: "ada")
+        deployment.api.close("new")
+        deployment.api.close("old")
+        try await deployment.fanOut([("n1", "Send User Push Notification", ["userId": "ada", "message": "hi"])], fifo: false)
+        #expect(try await deployment.table.connections(of: UserID("ada")!) == ["new"])
+        #expect(try await deployment.table.connection("new") != nil && deployment.log.lines("Gone right after its $connect: kept").count == 1)
+        try await deployment.stop()
+    }
+
+    /// What the server refuses at publish (a numeric `entityId`, a `message` that is not a
+    /// string) and pushes API Gateway cannot send (over 128 KB) are refused loudly: logged with
+    /// their ids and put in the refused-event queue with the reason, not dropped in silence.
+    @Test func undeliverableEventsAreRefusedLoudly() async throws {
+        let refused = try await TestMoto.queue()
+        let deployment = try await Deployment.start(["HERALD_REFUSED_QUEUE_URL": refused])
+        try await deployment.connect("c1")
+        try await deployment.send(#"{"action":"subscribe","entityId":"order-7"}"#, from: "c1")
+        let bodies = [
+            Deployment.body(("e1", "Entity Updated", ["entityId": .int(7)])),
+            Deployment.body(("e2", "Entity Updated", ["entityId": "order-7", "message": ["nested": .bool(true)]])),
+            Deployment.body(("e3", "Entity Updated", ["entityId": "order-7", "data": .string(String(repeating: "x", count: 131_072))])),
+            Deployment.body(("e4", "Send User Push Notification", ["userId": "ada"])),
+            "not json",
+        ]
+        #expect(failures(try await deployment.fanOut(bodies: bodies)) == [])
+        #expect(deployment.api.frames(of: "c1").count == 1, "the ack only")
+        let queued = try await TestMoto.drain(refused)
+        #expect(queued.map(\.body).sorted() == bodies.sorted())
+        #expect(Set(queued.compactMap { $0.attributes["code"] }) == ["invalid_detail", "push_too_large", "invalid_event"])
+        let logged = deployment.log.lines("Event refused")
+        #expect(logged.compactMap { $0.metadata["event.id"] }.sorted() == ["e1", "e2", "e3", "e4", "none"])
+        #expect(logged.allSatisfy { $0.level == .error && $0.metadata["sqs.message.id"]?.hasPrefix("message-") == true })
+        #expect(try await deployment.table.latestSeq(of: EntityID("order-7")!) == 0, "nothing numbered")
+        try await deployment.stop()
+    }
+
+    /// The epoch never changes: each execution environment reads it once (a subscribe does not
+    /// write and re-read it).
+    @Test func theEpochIsReadOncePerEnvironment() async throws {
+        let deployment = try await Deployment.start()
+        try await deployment.connect("c1")
+        let first = try await deployment.send(#"{"action":"subscribe","entityId":"a"}"#, from: "c1")
+        try await deployment.table.database.write(deletes: [("META", "EPOCH")])
+        let second = try await deployment.send(#"{"action":"subscribe","entityId":"b"}"#, from: "c1")
+        #expect(first.first?["epoch"] != nil && second.first?["epoch"] == first.first?["epoch"])
+        #expect(try await deployment.table.database.get(pk: "META", sk: "EPOCH") == nil, "not written again")
+        try await deployment.stop()
+    }
+
+    /// The router puts each entity's updates in a message group of its own on the FIFO queue
+    /// (its id, or a hash when SQS would not take the id as a group), deduplicated by the
+    /// EventBridge event's id, and refuses what cannot be delivered.
+    @Test func theRouterGivesEachEntityItsOwnMessageGroup() async throws {
+        let (entities, refused) = (try await TestMoto.queue(fifo: true), try await TestMoto.queue())
+        let deployment = try await Deployment.start()
+        let router = try await LambdaFunctions.handler(
+            named: "router",
+            environment: deployment.environment.merging(["HERALD_ENTITY_QUEUE_URL": entities, "HERALD_REFUSED_QUEUE_URL": refused]) { $1 },
+            logger: deployment.log.logger
+        )
+        let long = String(repeating: "é", count: 100)
+        let bodies = [
+            Deployment.body(deployment.update("order-7", "a1", id: "e1")), Deployment.body(deployment.update("order-8", "b1", id: "e2")),
+            Deployment.body(deployment.update("order-7", "a2", id: "e3")), Deployment.body(deployment.update(long, "long", id: "e4")),
+            Deployment.body(deployment.update("order-7", "a1 again", id: "e1")),
+            Deployment.body(("e5", "Entity Updated", ["entityId": "order-7", "message": .int(5)])),
+        ]
+        let records: [JSONValue] = bodies.enumerated().map { ["messageId": .string("m\($0)"), "body": .string($1)] }
+        let answer = try await router.handle(["Records": .array(records)])
+        #expect(answer == ["batchItemFailures": []])
+        let routed = try await TestMoto.drain(entities)
+        let byGroup = Dictionary(grouping: routed, by: { $0.group ?? "" }).mapValues {
+            $0.compactMap { JSON.parse(Array($0.body.utf8))?["detail"]?["message"] }
+        }
+        #expect(byGroup["order-7"] == ["a1", "a2"], "the repeat of e1 is deduplicated")
+        #expect(byGroup["order-8"] == ["b1"])
+        #expect(byGroup["#" + AWSSignatureV4.sha256Hex(Array(long.utf8))] == ["long"])
+        #expect(try await TestMoto.drain(refused).map(\.body) == [bodies[5]])
+        try await deployment.stop()
+    }
+
+    /// The AWS quick start keeps its secret as `{"signature": "…"}`: tokens its issuers signed
+    /// with that signature are admitted, and CreateTestJwt signs with it.
+    @Test func aSecretInTheQuickStartsFormIsItsSignature() async throws {
+        let deployment = try await Deployment.start(secretString: #"{"signature": "\#(Deployment.secret)"}"#)
+        let answer = try await deployment.authorizer.handle([
+            "queryStringParameters": ["token": .string(try await deployment.token("ada"))], "methodArn": "arn",
+        ])
+        #expect(answer["principalId"] == "ada")
+        let made = try #require(try await deployment.testToken.handle([:])["authToken"]?.stringValue)
+        var tokens = TokenConfiguration()
+        tokens.secret = Deployment.secret
+        #expect(try await TokenVerifier(configuration: tokens).verify(made).get().userID == UserID("myuserid"))
         try await deployment.stop()
     }
 
@@ -203,17 +408,24 @@ import Testing
         #expect(codes(try await deployment.send("not json", from: "c1")) == ["invalid_json"])
         #expect(codes(try await deployment.send(#"{"action":"dance"}"#, from: "c1")) == ["unknown_action"])
         #expect(codes(try await deployment.send(#"{"action":"subscribe","entityId":"z"}"#, from: "c1")) == ["subscribed"])
-        #expect(codes(try await deployment.send(#"{"action":"subscribe","entityIds":["a","b"]}"#, from: "c1")) == ["subscribed", "subscription_limit"])
+        #expect(
+            codes(try await deployment.send(#"{"action":"subscribe","entityIds":["a","b"]}"#, from: "c1")) == ["subscribed", "subscription_limit"]
+        )
         // A list longer than the limit: one error, nothing subscribed (not one Management API call per id).
         #expect(codes(try await deployment.send(#"{"action":"subscribe","entityIds":["x","y","w"]}"#, from: "c1")) == ["invalid_message"])
         #expect(try await deployment.send(#"{"action":"ping","requestId":"p"}"#, from: "c1") == [["type": "pong", "requestId": "p"]])
         #expect(codes(try await deployment.send(#"{"action":"unsubscribe","entityId":"a"}"#, from: "c1")) == ["unsubscribed"])
         let refreshed = try await deployment.send(#"{"action":"refresh","token":"\#(try await deployment.token("ada"))"}"#, from: "c1")
         #expect(refreshed.first?["type"] == "refreshed" && refreshed.first?["expiresAt"] != nil)
-        #expect(codes(try await deployment.send(#"{"action":"refresh","token":"\#(try await deployment.token("bob"))"}"#, from: "c1")) == ["forbidden"])
+        #expect(
+            codes(try await deployment.send(#"{"action":"refresh","token":"\#(try await deployment.token("bob"))"}"#, from: "c1")) == ["forbidden"]
+        )
         #expect(codes(try await deployment.send(#"{"action":"refresh","token":"x.y.z"}"#, from: "c1")) == ["token_invalid"])
         var binary = deployment.event("MESSAGE", "c1", body: "AAEC")
-        if case .object(var fields) = binary { fields["isBase64Encoded"] = .bool(true); binary = .object(fields) }
+        if case .object(var fields) = binary {
+            fields["isBase64Encoded"] = .bool(true)
+            binary = .object(fields)
+        }
         _ = try await deployment.websocket.handle(binary)
         #expect(deployment.api.frames(of: "c1").last?["code"] == "unsupported_frame")
         try await deployment.stop()
@@ -239,7 +451,10 @@ import Testing
     @Test func theConnectRouteEchoesTheSubprotocolAndNeedsTheAuthorizersUser() async throws {
         let deployment = try await Deployment.start()
         var event = deployment.event("CONNECT", "c1", authorizer: ["userId": "ada"])
-        if case .object(var fields) = event { fields["headers"] = ["Sec-WebSocket-Protocol": "WebSocket, eyJ…"]; event = .object(fields) }
+        if case .object(var fields) = event {
+            fields["headers"] = ["Sec-WebSocket-Protocol": "WebSocket, eyJ…"]
+            event = .object(fields)
+        }
         #expect(try await deployment.websocket.handle(event) == ["statusCode": .int(200), "headers": ["Sec-WebSocket-Protocol": "WebSocket"]])
         #expect(try await deployment.table.connection("c1")?.userID == UserID("ada"))
         #expect(try await deployment.websocket.handle(deployment.event("CONNECT", "c2")) == ["statusCode": .int(401)])
@@ -256,11 +471,24 @@ import Testing
         try await deployment.stop()
     }
 
+    /// CreateTestJwt takes the AWS quick start's inputs, and the authorizer passes them on to
+    /// the routes in its context.
+    @Test func theQuickStartsNamesGoFromCreateTestJwtThroughTheAuthorizer() async throws {
+        let deployment = try await Deployment.start()
+        let made = try await deployment.testToken.handle(["userId": "ada", "firstName": "Ada", "lastName": "Lovelace", "sub": "ada-sub"])
+        let token = try #require(made["authToken"]?.stringValue)
+        let allowed = try await deployment.authorizer.handle(["queryStringParameters": ["token": .string(token)], "methodArn": "arn"])
+        #expect(allowed["context"]?["userId"] == "ada" && allowed["context"]?["firstName"] == "Ada")
+        #expect(allowed["context"]?["lastName"] == "Lovelace" && allowed["context"]?["sub"] == "ada-sub")
+        await #expect(throws: LambdaError("firstName must be a string")) { _ = try await deployment.testToken.handle(["firstName": .int(1)]) }
+        try await deployment.stop()
+    }
+
     @Test func aFunctionWithoutItsSettingsSaysWhichIsMissing() async throws {
         await #expect(throws: LambdaError("HERALD_TABLE is not set")) {
             _ = try await LambdaFunctions.handler(named: "websocket", environment: [:])
         }
-        await #expect(throws: LambdaError("unknown handler nope; expected one of websocket, authorizer, fanout, test-token")) {
+        await #expect(throws: LambdaError("unknown handler nope; expected one of websocket, authorizer, fanout, router, publish, test-token")) {
             _ = try await LambdaFunctions.handler(named: "nope", environment: [:])
         }
     }

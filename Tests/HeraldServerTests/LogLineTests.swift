@@ -2,10 +2,11 @@ import Foundation
 import HeraldClient
 import HeraldCore
 import HeraldTokens
-@testable import HeraldServer
 import Logging
 import Synchronization
 import Testing
+
+@testable import HeraldServer
 
 /// The connect and disconnect lines of OPERATIONS.md §2: connection id, user id, source IP, duration and
 /// close code, and never the token.
@@ -38,7 +39,12 @@ import Testing
 
     @Test func jsonLinesCarryTheMetadata() throws {
         let line = LogLineHandler.line(
-            .json, label: "herald", level: .info, message: "Disconnected", metadata: ["herald.close.code": "4003"], time: Date(timeIntervalSince1970: 0)
+            .json,
+            label: "herald",
+            level: .info,
+            message: "Disconnected",
+            metadata: ["herald.close.code": "4003"],
+            time: Date(timeIntervalSince1970: 0)
         )
         #expect(
             String(decoding: line, as: UTF8.self)
@@ -50,13 +56,27 @@ import Testing
     @Test func valuesCannotForgeAFieldOrALine() throws {
         let forged = "bob herald.source.ip=6.6.6.6 herald.user.id=admin"
         let metadata = ["herald.source.ip": "127.0.0.1", "herald.user.id": forged, "error": "a\u{2028}b\nc\"d\\e\u{202E}f\u{1}"]
-        let text = LogLineHandler.line(.text, label: "herald", level: .info, message: "Connected", metadata: metadata, time: Date(timeIntervalSince1970: 0))
+        let text = LogLineHandler.line(
+            .text,
+            label: "herald",
+            level: .info,
+            message: "Connected",
+            metadata: metadata,
+            time: Date(timeIntervalSince1970: 0)
+        )
         #expect(
             String(decoding: text, as: UTF8.self)
                 == #"1970-01-01T00:00:00.000Z info herald: Connected error="a\u{2028}b\nc\"d\\e\u{202e}f\u{1}" herald.source.ip=127.0.0.1 herald.user.id="bob herald.source.ip=6.6.6.6 herald.user.id=admin""#
-                    + "\n"
+                + "\n"
         )
-        let json = LogLineHandler.line(.json, label: "herald", level: .info, message: "Connected", metadata: metadata, time: Date(timeIntervalSince1970: 0))
+        let json = LogLineHandler.line(
+            .json,
+            label: "herald",
+            level: .info,
+            message: "Connected",
+            metadata: metadata,
+            time: Date(timeIntervalSince1970: 0)
+        )
         let jsonText = String(decoding: json, as: UTF8.self)
         #expect(jsonText.contains(#""error":"a\u2028b\nc\"d\\e\u202ef\u0001""#), "\(jsonText)")
         // One line, and every value reads back exactly.
@@ -70,7 +90,8 @@ import Testing
     @Test func aForgedUserIDStaysOneFieldInTheTextLog() async throws {
         let secret = "log-test-secret-0123456789abcdef-0123456789abcdef"
         let serve = try HeraldProcess(
-            CommandLineTests.binary, ["serve", "--port", "0", "--host", "127.0.0.1"],
+            CommandLineTests.binary,
+            ["serve", "--port", "0", "--host", "127.0.0.1"],
             environment: ["HERALD_JWT_SECRET": secret, "HERALD_PUBLISH_KEY": "log-key", "HERALD_LOG_FORMAT": "text"]
         )
         let listening = try #require(await serve.line(timeout: .seconds(20)))

@@ -70,7 +70,9 @@ import Testing
         ]
         // Niced, so the busy server does not starve the tests that run beside this one (`nice` execs it: same pid).
         let serve = try HeraldProcess(
-            URL(fileURLWithPath: "/usr/bin/nice"), ["-n", "10", CommandLineTests.binary.path, "serve", "--port", "0"], environment: environment
+            URL(fileURLWithPath: "/usr/bin/nice"),
+            ["-n", "10", CommandLineTests.binary.path, "serve", "--port", "0"],
+            environment: environment
         )
         let listening = try #require(await serve.line(timeout: .seconds(20)))
         let port = try #require(listening.wholeMatch(of: /listening on ws:\/\/127\.0\.0\.1:(\d+)\//)?.1)

@@ -2,9 +2,10 @@ import Foundation
 import HeraldClient
 import HeraldCore
 import HeraldLambda
+import Testing
+
 @testable import HeraldServer
 @testable import HeraldTokens
-import Testing
 
 /// `exp`, `nbf` and `iat` are NumericDates from 0 to 253402300799 (the year 9999), fractions
 /// allowed: any other value in a validly signed token is `token_invalid` — on connect and on

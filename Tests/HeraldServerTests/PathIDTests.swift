@@ -79,7 +79,8 @@ import Testing
                 let body = #"{"message":"m"}"#
                 let head = try await RawHTTP.received(
                     port: server.port,
-                    request: "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestServer.publishKey)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                    request:
+                        "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestServer.publishKey)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
                 ) { $0.contains("\r\n\r\n") && $0.contains("}") }
                 #expect(head.hasPrefix("HTTP/1.1 400"), "\(method) \(path): \(head)")
                 let answer = try #require(head.range(of: "\r\n\r\n").map { JSON.parse(String(head[$0.upperBound...])) } ?? nil, "\(head)")

@@ -1,18 +1,19 @@
 import AsyncHTTPClient
-import NIOHTTP1
 import HeraldClient
 import HeraldCore
-@testable import HeraldServer
+import NIOHTTP1
 import Testing
+
+@testable import HeraldServer
 
 @Suite struct PublishTests {
     @Test func keysWhoseLengthsDifferByAMultipleOf256AreNotEqual() {
         let key = Array("publish-key".utf8)
-        #expect(!PublishKeys.constantTimeEquals(key, key + [UInt8](repeating: 0, count: 256)))
-        #expect(!PublishKeys.constantTimeEquals(key + [UInt8](repeating: 0, count: 512), key))
-        #expect(!PublishKeys.constantTimeEquals([], [UInt8](repeating: 0, count: 256)))
-        #expect(PublishKeys.constantTimeEquals(key, key))
-        #expect(!PublishKeys.constantTimeEquals(key, Array("publish-kez".utf8)))
+        #expect(!PublishAPI.constantTimeEquals(key, key + [UInt8](repeating: 0, count: 256)))
+        #expect(!PublishAPI.constantTimeEquals(key + [UInt8](repeating: 0, count: 512), key))
+        #expect(!PublishAPI.constantTimeEquals([], [UInt8](repeating: 0, count: 256)))
+        #expect(PublishAPI.constantTimeEquals(key, key))
+        #expect(!PublishAPI.constantTimeEquals(key, Array("publish-kez".utf8)))
     }
 
     @Test func everySeedShapeIsAcceptedWithPerEntryResults() async throws {
@@ -29,7 +30,10 @@ import Testing
             #expect(answer.status == 200)
             let json = try #require(JSON.parse(answer.body))
             #expect(json["failedEntryCount"] == .int(0))
-            guard case .array(let entries)? = json["entries"] else { Issue.record("no entries"); continue }
+            guard case .array(let entries)? = json["entries"] else {
+                Issue.record("no entries")
+                continue
+            }
             #expect(entries.first?["seq"] == .int(index + 1))
             #expect(entries.first?["eventId"]?.stringValue?.count == 36)
         }
@@ -107,9 +111,9 @@ import Testing
             return try await group.next()!
         }
         #expect(answer.hasPrefix("HTTP/1.1 401"), "\(answer)")
-        #expect(PublishKeys.constantTimeEquals(Array("abc".utf8), Array("abc".utf8)))
-        #expect(!PublishKeys.constantTimeEquals(Array("abc".utf8), Array("abcd".utf8)))
-        #expect(!PublishKeys.constantTimeEquals(Array("abd".utf8), Array("abc".utf8)))
+        #expect(PublishAPI.constantTimeEquals(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!PublishAPI.constantTimeEquals(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!PublishAPI.constantTimeEquals(Array("abd".utf8), Array("abc".utf8)))
         try await server.stop()
     }
 

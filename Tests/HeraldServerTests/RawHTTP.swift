@@ -27,7 +27,10 @@ extension RawHTTP {
     /// Sends raw bytes and returns everything received until `enough` holds for it, or what came
     /// in `timeout` (the connection is then closed).
     static func received(
-        port: Int, request: String, timeout: Duration = .seconds(5), until enough: @escaping @Sendable (String) -> Bool
+        port: Int,
+        request: String,
+        timeout: Duration = .seconds(5),
+        until enough: @escaping @Sendable (String) -> Bool
     ) async throws -> String {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in

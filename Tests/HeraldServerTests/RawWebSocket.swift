@@ -70,7 +70,11 @@ enum RawWebSocket {
                 return Outcome(status: String(decoding: received, as: UTF8.self), frames: [], ending: ending)
             }
             let head = String(decoding: received[..<headEnd.lowerBound], as: UTF8.self)
-            return Outcome(status: String(head.split(separator: "\r\n").first ?? ""), frames: frames(in: received[headEnd.upperBound...]), ending: ending)
+            return Outcome(
+                status: String(head.split(separator: "\r\n").first ?? ""),
+                frames: frames(in: received[headEnd.upperBound...]),
+                ending: ending
+            )
         }
     }
 
@@ -100,7 +104,8 @@ enum RawWebSocket {
         var frames: [Frame] = []
         var rest = bytes
         while rest.count >= 2 {
-            let first = rest[rest.startIndex], second = rest[rest.startIndex + 1]
+            let first = rest[rest.startIndex]
+            let second = rest[rest.startIndex + 1]
             var header = 2
             var length = Int(second & 0x7F)
             if length == 126, rest.count >= 4 {

@@ -96,4 +96,3 @@ final class RecordingRelay: Sendable {
         try await listener.close()
     }
 }
-

@@ -31,10 +31,11 @@ import Testing
         let second = try await server.connect()
         second.send(#"{"action":"subscribe","entityId":"order-7","since":3,"epoch":"\#(epoch)","requestId":"r"}"#)
         #expect(
-            try await second.json() == .object([
-                "type": "subscribed", "entityId": "order-7", "recovered": .bool(true),
-                "epoch": .string(epoch), "requestId": "r",
-            ])
+            try await second.json()
+                == .object([
+                    "type": "subscribed", "entityId": "order-7", "recovered": .bool(true),
+                    "epoch": .string(epoch), "requestId": "r",
+                ])
         )
         try await expectPushes(second, 4...8)
         try await publish(server, 9...9)

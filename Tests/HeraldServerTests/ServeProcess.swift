@@ -36,11 +36,12 @@ final class ServeProcess: Sendable {
         ]
         let limit = fileLimit.map { "ulimit -n \($0) && " } ?? ""
         let process = try HeraldProcess(
-            URL(fileURLWithPath: "/bin/sh"), ["-c", "\(limit)exec \"$0\" serve", CommandLineTests.binary.path],
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "\(limit)exec \"$0\" serve", CommandLineTests.binary.path],
             environment: base.merging(environment) { $1 }
         )
         guard let line = await process.line(timeout: .seconds(30)),
-              let port = line.wholeMatch(of: /listening on wss?:\/\/127\.0\.0\.1:(\d+)\//).flatMap({ Int($0.1) })
+            let port = line.wholeMatch(of: /listening on wss?:\/\/127\.0\.0\.1:(\d+)\//).flatMap({ Int($0.1) })
         else {
             process.signal(SIGKILL)
             throw TestFailure("serve did not start: \(await process.standardError())")
@@ -74,7 +75,7 @@ final class ServeProcess: Sendable {
         get throws {
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-                  let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+                let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
             else { throw TestFailure("no VmRSS in /proc/\(pid)/status") }
             return kib * 1024
         }

@@ -1,7 +1,7 @@
+import Foundation
 import HeraldClient
 import HeraldCore
 import HeraldServer
-import Foundation
 import Logging
 import Testing
 

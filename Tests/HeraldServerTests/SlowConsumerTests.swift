@@ -41,10 +41,12 @@ import Testing
         #expect(stats?["streams"] == .int(1) && stats?["keptEvents"] == .int(100))
         var figures = stats?.objectValue ?? [:]
         for kept in ["streams", "keptEvents", "keptBytes"] { figures[kept] = nil }
-        #expect(figures == [
-            "connections": .int(1), "subscriptions": .int(1), "entities": .int(1), "slowConsumerDisconnects": .int(1),
-            "refusals": .object([:]),
-        ])
+        #expect(
+            figures == [
+                "connections": .int(1), "subscriptions": .int(1), "entities": .int(1), "slowConsumerDisconnects": .int(1),
+                "refusals": .object([:]),
+            ]
+        )
         #expect(try await server.get("/admin/stats", key: "wrong").0 == 401)
         let metrics = try await server.metrics()
         #expect(metrics["herald_slow_consumer_disconnects_total"] == 1)

@@ -14,10 +14,12 @@ struct StalledClient {
             .channelOption(.socketOption(.so_rcvbuf), value: 4096)
             .connect(host: "127.0.0.1", port: port)
             .get()
-        var bytes = ByteBuffer(string: [
-            "GET /?access_token=\(token) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "", "",
-        ].joined(separator: "\r\n"))
+        var bytes = ByteBuffer(
+            string: [
+                "GET /?access_token=\(token) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "", "",
+            ].joined(separator: "\r\n")
+        )
         // The subscribe (a masked text frame, as RFC 6455 requires) follows the request at once.
         bytes.writeBytes(RawWebSocket.text(#"{"action":"subscribe","entityId":"\#(entity)"}"#))
         try await channel.writeAndFlush(bytes).get()

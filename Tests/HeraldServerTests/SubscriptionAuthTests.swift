@@ -42,7 +42,9 @@ import Testing
     /// pushes stop, and subscribing to it again is refused, not acked.
     @Test func refreshThatNarrowsTheClaimEndsSubscriptionsItNoLongerAllows() async throws {
         let server = try await TestServer.start { $0.tokens.entitiesClaim = "entities" }
-        let socket = try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + (try await server.token(user: "alice", entities: ["a", "b"])))
+        let socket = try await HeraldSocket.connect(
+            url: server.wsURL + "?access_token=" + (try await server.token(user: "alice", entities: ["a", "b"]))
+        )
         #expect(try await subscribe(socket, ["a", "b"]) == ["ok", "ok"])
         let narrower = try await server.token(user: "alice", ttl: .seconds(7200), entities: ["a"])
         socket.send(#"{"action":"refresh","token":"\#(narrower)","requestId":7}"#)

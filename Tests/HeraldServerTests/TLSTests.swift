@@ -37,8 +37,13 @@ import X509
             }
             let name = try DistinguishedName { CommonName("Herald test") }
             let certificate = try Certificate(
-                version: .v3, serialNumber: .init(), publicKey: key.publicKey,
-                notValidBefore: Date() - 60, notValidAfter: Date() + 3600, issuer: name, subject: name,
+                version: .v3,
+                serialNumber: .init(),
+                publicKey: key.publicKey,
+                notValidBefore: Date() - 60,
+                notValidAfter: Date() + 3600,
+                issuer: name,
+                subject: name,
                 signatureAlgorithm: keyType == .p256 ? .ecdsaWithSHA256 : .sha256WithRSAEncryption,
                 extensions: try Certificate.Extensions {
                     Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
@@ -84,7 +89,8 @@ import X509
         let token = try await server.token(user: "tls-user")
         let socket = try await HeraldSocket.connect(
             // By name: a TLS client sends the host as SNI, and an IP address may not be one.
-            url: "wss://localhost:\(server.port)/?access_token=\(token)", tlsConfiguration: credentials.client
+            url: "wss://localhost:\(server.port)/?access_token=\(token)",
+            tlsConfiguration: credentials.client
         )
         socket.send(#"{"action":"subscribe","entityId":"secure"}"#)
         #expect(try await socket.json()["type"] == "subscribed")

@@ -75,7 +75,12 @@ enum TestPostgres {
 
     private static func withAdminConnection(_ server: Server, _ body: (PostgresConnection) async throws -> Void) async throws {
         let configuration = PostgresConnection.Configuration(
-            host: server.host, port: server.port, username: server.username, password: server.password, database: server.adminDatabase, tls: .disable
+            host: server.host,
+            port: server.port,
+            username: server.username,
+            password: server.password,
+            database: server.adminDatabase,
+            tls: .disable
         )
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         defer { Task { try? await connection.close() } }
@@ -108,7 +113,9 @@ enum TestPostgres {
             "\(bin)/postgres" -D "\(folder)/data" -k "\(folder)" -p \(port) -c listen_addresses=127.0.0.1 \
               -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 >"\(folder)/log" 2>&1
             """,
-            stoppedWith: "INT", thenRun: #"rm -rf "\#(folder)""#, as: asRoot ? "postgres" : nil
+            stoppedWith: "INT",
+            thenRun: #"rm -rf "\#(folder)""#,
+            as: asRoot ? "postgres" : nil
         )
         let server = Server(host: "127.0.0.1", port: port, username: "herald", password: nil, adminDatabase: "postgres")
         let deadline = ContinuousClock.now + .seconds(30)

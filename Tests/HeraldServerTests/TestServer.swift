@@ -107,7 +107,10 @@ final class TestServer: Sendable {
 
     /// Any request with the publish key (or `key`); returns status, headers and body.
     func request(
-        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, key: String? = publishKey
+        _ method: HTTPMethod,
+        _ path: String,
+        body: [UInt8]? = nil,
+        key: String? = publishKey
     ) async throws -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
         var request = HTTPClientRequest(url: httpURL + path)
         request.method = method

@@ -60,8 +60,11 @@ import Testing
     }
 
     static func verifier(
-        publicKeyPEM: String?, algorithms: [String], secret: String? = nil,
-        issuer: String? = nil, audience: String? = nil
+        publicKeyPEM: String?,
+        algorithms: [String],
+        secret: String? = nil,
+        issuer: String? = nil,
+        audience: String? = nil
     ) async throws -> TokenVerifier {
         var tokens = HeraldConfiguration.Tokens()
         tokens.secret = secret
@@ -96,12 +99,16 @@ import Testing
         #expect(reason(onlyRS256.verify(forged)) == .invalid)
         // Even with HS256 allowed, its key is the configured secret, never the public key.
         let mixed = try await Self.verifier(
-            publicKeyPEM: rsa.publicKeyPEM, algorithms: ["HS256", "RS256"], secret: TestServer.secret
+            publicKeyPEM: rsa.publicKeyPEM,
+            algorithms: ["HS256", "RS256"],
+            secret: TestServer.secret
         )
         #expect(reason(mixed.verify(forged)) == .invalid)
         // alg none, with and without a signature.
         let payload = Array(try JSONEncoder().encode(Claims()))
-        let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + Data(payload).base64EncodedString()
+        let unsigned =
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
+            + Data(payload).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         #expect(reason(onlyRS256.verify(unsigned + ".")) == .invalid)
         #expect(reason(mixed.verify(unsigned + ".")) == .invalid)
@@ -136,7 +143,10 @@ import Testing
     @Test func issuerAndAudienceAreChecked() async throws {
         let key = try await SigningKey.make("ES256")
         let verifier = try await Self.verifier(
-            publicKeyPEM: key.publicKeyPEM, algorithms: ["ES256"], issuer: "https://idp.example", audience: "herald"
+            publicKeyPEM: key.publicKeyPEM,
+            algorithms: ["ES256"],
+            issuer: "https://idp.example",
+            audience: "herald"
         )
         func reason(iss: String?, aud: [String]?) async throws -> TokenRejection.Reason? {
             self.reason(verifier.verify(try await key.sign(Claims(iss: iss, aud: aud))))
@@ -147,7 +157,10 @@ import Testing
         #expect(try await reason(iss: "https://idp.example", aud: ["other"]) == .claimMismatch)
         #expect(try await reason(iss: "https://idp.example", aud: nil) == .claimMismatch)
         // A single-string aud (RFC 7519 allows both forms).
-        #expect(verifier.check(JSON.parse(#"{"exp":4000000000,"sub":"u","iss":"https://idp.example","aud":"herald"}"#)!, now: 0).map(\.userID) == .success(UserID("u")!))
+        #expect(
+            verifier.check(JSON.parse(#"{"exp":4000000000,"sub":"u","iss":"https://idp.example","aud":"herald"}"#)!, now: 0).map(\.userID)
+                == .success(UserID("u")!)
+        )
     }
 
     @Test func aLiveServerAcceptsPublicKeyTokensAndRefusesClaimMismatches() async throws {

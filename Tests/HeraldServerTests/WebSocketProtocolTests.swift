@@ -21,10 +21,16 @@ import Testing
             ("RSV1", RawWebSocket.frame(opcode: 0x1, payload: message, reservedBits: 0b100)),
             ("RSV2", RawWebSocket.frame(opcode: 0x1, payload: message, reservedBits: 0b010)),
             ("RSV3 on a ping", RawWebSocket.frame(opcode: 0x9, reservedBits: 0b001)),
-            ("unmasked continuation", RawWebSocket.frame(opcode: 0x1, payload: Array(message.prefix(5)), fin: false)
-                + RawWebSocket.frame(opcode: 0x0, payload: Array(message.dropFirst(5)), masked: false)),
-            ("RSV1 on a continuation", RawWebSocket.frame(opcode: 0x1, payload: Array(message.prefix(5)), fin: false)
-                + RawWebSocket.frame(opcode: 0x0, payload: Array(message.dropFirst(5)), reservedBits: 0b100)),
+            (
+                "unmasked continuation",
+                RawWebSocket.frame(opcode: 0x1, payload: Array(message.prefix(5)), fin: false)
+                    + RawWebSocket.frame(opcode: 0x0, payload: Array(message.dropFirst(5)), masked: false)
+            ),
+            (
+                "RSV1 on a continuation",
+                RawWebSocket.frame(opcode: 0x1, payload: Array(message.prefix(5)), fin: false)
+                    + RawWebSocket.frame(opcode: 0x0, payload: Array(message.dropFirst(5)), reservedBits: 0b100)
+            ),
         ]
         for opcode: UInt8 in [0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF] {
             cases.append(("reserved opcode \(opcode)", RawWebSocket.frame(opcode: opcode, payload: message)))
@@ -37,7 +43,8 @@ import Testing
         }
         // The same frames done right are served.
         let fine = try await RawWebSocket.exchange(
-            port: server.port, token: token,
+            port: server.port,
+            token: token,
             sending: RawWebSocket.frame(opcode: 0x1, payload: Array(message.prefix(5)), fin: false)
                 + RawWebSocket.frame(opcode: 0x0, payload: Array(message.dropFirst(5))) + Self.ping + RawWebSocket.close(1000)
         )
@@ -60,7 +67,11 @@ import Testing
 
         // Codes an endpoint may send are echoed; an empty close is answered with an empty one.
         for code: UInt16 in [1000, 1001, 1002, 1003, 1007, 1008, 1011, 1012, 1014, 3000, 4000, 4999] {
-            let outcome = try await RawWebSocket.exchange(port: server.port, token: token, sending: RawWebSocket.close(code, reason: Array("bye é".utf8)))
+            let outcome = try await RawWebSocket.exchange(
+                port: server.port,
+                token: token,
+                sending: RawWebSocket.close(code, reason: Array("bye é".utf8))
+            )
             #expect(outcome.frames == [RawWebSocket.Frame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])], "close code \(code)")
         }
         let empty = try await RawWebSocket.exchange(port: server.port, token: token, sending: RawWebSocket.close(nil))

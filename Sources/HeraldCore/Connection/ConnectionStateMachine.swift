@@ -31,8 +31,13 @@ public struct ConnectionStateMachine: Sendable {
         public var maxHeldMessages: Int
 
         public init(
-            maxMessagesPerSecond: Int, pingInterval: Duration, idleTimeout: Duration, closeTimeout: Duration, maxLifetime: Duration,
-            tokenLeeway: Duration, maxHeldMessages: Int = 1_024
+            maxMessagesPerSecond: Int,
+            pingInterval: Duration,
+            idleTimeout: Duration,
+            closeTimeout: Duration,
+            maxLifetime: Duration,
+            tokenLeeway: Duration,
+            maxHeldMessages: Int = 1_024
         ) {
             self.maxMessagesPerSecond = maxMessagesPerSecond
             self.pingInterval = pingInterval

@@ -42,12 +42,19 @@ public struct SessionStateMachine: Sendable {
     ///   - hookCacheTTL: how long the hook's answers are remembered.
     ///   - subscriptions: what the connection is subscribed to already (the AWS shape keeps it in its table).
     public init(
-        userID: UserID, maxSubscriptions: Int, allowedEntities: EntityPatterns? = nil, asksHook: Bool = false,
-        hookCacheTTL: Duration = .seconds(60), subscriptions: Set<EntityID> = []
+        userID: UserID,
+        maxSubscriptions: Int,
+        allowedEntities: EntityPatterns? = nil,
+        asksHook: Bool = false,
+        hookCacheTTL: Duration = .seconds(60),
+        subscriptions: Set<EntityID> = []
     ) {
         self.userID = userID
         rules = SubscriptionRules(
-            maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook, hookCacheTTL: hookCacheTTL,
+            maxSubscriptions: maxSubscriptions,
+            allowedEntities: allowedEntities,
+            asksHook: asksHook,
+            hookCacheTTL: hookCacheTTL,
             subscriptions: subscriptions
         )
     }

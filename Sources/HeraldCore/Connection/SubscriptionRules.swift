@@ -28,7 +28,10 @@ public struct SubscriptionRules: Sendable {
     ///   - hookCacheTTL: how long the hook's answers are remembered.
     ///   - subscriptions: what the connection is subscribed to already (a shape that keeps it elsewhere, between messages).
     public init(
-        maxSubscriptions: Int, allowedEntities: EntityPatterns? = nil, asksHook: Bool = false, hookCacheTTL: Duration = .seconds(60),
+        maxSubscriptions: Int,
+        allowedEntities: EntityPatterns? = nil,
+        asksHook: Bool = false,
+        hookCacheTTL: Duration = .seconds(60),
         subscriptions: Set<EntityID> = []
     ) {
         self.subscriptions = subscriptions

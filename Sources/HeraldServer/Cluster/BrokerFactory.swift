@@ -10,11 +10,15 @@ public struct BrokerFactory: Sendable {
     public var name: String
     /// Makes the broker for `hub` and returns it with the services it needs running (its
     /// connections, listeners, sweeps), which join the node's service group.
-    public var make: @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (broker: any Broker, services: [any Service])
+    public var make:
+        @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (broker: any Broker, services: [any Service])
 
     public init(
         name: String,
-        make: @escaping @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (broker: any Broker, services: [any Service])
+        make:
+            @escaping @Sendable (_ hub: Hub, _ history: EntityHistory.Limits, _ logger: Logger) async throws -> (
+                broker: any Broker, services: [any Service]
+            )
     ) {
         self.name = name
         self.make = make

@@ -1,5 +1,5 @@
-import Foundation
 public import Configuration
+import Foundation
 public import HeraldCore
 import HeraldTokens
 import Logging
@@ -12,7 +12,9 @@ extension HeraldConfiguration {
     ///   - environment: the process environment.
     ///   - file: the config file's values (`ConfigurationFile.load`), by setting name.
     public static func reader(
-        flags: [String: ConfigContent], environment: [String: String], file: [String: ConfigContent] = [:]
+        flags: [String: ConfigContent],
+        environment: [String: String],
+        file: [String: ConfigContent] = [:]
     ) -> ConfigReader {
         ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values(flags)),
@@ -57,8 +59,9 @@ extension HeraldConfiguration {
         tokens.publicKeyFile = settings.string("jwt-public-key")
         tokens.jwksFile = settings.string("jwks-file")
         tokens.jwksURL = settings.string("jwks-url")
-        if let url = tokens.jwksURL, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
-            throw Settings.invalid("jwks-url", "an https:// URL of a JWKS document")
+        tokens.insecureJWKSOverHTTPOnLoopback = try settings.boolean(JWKSLocation.insecureOptIn) ?? false
+        if let url = tokens.jwksURL, let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
+            throw Settings.invalid("jwks-url", problem)
         }
         tokens.jwksRefreshInterval = try settings.duration("jwks-refresh-interval", atLeast: .seconds(1)) ?? tokens.jwksRefreshInterval
         tokens.jwksMinimumRefreshGap = try settings.duration("jwks-min-refresh-interval") ?? tokens.jwksMinimumRefreshGap
@@ -92,6 +95,17 @@ extension HeraldConfiguration {
         tokens.identityClaim = settings.string("identity-claim")
 
         publishKeys = settings.list("publish-key") ?? []
+        awsRegion = settings.string("aws-region")?.lowercased() ?? awsRegion
+        guard !awsRegion.isEmpty, awsRegion.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw Settings.invalid("aws-region", "an AWS region name such as us-east-1 or eu-west-1")
+        }
+        publicHosts = settings.list("public-host")?.map { $0.lowercased() } ?? []
+        if let bad = publicHosts.first(where: { $0.contains("/") || $0.contains("@") || $0.contains(" ") || $0.hasPrefix(":") }) {
+            throw Settings.invalid(
+                "public-host",
+                "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))"
+            )
+        }
         allowedOrigins = settings.list("allowed-origin") ?? []
         limits.maxMessagesPerSecond = try settings.integer("max-messages-per-second", in: 0...1_000_000) ?? limits.maxMessagesPerSecond
         limits.maxHeaderBytes = try settings.size("max-header-bytes", atLeast: 1_024) ?? limits.maxHeaderBytes
@@ -104,7 +118,8 @@ extension HeraldConfiguration {
         limits.outboundBufferBytes = try settings.size("outbound-buffer-bytes", atLeast: 1) ?? limits.outboundBufferBytes
         limits.pingInterval = try settings.duration("ping-interval", atLeast: .milliseconds(1)) ?? limits.pingInterval
         // Checked once per ping interval: at least two intervals, so a quiet client is pinged before it is closed.
-        limits.idleTimeout = try settings.duration("idle-timeout", atLeast: limits.pingInterval * 2)
+        limits.idleTimeout =
+            try settings.duration("idle-timeout", atLeast: limits.pingInterval * 2)
             ?? max(limits.idleTimeout, limits.pingInterval * 2)
         limits.maxConnectionLifetime = try settings.duration("max-connection-lifetime") ?? limits.maxConnectionLifetime
         limits.requestTimeout = try settings.duration("request-timeout", atLeast: .milliseconds(1)) ?? limits.requestTimeout
@@ -164,6 +179,15 @@ private struct Settings {
 
     func string(_ name: String) -> String? {
         reader.string(forKey: ConfigKey([name]))?.trimmingCharacters(in: .whitespaces).nilIfEmpty
+    }
+
+    func boolean(_ name: String) throws(HeraldError) -> Bool? {
+        guard let text = string(name) else { return nil }
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw Self.invalid(name, "true or false")
+        }
     }
 
     func list(_ name: String) -> [String]? {

@@ -80,6 +80,12 @@ public struct HeraldConfiguration: Sendable {
     public var allowedOrigins: [String] = []
     /// Keys accepted on the publish and admin API.
     public var publishKeys: [String] = []
+    /// The region an AWS SigV4 signature must name (`--aws-region`): the one the backends' SDKs are
+    /// configured with (they always sign with one); `us-east-1`, AWS's default region, unless set.
+    public var awsRegion = "us-east-1"
+    /// The names this node is reached by (`--public-host`, `name` or `name:port`): when set, a
+    /// SigV4 signature must have been made for one of them (its signed `Host`). Empty: any.
+    public var publicHosts: [String] = []
     /// How long a SIGTERM waits for clients to go after they were sent 1001.
     public var drainTimeout: Duration = .seconds(10)
     /// `--broker`: nil for the in-memory broker, else the cluster's `postgres://` URL (the

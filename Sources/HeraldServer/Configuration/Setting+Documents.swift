@@ -32,7 +32,7 @@ extension Setting {
     /// `serve --help`'s list of settings (plain text).
     public static var helpText: String {
         var lines = [
-            "Every setting is a flag --NAME VALUE, an environment variable HERALD_NAME, and a key NAME: of the --config file (see herald.example.yaml). Flags win over the environment, which wins over the file. Durations: 500ms, 30s, 10m, 24h or plain seconds. Sizes: plain bytes, 32KiB, 1MiB.",
+            "Every setting is a flag --NAME VALUE, an environment variable HERALD_NAME, and a key NAME: of the --config file (see herald.example.yaml). Flags win over the environment, which wins over the file. Durations: 500ms, 30s, 10m, 24h or plain seconds. Sizes: plain bytes, 32KiB, 1MiB."
         ]
         for section in Section.allCases {
             lines.append("")

@@ -40,8 +40,14 @@ public struct Setting: Sendable, Equatable {
     public let aliases: [String]
 
     init(
-        _ name: String, _ section: Section, form: Form = .value, default defaultValue: String? = nil,
-        note defaultNote: String? = nil, examples: [String] = [], aliases: [String] = [], _ summary: String
+        _ name: String,
+        _ section: Section,
+        form: Form = .value,
+        default defaultValue: String? = nil,
+        note defaultNote: String? = nil,
+        examples: [String] = [],
+        aliases: [String] = [],
+        _ summary: String
     ) {
         self.name = name
         self.form = form

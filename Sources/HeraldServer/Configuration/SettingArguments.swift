@@ -11,7 +11,10 @@ public enum SettingArguments {
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
             guard argument.hasPrefix("--"), argument.count > 2 else {
-                throw HeraldError(.invalidConfiguration, "unexpected argument \"\(argument)\"; settings are given as --NAME VALUE (see `herald serve --help`)")
+                throw HeraldError(
+                    .invalidConfiguration,
+                    "unexpected argument \"\(argument)\"; settings are given as --NAME VALUE (see `herald serve --help`)"
+                )
             }
             let flag = argument.dropFirst(2)
             let name: String

@@ -10,7 +10,10 @@ extension HeraldConfiguration.TLSFiles {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
         } catch {
-            throw HeraldError(.invalidConfiguration, "invalid value for --tls-cert (HERALD_TLS_CERT): cannot read a PEM certificate from \(files.certificateChain)")
+            throw HeraldError(
+                .invalidConfiguration,
+                "invalid value for --tls-cert (HERALD_TLS_CERT): cannot read a PEM certificate from \(files.certificateChain)"
+            )
         }
         guard !chain.isEmpty else {
             throw HeraldError(.invalidConfiguration, "invalid value for --tls-cert (HERALD_TLS_CERT): no certificate in \(files.certificateChain)")
@@ -19,7 +22,10 @@ extension HeraldConfiguration.TLSFiles {
         do {
             key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
         } catch {
-            throw HeraldError(.invalidConfiguration, "invalid value for --tls-key (HERALD_TLS_KEY): cannot read a PEM private key from \(files.privateKey)")
+            throw HeraldError(
+                .invalidConfiguration,
+                "invalid value for --tls-key (HERALD_TLS_KEY): cannot read a PEM private key from \(files.privateKey)"
+            )
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12

@@ -35,8 +35,14 @@ struct ConnectGate: Sendable {
     let handshakes: HandshakeRateLimit
 
     init(
-        verifier: TokenVerifier, keySet: KeySetRefresher?, lifecycle: Lifecycle, hub: Hub, refusals: Refusals, path: String,
-        origins: OriginPolicy, limits: HeraldConfiguration.Limits
+        verifier: TokenVerifier,
+        keySet: KeySetRefresher?,
+        lifecycle: Lifecycle,
+        hub: Hub,
+        refusals: Refusals,
+        path: String,
+        origins: OriginPolicy,
+        limits: HeraldConfiguration.Limits
     ) {
         self.verifier = verifier
         self.keySet = keySet
@@ -53,8 +59,11 @@ struct ConnectGate: Sendable {
     /// Decides on `eventLoop`, at once — unless the token names a key id the JWKS lacks: then
     /// after one refresh of the key set (shared with other connects, rate-limited), it decides again.
     func admit(
-        _ request: Request, sourceIP: String?, serverPort: Int?, on eventLoop: any EventLoop
-    ) -> EventLoopFuture<Result<Admission, ConnectRejection>> {
+        _ request: Request,
+        sourceIP: String?,
+        serverPort: Int?,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Result<Admission, HTTPRefusal>> {
         let decision = admit(request, sourceIP: sourceIP, serverPort: serverPort)
         guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh, let refresh = keySet?.refreshForUnknownKeyID() else {
             return eventLoop.makeSucceededFuture(counted(decision))
@@ -65,14 +74,14 @@ struct ConnectGate: Sendable {
         return refreshed.futureResult.map { counted(admit(request, sourceIP: sourceIP, serverPort: serverPort, countingHandshake: false)) }
     }
 
-    private func counted(_ decision: Result<Admission, ConnectRejection>) -> Result<Admission, ConnectRejection> {
+    private func counted(_ decision: Result<Admission, HTTPRefusal>) -> Result<Admission, HTTPRefusal> {
         if case .failure(let rejection) = decision { refusals.connectRefused(rejection) }
         return decision
     }
 
-    func admit(_ request: Request, sourceIP: String?, serverPort: Int?, countingHandshake: Bool = true) -> Result<Admission, ConnectRejection> {
+    func admit(_ request: Request, sourceIP: String?, serverPort: Int?, countingHandshake: Bool = true) -> Result<Admission, HTTPRefusal> {
         guard request.uri.path == path else {
-            return .failure(ConnectRejection(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
+            return .failure(HTTPRefusal(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
         }
         if lifecycle.isDraining { return .failure(.draining) }
         if countingHandshake, let sourceIP, !handshakes.admit(sourceIP) { return .failure(.tooManyHandshakes) }
@@ -92,19 +101,22 @@ struct ConnectGate: Sendable {
         case .failure(.badSubprotocol):
             return .failure(.badSubprotocol)
         case .failure(.missing):
-            return .failure(ConnectRejection(TokenRejection(.missing, ConnectCredentials.Problem.missing.message)))
+            return .failure(HTTPRefusal(TokenRejection(.missing, ConnectCredentials.Problem.missing.message)))
         case .success(let credentials):
             switch verifier.verify(credentials.token) {
             case .failure(let rejection):
-                return .failure(ConnectRejection(rejection))
+                return .failure(HTTPRefusal(rejection))
             case .success(let identity):
                 if maxConnectionsPerUser > 0, hub.connections(of: identity.userID) >= maxConnectionsPerUser {
                     return .failure(.overCapacity("this user has the most connections allowed; close one first"))
                 }
-                return .success(Admission(
-                    identity: identity, subprotocol: credentials.subprotocol,
-                    peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headers[.userAgent])
-                ))
+                return .success(
+                    Admission(
+                        identity: identity,
+                        subprotocol: credentials.subprotocol,
+                        peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headers[.userAgent])
+                    )
+                )
             }
         }
     }
@@ -118,7 +130,7 @@ struct ConnectGate: Sendable {
         var response: Response
         switch counted(admit(request, sourceIP: nil, serverPort: nil)) {
         case .failure(let rejection): response = rejection.response
-        case .success: response = ConnectRejection.badUpgrade.response
+        case .success: response = HTTPRefusal.badUpgrade.response
         }
         response.headers[.connection] = "close"
         return response

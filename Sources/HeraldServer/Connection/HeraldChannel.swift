@@ -22,7 +22,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
         /// The connection now belongs to its `ConnectionHandler`.
         case webSocket
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ConnectRejection)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, HTTPRefusal)
     }
 
     struct Value: ServerChildChannelValue {
@@ -38,7 +38,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let refusal = NIOLoopBoundBox<ConnectRejection?>(nil, eventLoop: channel.eventLoop)
+            let refusal = NIOLoopBoundBox<HTTPRefusal?>(nil, eventLoop: channel.eventLoop)
             let admission = NIOLoopBoundBox<Admission?>(nil, eventLoop: channel.eventLoop)
             let webSocketUpgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: connection.limits.maxMessageBytes,
@@ -46,11 +46,14 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 shouldUpgrade: { channel, head in
                     // Admission (token included) is decided right here on the event loop: no task, no hop
                     // (only a token naming a key id the JWKS lacks waits, for one refresh of the key set).
-                    let decided: EventLoopFuture<Result<Admission, ConnectRejection>>
+                    let decided: EventLoopFuture<Result<Admission, HTTPRefusal>>
                     if let head = try? HTTPRequest(head, secure: secure, splitCookie: false) {
                         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
                         decided = gate.admit(
-                            request, sourceIP: channel.remoteAddress?.ipAddress, serverPort: channel.localAddress?.port, on: channel.eventLoop
+                            request,
+                            sourceIP: channel.remoteAddress?.ipAddress,
+                            serverPort: channel.localAddress?.port,
+                            on: channel.eventLoop
                         )
                     } else {
                         decided = channel.eventLoop.makeSucceededFuture(.failure(.badUpgrade))
@@ -160,7 +163,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// Answers a refused upgrade and closes the connection.
-    private static func write(_ rejection: ConnectRejection, to http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>) async {
+    private static func write(_ rejection: HTTPRefusal, to http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>) async {
         let body = rejection.body
         let head = HTTPResponse(
             status: rejection.status,

@@ -53,24 +53,53 @@ public func buildApplication(
     let lifecycle = Lifecycle()
     let refusals = Refusals(metrics: metrics)
     let directory = ConnectionDirectory(hub: hub)
+    if let url = tokens.jwksURL {
+        if let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
+            throw HeraldError(.invalidConfiguration, "--jwks-url \(url): expected \(problem)")
+        }
+        if JWKSLocation.Origin(url)?.scheme == "http" {
+            logger.warning(
+                "JWKS fetched over plain HTTP: --\(JWKSLocation.insecureOptIn) is for tests on this machine only",
+                metadata: ["herald.jwks.source": "--jwks-url \(url)"]
+            )
+        }
+    }
     let tokenKeys = try await VerificationKeys(configuration: tokens)
     let keySet = (tokens.jwksURL.map(KeySetRefresher.Source.url) ?? tokens.jwksFile.map(KeySetRefresher.Source.file)).map {
         KeySetRefresher(
-            source: $0, keys: tokenKeys, interval: tokens.jwksRefreshInterval, minimumGap: tokens.jwksMinimumRefreshGap, logger: logger
+            source: $0,
+            keys: tokenKeys,
+            interval: tokens.jwksRefreshInterval,
+            minimumGap: tokens.jwksMinimumRefreshGap,
+            fetchTimeout: tokens.jwksFetchTimeout,
+            logger: logger
         )
     }
     try await keySet?.load()
     let verifier = TokenVerifier(configuration: tokens, keys: tokenKeys)
     let gate = ConnectGate(
-        verifier: verifier, keySet: keySet, lifecycle: lifecycle, hub: hub, refusals: refusals, path: configuration.listen.path,
-        origins: OriginPolicy(allowedOrigins: configuration.allowedOrigins, isDevelopment: configuration.isDevelopment), limits: configuration.limits
+        verifier: verifier,
+        keySet: keySet,
+        lifecycle: lifecycle,
+        hub: hub,
+        refusals: refusals,
+        path: configuration.listen.path,
+        origins: OriginPolicy(allowedOrigins: configuration.allowedOrigins, isDevelopment: configuration.isDevelopment),
+        limits: configuration.limits
     )
     let connection = WebSocketConnection.Settings(
-        hub: hub, broker: broker, refusals: refusals, verifier: verifier, tokenLeeway: configuration.tokens.leeway, limits: configuration.limits,
+        hub: hub,
+        broker: broker,
+        refusals: refusals,
+        verifier: verifier,
+        tokenLeeway: configuration.tokens.leeway,
+        limits: configuration.limits,
         hook: configuration.subscriptionHook.map {
             AuthorisationHook(url: $0.url, timeout: $0.timeout, cacheTTL: $0.cacheTTL, concurrency: $0.concurrency, logger: logger)
         },
-        metrics: metrics, directory: directory, logger: logger
+        metrics: metrics,
+        directory: directory,
+        logger: logger
     )
     let path = RouterPath(configuration.listen.path)
 
@@ -79,7 +108,12 @@ public func buildApplication(
     HealthRoutes(lifecycle: lifecycle, broker: broker).add(to: router)
     MetricsRoutes(metrics: metrics, hub: hub, broker: broker).add(to: router)
     ClientRoutes(console: ClientRoutes.console(for: configuration)).add(to: router)
-    let publishKeys = PublishKeys(configuration.publishKeys, metrics: metrics)
+    let publishKeys = PublishKeys(
+        configuration.publishKeys,
+        region: configuration.awsRegion,
+        publicHosts: configuration.publicHosts,
+        metrics: metrics
+    )
     PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
@@ -91,12 +125,16 @@ public func buildApplication(
     let limits = configuration.limits
     let pending = PendingConnections(limit: limits.maxPendingConnections)
     let timeouts = ConnectionDeadline.Timeouts(
-        request: TimeAmount(limits.requestTimeout), body: TimeAmount(limits.bodyTimeout), keepAlive: TimeAmount(limits.keepAliveTimeout)
+        request: TimeAmount(limits.requestTimeout),
+        body: TimeAmount(limits.bodyTimeout),
+        keepAlive: TimeAmount(limits.keepAliveTimeout)
     )
     let server = HTTPServerBuilder { responder in
         let channel = HeraldChannel(responder: responder, gate: gate, connection: connection, secure: tls != nil)
         // The pending bound and the deadlines come first, before TLS and any protocol.
-        if let tls { return GuardedChannel(base: try TLSChannel(channel, tlsConfiguration: tls), pending: pending, timeouts: timeouts, metrics: metrics) }
+        if let tls {
+            return GuardedChannel(base: try TLSChannel(channel, tlsConfiguration: tls), pending: pending, timeouts: timeouts, metrics: metrics)
+        }
         return GuardedChannel(base: channel, pending: pending, timeouts: timeouts, metrics: metrics)
     }
     let host = configuration.listen.host
@@ -114,7 +152,10 @@ public func buildApplication(
     )
     logger.info(
         "Starting",
-        metadata: ["herald.host": "\(host)", "herald.tls": "\(tls != nil)", "herald.broker": "\(brokerFactory.name)", "herald.path": "\(configuration.listen.path)"]
+        metadata: [
+            "herald.host": "\(host)", "herald.tls": "\(tls != nil)", "herald.broker": "\(brokerFactory.name)",
+            "herald.path": "\(configuration.listen.path)",
+        ]
     )
     let drain = DrainService(lifecycle: lifecycle, hub: hub, directory: directory, timeout: configuration.drainTimeout, logger: logger)
     // Graceful shutdown runs in reverse order: the drain finishes before the server stops, and

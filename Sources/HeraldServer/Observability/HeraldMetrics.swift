@@ -61,21 +61,29 @@ final class HeraldMetrics: DeliveryObserver {
         deliveries = CoreMetrics.Counter(label: "herald_deliveries_total", factory: factory)
         droppedPushes = CoreMetrics.Counter(label: "herald_dropped_pushes_total", factory: factory)
         slowConsumerDisconnects = CoreMetrics.Counter(label: "herald_slow_consumer_disconnects_total", factory: factory)
-        authFailures = Dictionary(uniqueKeysWithValues: Self.authFailureReasons.map {
-            ($0, CoreMetrics.Counter(label: "herald_auth_failures_total", dimensions: [("reason", $0)], factory: factory))
-        })
-        closes = Dictionary(uniqueKeysWithValues: (Self.closeCodes.map { "\($0)" } + ["other"]).map {
-            ($0, CoreMetrics.Counter(label: "herald_closes_total", dimensions: [("code", $0)], factory: factory))
-        })
+        authFailures = Dictionary(
+            uniqueKeysWithValues: Self.authFailureReasons.map {
+                ($0, CoreMetrics.Counter(label: "herald_auth_failures_total", dimensions: [("reason", $0)], factory: factory))
+            }
+        )
+        closes = Dictionary(
+            uniqueKeysWithValues: (Self.closeCodes.map { "\($0)" } + ["other"]).map {
+                ($0, CoreMetrics.Counter(label: "herald_closes_total", dimensions: [("code", $0)], factory: factory))
+            }
+        )
         publishDuration = CoreMetrics.Timer(label: "herald_publish_duration_seconds", factory: factory)
         fanOutDuration = CoreMetrics.Timer(label: "herald_fanout_duration_seconds", factory: factory)
-        shedConnections = Dictionary(uniqueKeysWithValues: ConnectionDeadline.ShedReason.allCases.map {
-            ($0, CoreMetrics.Counter(label: "herald_shed_connections_total", dimensions: [("reason", $0.rawValue)], factory: factory))
-        })
+        shedConnections = Dictionary(
+            uniqueKeysWithValues: ConnectionDeadline.ShedReason.allCases.map {
+                ($0, CoreMetrics.Counter(label: "herald_shed_connections_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+            }
+        )
         acceptBackoffs = CoreMetrics.Counter(label: "herald_accept_backoffs_total", factory: factory)
-        rejectedNotices = Dictionary(uniqueKeysWithValues: RejectedNotice.allCases.map {
-            ($0, CoreMetrics.Counter(label: "herald_cluster_notices_rejected_total", dimensions: [("reason", $0.rawValue)], factory: factory))
-        })
+        rejectedNotices = Dictionary(
+            uniqueKeysWithValues: RejectedNotice.allCases.map {
+                ($0, CoreMetrics.Counter(label: "herald_cluster_notices_rejected_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+            }
+        )
     }
 
     // MARK: Recording

@@ -37,7 +37,12 @@ public struct LogLineHandler: LogHandler {
 
     /// One log line, newline included.
     static func line(
-        _ format: HeraldConfiguration.Logs.Format, label: String, level: Logger.Level, message: String, metadata: [String: String], time: Date
+        _ format: HeraldConfiguration.Logs.Format,
+        label: String,
+        level: Logger.Level,
+        message: String,
+        metadata: [String: String],
+        time: Date
     ) -> [UInt8] {
         let stamp = time.formatted(.iso8601Milliseconds)
         switch format {
@@ -88,7 +93,9 @@ public struct LogLineHandler: LogHandler {
             case "\t": quoted += "\\t"
             case _ where isSpecial(scalar) && scalar != " ":
                 // JSON escapes UTF-16 code units; every special character is in the BMP but some format characters.
-                for unit in String(scalar).utf16 { quoted += "\\u" + String(repeating: "0", count: 4 - String(unit, radix: 16).count) + String(unit, radix: 16) }
+                for unit in String(scalar).utf16 {
+                    quoted += "\\u" + String(repeating: "0", count: 4 - String(unit, radix: 16).count) + String(unit, radix: 16)
+                }
             default: quoted.unicodeScalars.append(scalar)
             }
         }

@@ -16,7 +16,7 @@ final class Refusals: Sendable {
     }
 
     /// A refused connect, counted as `connect.<reason>`.
-    func connectRefused(_ rejection: ConnectRejection) {
+    func connectRefused(_ rejection: HTTPRefusal) {
         count("connect.\(rejection.reason)")
         if rejection.status == .unauthorized { metrics.authFailed(rejection.reason) }
     }

@@ -22,21 +22,17 @@ struct AdminRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group("admin").add(middleware: keys.middleware)
         group.get("stats") { _, _ in stats() }
-        group.get("connections") { request, _ in await list(request) }
+        group.get("connections") { request, _ in try await list(request) }
         group.delete("connections/:connectionId") { _, context in
-            let id: String
-            switch PathParameter.connectionID("connectionId", in: context) {
-            case .failure(let rejection): return rejection.closingResponse
-            case .success(let decoded): id = decoded
-            }
+            let id = try PathParameter.connectionID("connectionId", in: context)
+            let closed: Bool
             do {
-                guard try await connections.disconnect(id) else {
-                    return ConnectRejection(.notFound, reason: "not_found", message: "no open connection with this id").response
-                }
-                return Response(status: .noContent)
+                closed = try await connections.disconnect(id)
             } catch {
-                return ConnectRejection.clusterUnavailable.response
+                throw HTTPRefusal.clusterUnavailable
             }
+            guard closed else { throw HTTPRefusal(.notFound, reason: "not_found", message: "no open connection with this id") }
+            return Response(status: .noContent)
         }
     }
 
@@ -54,26 +50,24 @@ struct AdminRoutes: Sendable {
         return body.response(status: .ok)
     }
 
-    private func list(_ request: Request) async -> Response {
+    private func list(_ request: Request) async throws(HTTPRefusal) -> Response {
         let query = request.uri.queryParameters
         var limit = Self.defaultListLimit
         if let text = query["limit"] {
             guard let value = Int(text), (1...Self.maxListLimit).contains(value) else {
-                return ConnectRejection(
-                    .badRequest, reason: "invalid_query", message: "limit must be a whole number from 1 to \(Self.maxListLimit)"
-                ).response
+                throw HTTPRefusal.badRequest("invalid_query", "limit must be a whole number from 1 to \(Self.maxListLimit)")
             }
             limit = value
         }
         var user: UserID?
         if let text = query["userId"] {
             guard let id = UserID(String(text)) else {
-                return ConnectRejection(.badRequest, reason: "invalid_query", message: "userId must be \(EntityID.rule)").response
+                throw HTTPRefusal.badRequest("invalid_query", "userId must be \(EntityID.rule)")
             }
             user = id
         }
         guard let (listed, truncated) = try? await connections.list(user: user, limit: limit) else {
-            return ConnectRejection.clusterUnavailable.response
+            throw HTTPRefusal.clusterUnavailable
         }
         var body: [String: JSONValue] = ["connections": .array(listed.map(\.json))]
         // Present (true) when more connections matched than `limit`.

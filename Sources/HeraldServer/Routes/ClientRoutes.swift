@@ -17,7 +17,8 @@ struct ClientRoutes: Sendable {
     let console: Console?
 
     func add(to router: Router<BasicRequestContext>) {
-        let script = ByteBuffer(string: HeraldJS.source)
+        // `/herald.js`: the JavaScript client (docs/CLIENT.md), an ES module with no build step, embedded from Resources/herald.js.
+        let script = ByteBuffer(bytes: PackageResources.herald_js)
         router.get("herald.js") { _, _ in
             Response(
                 status: .ok,
@@ -30,13 +31,17 @@ struct ClientRoutes: Sendable {
         // Only under this machine's own names: a DNS-rebinding page reaches the same socket under its own.
         let local = router.group().add(middleware: LoopbackHostMiddleware())
         local.get("console") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: ResponseBody(byteBuffer: page))
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: page)
+            )
         }
         local.get("console/token") { request, _ in
             var claims = TokenIssuer.Claims()
             if let user = request.uri.queryParameters["userId"] {
                 guard UserID(String(user)) != nil else {
-                    return ConnectRejection(.badRequest, reason: "invalid_query", message: "userId must be \(EntityID.rule)").response
+                    throw HTTPRefusal.badRequest("invalid_query", "userId must be \(EntityID.rule)")
                 }
                 claims.userID = String(user)
             }
@@ -59,12 +64,16 @@ struct ClientRoutes: Sendable {
 /// Refuses, with `403 host_not_allowed`, a request whose `Host` is not `localhost`, `127.0.0.1` or `[::1]`.
 private struct LoopbackHostMiddleware: RouterMiddleware {
     func handle(
-        _ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response
+        _ request: Request,
+        context: BasicRequestContext,
+        next: (Request, BasicRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let host = request.head.authority, Loopback.isAuthority(host) else {
-            return ConnectRejection(
-                .forbidden, reason: "host_not_allowed", message: "the development console answers only to localhost, 127.0.0.1 and [::1]"
-            ).response
+            throw HTTPRefusal(
+                .forbidden,
+                reason: "host_not_allowed",
+                message: "the development console answers only to localhost, 127.0.0.1 and [::1]"
+            )
         }
         return try await next(request, context)
     }

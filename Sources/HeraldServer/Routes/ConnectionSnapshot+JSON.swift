@@ -30,9 +30,11 @@ extension ConnectionSnapshot {
         var userAgent: String?
         if case .string(let agent)? = json["userAgent"] { userAgent = agent }
         self.init(
-            connectionID: connectionID, userID: userID,
+            connectionID: connectionID,
+            userID: userID,
             peer: .init(sourceIP: sourceIP, userAgent: userAgent, connectedAt: connectedAt),
-            lastActiveAt: lastActiveAt, subscriptions: subscriptions
+            lastActiveAt: lastActiveAt,
+            subscriptions: subscriptions
         )
     }
 }

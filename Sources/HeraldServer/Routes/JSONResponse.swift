@@ -1,7 +1,7 @@
 import HTTPTypes
-import Hummingbird
 import HeraldCore
 import HeraldTokens
+import Hummingbird
 import NIOCore
 
 /// Builds a JSON response body member by member, in order.

@@ -20,51 +20,46 @@ struct ManagementRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group("@connections").add(middleware: keys.middleware)
         group.post(":connectionId") { request, context in
-            await answer(context) { id in
-                let body: ByteBuffer
-                switch await RequestBody.collect(request, limit: Self.maxPostBytes) {
-                case .failure(let rejection): return rejection.closingResponse
-                case .success(let collected): body = collected
-                }
+            try await answer(context) { id in
+                let body = try await RequestBody.collect(request, limit: Self.maxPostBytes)
                 guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
-                    return ConnectRejection(.badRequest, reason: "invalid_body", message: "the data is sent as a text frame and must be UTF-8").response
+                    throw HTTPRefusal.badRequest("invalid_body", "the data is sent as a text frame and must be UTF-8")
                 }
                 return try await connections.post(text, to: id) ? Response(status: .ok) : nil
             }
         }
         group.get(":connectionId") { _, context in
-            await answer(context) { id in
+            try await answer(context) { id in
                 try await connections.snapshot(of: id).map {
                     JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(ConnectionDescription($0))))
                 }
             }
         }
         group.delete(":connectionId") { _, context in
-            await answer(context) { id in try await connections.disconnect(id) ? Response(status: .noContent) : nil }
+            try await answer(context) { id in try await connections.disconnect(id) ? Response(status: .noContent) : nil }
         }
     }
 
     /// Runs `body` with the path's connection id (decoded; a malformed one is `400` before the body
     /// is read): `410` when it finds no such connection, `503` when the cluster could not be asked.
-    private func answer(_ context: BasicRequestContext, _ body: (String) async throws -> Response?) async -> Response {
-        let id: String
-        switch PathParameter.connectionID("connectionId", in: context) {
-        case .failure(let rejection): return rejection.closingResponse
-        case .success(let decoded): id = decoded
-        }
+    private func answer(_ context: BasicRequestContext, _ body: (String) async throws -> Response?) async throws(HTTPRefusal) -> Response {
+        let id = try PathParameter.connectionID("connectionId", in: context)
         do {
-            return try await body(id) ?? Self.gone
+            guard let response = try await body(id) else { throw Self.gone }
+            return response
+        } catch let refusal as HTTPRefusal {
+            throw refusal
         } catch {
-            return ConnectRejection.clusterUnavailable.response
+            throw HTTPRefusal.clusterUnavailable
         }
     }
 
     /// `410 Gone`, typed for the AWS SDKs (`x-amzn-ErrorType: GoneException`).
-    static var gone: Response {
-        var response = ConnectRejection(.gone, reason: "gone", message: "no open connection with this id").response
-        response.headers[HTTPField.Name("x-amzn-ErrorType")!] = "GoneException"
-        return response
-    }
+    static let gone: HTTPRefusal = {
+        var refusal = HTTPRefusal(.gone, reason: "gone", message: "no open connection with this id")
+        refusal.headers[HTTPField.Name("x-amzn-ErrorType")!] = "GoneException"
+        return refusal
+    }()
 }
 
 /// `GET /@connections/{id}`: API Gateway's `GetConnection` shape, plus `identity.userId`.

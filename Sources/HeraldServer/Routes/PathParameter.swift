@@ -41,37 +41,36 @@ enum PathParameter {
         return .success(text)
     }
 
-    /// The route's `name` parameter decoded, or the `400` that refuses it.
-    static func decoded(_ name: String, in context: BasicRequestContext) -> Result<String, ConnectRejection> {
-        decode(context.parameters.get(name) ?? "").mapError {
-            ConnectRejection(.badRequest, reason: "invalid_path", message: $0.message)
+    /// The route's `name` parameter decoded, or the `400` that refuses it (before the body is read).
+    static func decoded(_ name: String, in context: BasicRequestContext) throws(HTTPRefusal) -> String {
+        switch decode(context.parameters.get(name) ?? "") {
+        case .success(let text): text
+        case .failure(let problem): throw HTTPRefusal.badRequest("invalid_path", problem.message).closing
         }
     }
 
     /// The entity id of the path, or `400 invalid_entity_id`.
-    static func entityID(_ name: String, in context: BasicRequestContext) -> Result<EntityID, ConnectRejection> {
-        decoded(name, in: context).flatMap { text in
-            EntityID(text).map { .success($0) } ?? .failure(invalid("invalid_entity_id", "entity id"))
-        }
+    static func entityID(_ name: String, in context: BasicRequestContext) throws(HTTPRefusal) -> EntityID {
+        guard let id = EntityID(try decoded(name, in: context)) else { throw invalid("invalid_entity_id", "entity id") }
+        return id
     }
 
     /// The user id of the path, or `400 invalid_user_id`.
-    static func userID(_ name: String, in context: BasicRequestContext) -> Result<UserID, ConnectRejection> {
-        decoded(name, in: context).flatMap { text in
-            UserID(text).map { .success($0) } ?? .failure(invalid("invalid_user_id", "user id"))
-        }
+    static func userID(_ name: String, in context: BasicRequestContext) throws(HTTPRefusal) -> UserID {
+        guard let id = UserID(try decoded(name, in: context)) else { throw invalid("invalid_user_id", "user id") }
+        return id
     }
 
     /// The connection id of the path (any id the protocol's rules allow; an unknown one is the route's
     /// `404`/`410`), or `400 invalid_connection_id`.
-    static func connectionID(_ name: String, in context: BasicRequestContext) -> Result<String, ConnectRejection> {
-        decoded(name, in: context).flatMap { text in
-            EntityID(text) == nil ? .failure(invalid("invalid_connection_id", "connection id")) : .success(text)
-        }
+    static func connectionID(_ name: String, in context: BasicRequestContext) throws(HTTPRefusal) -> String {
+        let text = try decoded(name, in: context)
+        guard EntityID(text) != nil else { throw invalid("invalid_connection_id", "connection id") }
+        return text
     }
 
-    private static func invalid(_ reason: String, _ what: String) -> ConnectRejection {
-        ConnectRejection(.badRequest, reason: reason, message: "the \(what) in the path must be 1 to 256 UTF-8 bytes with no control characters")
+    private static func invalid(_ reason: String, _ what: String) -> HTTPRefusal {
+        HTTPRefusal.badRequest(reason, "the \(what) in the path must be 1 to 256 UTF-8 bytes with no control characters").closing
     }
 
     private static func hexValue(_ digit: UInt8) -> UInt8? {

@@ -1,6 +1,7 @@
 import AWSSignature
 import Foundation
 import HTTPTypes
+import HeraldCore
 import HeraldTokens
 import Hummingbird
 import NIOCore
@@ -9,16 +10,26 @@ import NIOCore
 ///
 /// A request presents a key as `Authorization: Bearer <key>`, or signs itself the way the AWS
 /// SDKs do (SigV4) with a key as the secret access key, so a backend written for API Gateway's
-/// Management API works unchanged (the access key id is not checked).
+/// Management API works unchanged (the access key id is not checked). A signature must also be
+/// meant for this server: service `execute-api`, the configured region, a signed `Host` among the
+/// node's public names when any are configured, and its body signed; and a signed request that
+/// changes something is accepted once (`SignedRequestReplays`).
 struct PublishKeys: Sendable {
     private let keys: [[UInt8]]
     private let secrets: [String]
+    /// What a SigV4 signature must claim.
+    let expectations: AWSSignatureV4.Expectations
+    let replays = SignedRequestReplays()
     /// Where refused keys are counted (`herald_auth_failures_total{reason="unauthorized"}`).
     let metrics: HeraldMetrics
 
-    init(_ keys: [String], metrics: HeraldMetrics) {
+    /// The service API Gateway's Management API signs for, which AWS SDKs use for `@connections`.
+    static let service = "execute-api"
+
+    init(_ keys: [String], region: String, publicHosts: [String], metrics: HeraldMetrics) {
         self.keys = keys.map { Array($0.utf8) }
         self.secrets = keys
+        self.expectations = AWSSignatureV4.Expectations(service: Self.service, region: region, hosts: publicHosts)
         self.metrics = metrics
     }
 
@@ -27,30 +38,22 @@ struct PublishKeys: Sendable {
 
     /// True when `authorization` is `Bearer <one of the keys>` (scheme case-insensitive).
     func accepts(authorization: String?) -> Bool {
-        guard let presented = ConnectCredentials.bearer(authorization).map({ Array($0.utf8) }) else { return false }
-        // Compare against every key, each in constant time, so timing tells nothing about which matched.
-        return keys.map { Self.constantTimeEquals($0, presented) }.contains(true)
+        PublishAPI.accepts(ConnectCredentials.bearer(authorization), keys: keys)
     }
 
-    /// True when `a` and `b` are the same bytes, in time that depends on their lengths only.
-    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        // The whole length difference counts (a UInt8 of it would miss lengths 256 apart).
-        var difference = UInt(bitPattern: a.count ^ b.count)
-        for index in 0..<max(a.count, b.count) {
-            difference |= UInt((index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0))
-        }
-        return difference == 0
-    }
-
-    /// Checks what a SigV4-signed request's headers alone can prove, before its body is read.
     func precheckSignature(of request: Request) -> Result<Void, AWSSignatureV4.Failure> {
-        AWSSignatureV4.precheck(Self.signed(request, bodySHA256Hex: ""), secrets: secrets, now: Date().timeIntervalSince1970)
+        AWSSignatureV4.precheck(Self.signed(request, bodySHA256Hex: ""), secrets: secrets, now: Date().timeIntervalSince1970, expecting: expectations)
     }
 
-    /// Checks a SigV4-signed request (whose body is `body`) against the keys.
+    /// Checks a SigV4-signed request (whose body is `body`) against the keys and the expectations,
+    /// then that it is not a replay.
     func verifySignature(of request: Request, body: ByteBuffer) -> Result<Void, AWSSignatureV4.Failure> {
         let signed = Self.signed(request, bodySHA256Hex: AWSSignatureV4.sha256Hex(body.readableBytesView))
-        return AWSSignatureV4.verify(signed, secrets: secrets, now: Date().timeIntervalSince1970)
+        let now = Date().timeIntervalSince1970
+        switch AWSSignatureV4.verify(signed, secrets: secrets, now: now, expecting: expectations) {
+        case .failure(let failure): return .failure(failure)
+        case .success(let signature): return replays.accept(signature, method: request.method, now: now) ? .success(()) : .failure(.replayed)
+        }
     }
 
     /// The request as SigV4 sees it.
@@ -71,9 +74,10 @@ struct PublishKeys: Sendable {
 
     /// Refuses a request without a valid key with `401` before the route runs. A Bearer key is
     /// checked before the body is read. A SigV4 signature covers the body's hash, so its headers
-    /// are checked first (syntax, credential scope, `X-Amz-Date` within the skew, signed headers
-    /// present, and the signature itself when `X-Amz-Content-SHA256` declares the payload); only a
-    /// request that passes has its body read (at most `PublishRoutes.maxBodyBytes`) and verified.
+    /// are checked first (syntax, credential scope — service, region —, `X-Amz-Date` within the
+    /// skew, the signed `Host`, no `UNSIGNED-PAYLOAD` with a body, signed headers present, and the
+    /// signature itself when `X-Amz-Content-SHA256` declares the payload); only a request that
+    /// passes has its body read (at most `PublishRoutes.maxBodyBytes`) and verified.
     /// Every refusal says `Connection: close`: the body it did not read is not read on.
     struct Middleware: RouterMiddleware {
         let keys: PublishKeys
@@ -86,34 +90,37 @@ struct PublishKeys: Sendable {
             let authorization = request.headers[.authorization]
             if keys.accepts(authorization: authorization) { return try await next(request, context) }
             guard authorization?.hasPrefix(AWSSignatureV4.algorithm) == true else {
-                return refuse("a valid publish key is required: Authorization: Bearer <key>")
+                throw refusal("a valid publish key is required: Authorization: Bearer <key>")
             }
-            if case .failure(let failure) = keys.precheckSignature(of: request) { return refuse(failure) }
-            let body: ByteBuffer
-            switch await RequestBody.collect(request, limit: PublishRoutes.maxBodyBytes) {
-            case .failure(let rejection): return rejection.closingResponse
-            case .success(let collected): body = collected
-            }
+            if case .failure(let failure) = keys.precheckSignature(of: request) { throw refusal(failure) }
+            let body = try await RequestBody.collect(request, limit: PublishRoutes.maxBodyBytes)
             switch keys.verifySignature(of: request, body: body) {
             case .success:
                 var request = request
                 request.body = .init(buffer: body)
                 return try await next(request, context)
             case .failure(let failure):
-                return refuse(failure)
+                throw refusal(failure)
             }
         }
 
-        private func refuse(_ failure: AWSSignatureV4.Failure) -> Response {
+        private func refusal(_ failure: AWSSignatureV4.Failure) -> HTTPRefusal {
             switch failure {
-            case .malformed(let problem), .expired(let problem): refuse("the AWS signature cannot be checked: \(problem)")
-            case .notSigV4, .signatureMismatch: refuse("the AWS signature does not match any publish key (use a publish key as the secret access key)")
+            case .malformed(let problem), .expired(let problem): refusal("the AWS signature cannot be checked: \(problem)")
+            case .notSigV4, .signatureMismatch:
+                refusal("the AWS signature does not match any publish key (use a publish key as the secret access key)")
+            case .refused(let problem): refusal("the AWS signature is not accepted: \(problem)")
+            case .replayed:
+                refusal(
+                    "the AWS signature was already used: a signed request that changes something is accepted once within 15 minutes; sign it again"
+                )
             }
         }
 
-        private func refuse(_ message: String) -> Response {
+        /// `401`, counted; the body was not read (or not trusted), so the connection closes.
+        private func refusal(_ message: String) -> HTTPRefusal {
             keys.metrics.authFailed("unauthorized")
-            return ConnectRejection(.unauthorized, reason: "unauthorized", message: message).closingResponse
+            return HTTPRefusal(.unauthorized, reason: "unauthorized", message: message).closing
         }
     }
 }

@@ -4,21 +4,23 @@ import NIOCore
 /// Reads request bodies up to a limit.
 enum RequestBody {
     /// The whole body, or `413 payload_too_large` as soon as it passes `limit` bytes. The rest is
-    /// not read: answer the refusal with its `closingResponse`, whose lingering close lets the
-    /// client see it instead of a reset.
-    static func collect(_ request: Request, limit: Int) async -> Result<ByteBuffer, ConnectRejection> {
+    /// not read: the refusal closes the connection after a lingering close, so the client sees it
+    /// instead of a reset.
+    static func collect(_ request: Request, limit: Int) async throws(HTTPRefusal) -> ByteBuffer {
         var body = ByteBuffer()
         do {
             for try await chunk in request.body {
                 guard body.readableBytes + chunk.readableBytes <= limit else {
-                    return .failure(ConnectRejection(.contentTooLarge, reason: "payload_too_large", message: "the body is over \(limit) bytes"))
+                    throw HTTPRefusal(.contentTooLarge, reason: "payload_too_large", message: "the body is over \(limit) bytes").closing
                 }
                 var chunk = chunk
                 body.writeBuffer(&chunk)
             }
+        } catch let refusal as HTTPRefusal {
+            throw refusal
         } catch {
-            return .failure(ConnectRejection(.badRequest, reason: "invalid_body", message: "the request body could not be read"))
+            throw HTTPRefusal.badRequest("invalid_body", "the request body could not be read").closing
         }
-        return .success(body)
+        return body
     }
 }

@@ -15,17 +15,27 @@ enum MachineFixtures {
     static func ns(_ milliseconds: Int) -> UInt64 { UInt64(milliseconds) * 1_000_000 }
 
     static let configuration = ConnectionStateMachine.Configuration(
-        maxMessagesPerSecond: 0, pingInterval: .milliseconds(30), idleTimeout: .milliseconds(90), closeTimeout: .milliseconds(5),
-        maxLifetime: .zero, tokenLeeway: .zero
+        maxMessagesPerSecond: 0,
+        pingInterval: .milliseconds(30),
+        idleTimeout: .milliseconds(90),
+        closeTimeout: .milliseconds(5),
+        maxLifetime: .zero,
+        tokenLeeway: .zero
     )
 
     /// A connection of user `u` whose token expires `expiresIn` seconds after the start.
     static func machine(
-        _ configuration: ConnectionStateMachine.Configuration = configuration, expiresIn: Int = 3_600, maxSubscriptions: Int = 10,
-        allowedEntities: EntityPatterns? = nil, asksHook: Bool = false
+        _ configuration: ConnectionStateMachine.Configuration = configuration,
+        expiresIn: Int = 3_600,
+        maxSubscriptions: Int = 10,
+        allowedEntities: EntityPatterns? = nil,
+        asksHook: Bool = false
     ) -> ConnectionStateMachine {
         let session = SessionStateMachine(
-            userID: UserID("u")!, maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook
+            userID: UserID("u")!,
+            maxSubscriptions: maxSubscriptions,
+            allowedEntities: allowedEntities,
+            asksHook: asksHook
         )
         return ConnectionStateMachine(session: session, expiresAt: Int(wallAtStart) + expiresIn, configuration: configuration, now: at(0))
     }

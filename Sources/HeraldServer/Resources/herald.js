@@ -1,7 +1,3 @@
-/// `/herald.js`: the JavaScript client (CLIENT.md), an ES module with no build step. Its source
-/// lives here so the binary serves it without files beside it; the tests run what is served.
-enum HeraldJS {
-    static let source = #"""
 // herald.js — the JavaScript client of Herald, served by every Herald at /herald.js.
 // No build step, no dependencies: an ES module for browsers and Node 22+ (Node 20 with
 // --experimental-websocket), or any runtime with a WHATWG WebSocket.
@@ -299,6 +295,4 @@ function expiryOf(token) {
   } catch {
     return undefined;
   }
-}
-"""#
 }
