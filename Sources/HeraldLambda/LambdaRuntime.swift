@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-public import HeraldCore
+import HeraldCore
 public import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,4 +1,4 @@
-public import HeraldCore
+import HeraldCore
 
 /// The SQS operations the functions use, over SQS's JSON protocol.
 public struct SQS: Sendable {

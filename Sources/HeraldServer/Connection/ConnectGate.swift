@@ -1,8 +1,34 @@
 import Foundation
+import HTTPTypes
 import HeraldCore
 import HeraldTokens
 import Hummingbird
 import NIOCore
+
+/// What the gate reads of an upgrade request: Hummingbird's `Request` (a GET at the WebSocket
+/// path that NIO did not upgrade) or an `UpgradeRequestHead` read by `ConnectHandshake`.
+protocol UpgradeRequestFields: Sendable {
+    /// The target's path (before `?`), as sent.
+    var upgradePath: Substring { get }
+    /// The first query parameter `name`, percent-decoded.
+    func queryParameter(_ name: String) -> String?
+    /// The values of header `name`, joined with `, `; nil when absent.
+    func headerValue(_ name: HTTPField.Name) -> String?
+}
+
+extension Request: UpgradeRequestFields {
+    var upgradePath: Substring { uri.path[...] }
+    func queryParameter(_ name: String) -> String? { uri.queryParameters[name[...]].map(String.init) }
+    func headerValue(_ name: HTTPField.Name) -> String? {
+        let values = headers[values: name]
+        return values.isEmpty ? nil : values.joined(separator: ", ")
+    }
+}
+
+extension UpgradeRequestHead: UpgradeRequestFields {
+    var upgradePath: Substring { path }
+    func headerValue(_ name: HTTPField.Name) -> String? { header(name.canonicalName) }
+}
 
 /// What an allowed upgrade carries into the session.
 struct Admission: Sendable {
@@ -59,7 +85,7 @@ struct ConnectGate: Sendable {
     /// Decides on `eventLoop`, at once — unless the token names a key id the JWKS lacks: then
     /// after one refresh of the key set (shared with other connects, rate-limited), it decides again.
     func admit(
-        _ request: Request,
+        _ request: some UpgradeRequestFields,
         sourceIP: String?,
         serverPort: Int?,
         on eventLoop: any EventLoop
@@ -79,23 +105,28 @@ struct ConnectGate: Sendable {
         return decision
     }
 
-    func admit(_ request: Request, sourceIP: String?, serverPort: Int?, countingHandshake: Bool = true) -> Result<Admission, HTTPRefusal> {
-        guard request.uri.path == path else {
+    func admit(
+        _ request: some UpgradeRequestFields,
+        sourceIP: String?,
+        serverPort: Int?,
+        countingHandshake: Bool = true
+    ) -> Result<Admission, HTTPRefusal> {
+        guard request.upgradePath == path else {
             return .failure(HTTPRefusal(.notFound, reason: "not_found", message: "no WebSocket endpoint at this path"))
         }
         if lifecycle.isDraining { return .failure(.draining) }
         if countingHandshake, let sourceIP, !handshakes.admit(sourceIP) { return .failure(.tooManyHandshakes) }
         // A browser always sends Origin; other clients may not, and are not refused for it.
-        if let origin = request.headers[.origin], !origins.allows(origin, serverPort: serverPort) {
+        if let origin = request.headerValue(.origin), !origins.allows(origin, serverPort: serverPort) {
             return .failure(.originNotAllowed)
         }
         if maxConnections > 0, hub.connections >= maxConnections {
             return .failure(.overCapacity("this node is at its connection limit; try again later or another node"))
         }
         let credentials = ConnectCredentials.extract(
-            query: { request.uri.queryParameters[$0[...]].map(String.init) },
-            subprotocolHeader: request.headers[values: .secWebSocketProtocol].joined(separator: ", ").nilIfEmpty,
-            authorization: request.headers[.authorization]
+            query: { request.queryParameter($0) },
+            subprotocolHeader: request.headerValue(.secWebSocketProtocol)?.nilIfEmpty,
+            authorization: request.headerValue(.authorization)
         )
         switch credentials {
         case .failure(.badSubprotocol):
@@ -114,7 +145,7 @@ struct ConnectGate: Sendable {
                     Admission(
                         identity: identity,
                         subprotocol: credentials.subprotocol,
-                        peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headers[.userAgent])
+                        peer: .init(sourceIP: sourceIP ?? "unknown", userAgent: request.headerValue(.userAgent))
                     )
                 )
             }

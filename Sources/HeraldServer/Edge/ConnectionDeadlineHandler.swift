@@ -6,6 +6,11 @@ import NIOCore
 /// `Connection: close` response — and gives back its pending slot. The protocol handlers behind
 /// it say how the exchange goes with `ConnectionProgress` events fired from the pipeline's head;
 /// it knows nothing else of HTTP or WebSocket, so any upgrade path can drive it.
+///
+/// Its timer is never cancelled: cancelling a NIO scheduled task searches the event loop's whole
+/// task queue (every connection's timers), which made each upgrade cost more the more
+/// connections a node held. A timer that is no longer wanted fires later and does nothing: it
+/// holds the handler weakly, and only the latest one counts.
 final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -14,8 +19,10 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
     private let pending: PendingConnections
     private let metrics: HeraldMetrics
     private let logger: Logger
-    private var timer: Scheduled<Void>?
+    /// The instant the latest timer fires, and its number (earlier timers are stale).
     private var armedAt: NIODeadline?
+    private var generation = 0
+    private var context: ChannelHandlerContext?
 
     /// For a connection accepted now that holds a slot of `pending`.
     init(timeouts: ConnectionDeadline.Timeouts, pending: PendingConnections, metrics: HeraldMetrics, logger: Logger) {
@@ -26,13 +33,14 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         arm(state.firstDeadline, context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        armedAt = nil
         run(state.closed(), context)
+        self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -82,20 +90,22 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
                 context.close(promise: nil)
             case .close: context.close(promise: nil)
             case .remove:
-                timer?.cancel()
-                timer = nil
+                armedAt = nil
                 context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             }
         }
     }
 
-    /// One timer at a time: an earlier deadline replaces it, a later one waits for it to fire (it re-arms).
+    /// One timer counts at a time: an earlier deadline gets a new one (the old one goes stale), a
+    /// later one waits for the current one to fire (it re-arms).
     private func arm(_ deadline: NIODeadline, _ context: ChannelHandlerContext) {
-        if let armedAt, timer != nil, armedAt <= deadline { return }
-        timer?.cancel()
+        if let armedAt, armedAt <= deadline { return }
         armedAt = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.timer = nil
+        generation += 1
+        let current = generation
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, self.generation == current, self.armedAt != nil, let context = self.context else { return }
+            self.armedAt = nil
             self.run(self.state.deadlinePassed(now: .now()), context)
         }
     }
