@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// One WebSocket connection of the standalone server, as a value: every rule of its life —
 /// the session's messages (`SessionStateMachine`), the inbound rate limit, pings and the idle
