@@ -2,11 +2,14 @@
 /// exact ids, or glob patterns in which `*` stands for any run of characters, none included
 /// (`order-*` allows `order-7` and `order-`, not `orders`). Nothing else is special.
 public struct EntityPatterns: Equatable, Sendable {
+    /// The ids and patterns, as given (a shape that keeps them between messages stores these).
+    public let patterns: [String]
     private let exact: Set<String>
     private let globs: [[UInt8]]
 
     /// - Parameter patterns: ids and patterns; an empty list allows nothing.
     public init(_ patterns: [String]) {
+        self.patterns = patterns
         exact = Set(patterns.filter { !$0.contains("*") })
         globs = patterns.filter { $0.contains("*") }.map { Array($0.utf8) }
     }

@@ -16,7 +16,6 @@ public final class Hub: Sendable {
     fileprivate let userShards: [Shard<UserID>]
     private let subscriptionCount = Atomic<Int>(0)
     private let connectionCount = Atomic<Int>(0)
-    private let slowConsumerCount = Atomic<Int>(0)
     private let queues = Mutex<[ObjectIdentifier: DeliveryQueue]>([:])
     private let observer: (any DeliveryObserver)?
 
@@ -112,21 +111,17 @@ public final class Hub: Sendable {
         }
     }
 
-    /// Counts a connection closed because it did not read its pushes fast enough (1013).
-    public func slowConsumerDisconnected() {
-        slowConsumerCount.add(1, ordering: .relaxed)
-    }
-
     // MARK: Figures
-
-    /// Connections closed as slow consumers since start.
-    public var slowConsumerDisconnects: Int { slowConsumerCount.load(ordering: .relaxed) }
 
     /// Open connections registered with the hub.
     public var connections: Int { connectionCount.load(ordering: .relaxed) }
     /// Open connections of `user` on this node.
     public func connections(of user: UserID) -> Int {
         Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.count ?? 0 }
+    }
+    /// The local connections of `user`.
+    public func outlets(of user: UserID) -> [any Outlet] {
+        Self.shard(for: user, in: userShards).registry.withLock { $0[user]?.outlets ?? [] }
     }
     /// Subscriptions across all connections.
     public var subscriptions: Int { subscriptionCount.load(ordering: .relaxed) }
@@ -168,6 +163,7 @@ private struct Recipients {
     private var groups: [Group] = []
 
     var isEmpty: Bool { groups.isEmpty }
+    var outlets: [any Outlet] { groups.flatMap { $0.outlets.values } }
     var count: Int { groups.reduce(0) { $0 + $1.outlets.count } }
 
     /// Adds `outlet`; false when it was already there.

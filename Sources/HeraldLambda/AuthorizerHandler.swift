@@ -4,7 +4,8 @@ public import HeraldTokens
 
 /// The `$connect` route's REQUEST authorizer (PROTOCOL.md §1, deploy/aws/README.md): the token from the first of
 /// `access_token`, `token`, `Sec-WebSocket-Protocol: websocket, <jwt>` and `Authorization: Bearer`,
-/// verified as the server verifies it. Allowed: an IAM policy for the route, and the user in
+/// verified as the server verifies it. Allowed: an IAM policy for the route, and the user, the
+/// token's `exp` and (with `HERALD_SUBSCRIPTION_AUTH` `claims`) the entities its claim allows in
 /// the context the `$connect` function reads. Refused: `Unauthorized`, which API Gateway
 /// answers with `401` (it does not pass on Herald's JSON body or reason).
 public struct AuthorizerHandler: LambdaHandler {
@@ -22,13 +23,18 @@ public struct AuthorizerHandler: LambdaHandler {
         guard case .success(let found) = credentials, case .success(let identity) = verifier.verify(found.token) else {
             throw LambdaError.unauthorized
         }
+        var context = Self.context(of: found.token, identity)
+        // With claim authorisation, what the token may subscribe to (a context value is a string, number or boolean: JSON text).
+        if let allowed = identity.allowedEntities {
+            context["entities"] = .string(String(decoding: JSON.encode(JSONValue.array(allowed.patterns.map { .string($0) })), as: UTF8.self))
+        }
         return [
             "principalId": .string(identity.userID.rawValue),
             "policyDocument": [
                 "Version": "2012-10-17",
                 "Statement": [["Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"] ?? "*"]],
             ],
-            "context": .object(Self.context(of: found.token, identity)),
+            "context": .object(context),
         ]
     }
 

@@ -78,6 +78,41 @@ public struct DynamoDB: Sendable {
         )
     }
 
+    /// Sets the attributes `set` of an existing item and removes those in `remove`; false, and
+    /// nothing written, when there is no such item.
+    @discardableResult
+    func update(pk: String, sk: String, set: [String: JSONValue], remove: [String] = []) async throws -> Bool {
+        var names: [String: JSONValue] = [:]
+        var values: [String: JSONValue] = [:]
+        var assignments: [String] = []
+        for (index, (name, value)) in set.sorted(by: { $0.key < $1.key }).enumerated() {
+            names["#s\(index)"] = .string(name)
+            values[":s\(index)"] = value
+            assignments.append("#s\(index) = :s\(index)")
+        }
+        var removals: [String] = []
+        for (index, name) in remove.enumerated() {
+            names["#r\(index)"] = .string(name)
+            removals.append("#r\(index)")
+        }
+        let expression = (assignments.isEmpty ? [] : ["SET " + assignments.joined(separator: ", ")])
+            + (removals.isEmpty ? [] : ["REMOVE " + removals.joined(separator: ", ")])
+        guard !expression.isEmpty else { return true }
+        var body: [String: JSONValue] = [
+            "Key": ["pk": Self.string(pk), "sk": Self.string(sk)],
+            "UpdateExpression": .string(expression.joined(separator: " ")),
+            "ExpressionAttributeNames": .object(names),
+            "ConditionExpression": "attribute_exists(pk)",
+        ]
+        if !values.isEmpty { body["ExpressionAttributeValues"] = .object(values) }
+        do {
+            _ = try await call("UpdateItem", body)
+            return true
+        } catch let error as AWSError where error.type == "ConditionalCheckFailedException" {
+            return false
+        }
+    }
+
     /// Puts and deletes in batches of 25 (DynamoDB's limit), retrying what it leaves unprocessed.
     /// One key written twice is written once, as the later of the two (puts before deletes):
     /// DynamoDB refuses a whole `BatchWriteItem` that names a key twice.

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// | item | pk | sk | attributes |
 /// |---|---|---|---|
-/// | a connection | `CONN#<id>` | `META` | `userId`, `sourceIp`, `userAgent`, `connectedAt` (ms), `ttl` |
+/// | a connection | `CONN#<id>` | `META` | `userId`, `sourceIp`, `userAgent`, `connectedAt` (ms), `exp`, `entities`, `ttl` |
 /// | its subscription | `CONN#<id>` | `SUB#<entity>` | `ttl` |
 /// | an entity's subscriber | `ENTITY#<entity>` | `CONN#<id>` | `ttl` |
 /// | a user's connection | `USER#<user>` | `CONN#<id>` | `ttl` |
@@ -16,6 +16,8 @@ import Synchronization
 /// | an EventBridge event's number | `EVENT#<EventBridge id>` | `META` | `seq`, `ttl` (written with `HEAD`, in one transaction; SQS may deliver twice) |
 /// | the epoch | `META` | `EPOCH` | `value` |
 ///
+/// `exp` is the token's (moved by each `refresh`), `entities` — with claim authorisation only —
+/// what it allows, as JSON text (`["order-*"]`).
 /// `ttl` is DynamoDB's time-to-live attribute (epoch seconds): a connection's items outlive its
 /// longest life (API Gateway closes a connection after 2 hours), kept events the history window.
 public struct HeraldTable: Sendable {
@@ -33,10 +35,25 @@ public struct HeraldTable: Sendable {
         public var userAgent: String?
         /// Milliseconds since 1970.
         public var connectedAt: Int
+        /// The token's `exp`, in epoch seconds.
+        public var expiresAt: Int?
+        /// What the token's claim allows, with claim authorisation; nil when it is off.
+        public var allowedEntities: EntityPatterns?
 
-        public init(id: String, userID: UserID, sourceIP: String, userAgent: String?, connectedAt: Int) {
+        public init(
+            id: String, userID: UserID, sourceIP: String, userAgent: String?, connectedAt: Int, expiresAt: Int? = nil,
+            allowedEntities: EntityPatterns? = nil
+        ) {
             (self.id, self.userID, self.sourceIP, self.userAgent, self.connectedAt) = (id, userID, sourceIP, userAgent, connectedAt)
+            (self.expiresAt, self.allowedEntities) = (expiresAt, allowedEntities)
         }
+    }
+
+    /// What a message needs of its connection: who, what its token allows, what it subscribed to.
+    public struct ConnectionState: Equatable, Sendable {
+        public var userID: UserID
+        public var subscriptions: [EntityID]
+        public var allowedEntities: EntityPatterns?
     }
 
     /// How long a connection's items are kept: past API Gateway's 2-hour connection limit.
@@ -51,16 +68,26 @@ public struct HeraldTable: Sendable {
             "sourceIp": DynamoDB.string(connection.sourceIP), "connectedAt": DynamoDB.number(connection.connectedAt), "ttl": ttl,
         ]
         if let agent = connection.userAgent { meta["userAgent"] = DynamoDB.string(agent) }
+        if let expiresAt = connection.expiresAt { meta["exp"] = DynamoDB.number(expiresAt) }
+        if let allowed = connection.allowedEntities { meta["entities"] = Self.entities(allowed) }
         let byUser: DynamoDB.Item = ["pk": DynamoDB.string("USER#\(connection.userID)"), "sk": DynamoDB.string("CONN#\(connection.id)"), "ttl": ttl]
         try await database.write(puts: [meta, byUser])
     }
 
-    /// The connection's user and subscribed entities; nil when it is not (or no longer) known.
-    public func connection(_ id: String) async throws -> (userID: UserID, subscriptions: [EntityID])? {
+    /// The connection's user, what its token allows and what it subscribed to; nil when it is
+    /// not (or no longer) known.
+    public func connection(_ id: String) async throws -> ConnectionState? {
         let items = try await database.query(pk: "CONN#\(id)")
         guard let meta = items.first(where: { $0.string("sk") == "META" }), let user = meta.string("userId").flatMap(UserID.init) else { return nil }
         let entities = items.compactMap { $0.string("sk") }.filter { $0.hasPrefix("SUB#") }.compactMap { EntityID(String($0.dropFirst(4))) }
-        return (user, entities)
+        return ConnectionState(userID: user, subscriptions: entities, allowedEntities: meta.string("entities").map { Self.entities($0) ?? EntityPatterns([]) })
+    }
+
+    /// A `refresh` replaced the connection's token: its `exp` and what it allows.
+    public func tokenReplaced(_ id: String, expiresAt: Int, allowedEntities: EntityPatterns?) async throws {
+        var set: [String: JSONValue] = ["exp": DynamoDB.number(expiresAt)]
+        if let allowedEntities { set["entities"] = Self.entities(allowedEntities) }
+        try await database.update(pk: "CONN#\(id)", sk: "META", set: set, remove: allowedEntities == nil ? ["entities"] : [])
     }
 
     /// When the connection was opened (milliseconds since 1970); nil when it is not known.
@@ -70,7 +97,8 @@ public struct HeraldTable: Sendable {
 
     /// Forgets a connection and every subscription it held.
     public func disconnected(_ id: String) async throws {
-        guard let (user, entities) = try await connection(id) else { return }
+        guard let state = try await connection(id) else { return }
+        let (user, entities) = (state.userID, state.subscriptions)
         var deletes: [(pk: String, sk: String)] = [("CONN#\(id)", "META"), ("USER#\(user)", "CONN#\(id)")]
         for entity in entities { deletes += [("CONN#\(id)", "SUB#\(entity)"), ("ENTITY#\(entity)", "CONN#\(id)")] }
         try await database.write(deletes: deletes)
@@ -192,6 +220,17 @@ public struct HeraldTable: Sendable {
         let value = Mutex<String?>(nil)
         var known: String? { value.withLock { $0 } }
         func remember(_ epoch: String) { value.withLock { $0 = epoch } }
+    }
+
+    /// What a token allows, as the `entities` attribute: JSON text.
+    static func entities(_ allowed: EntityPatterns) -> JSONValue {
+        DynamoDB.string(String(decoding: JSON.encode(JSONValue.array(allowed.patterns.map { .string($0) })), as: UTF8.self))
+    }
+
+    /// The `entities` attribute (or the authorizer's context value) read back; nil when it is not a JSON list of strings.
+    static func entities(_ text: String) -> EntityPatterns? {
+        guard case .array(let values)? = JSON.parse(Array(text.utf8)) else { return nil }
+        return EntityPatterns(values.compactMap(\.stringValue))
     }
 
     /// `SEQ#` and 19 digits: sort keys that order as the numbers do.

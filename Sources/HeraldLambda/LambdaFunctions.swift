@@ -71,6 +71,7 @@ public enum LambdaFunctions {
         var tokens = TokenConfiguration()
         tokens.secret = secret
         tokens.leeway = settings.tokenLeeway
+        tokens.entitiesClaim = settings.entitiesClaim
         let verifier: TokenVerifier
         do {
             verifier = try await TokenVerifier(configuration: tokens)

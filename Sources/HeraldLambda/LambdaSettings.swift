@@ -18,6 +18,10 @@ public struct LambdaSettings: Sendable {
     public var maxSubscriptions = 100
     /// `HERALD_TOKEN_LEEWAY` in seconds (30).
     public var tokenLeeway: Duration = .seconds(30)
+    /// `HERALD_SUBSCRIPTION_AUTH` `claims` and `HERALD_ENTITIES_CLAIM` (default `entities`): the
+    /// dotted path of the claim that lists what a token may subscribe to (PROTOCOL.md §2); nil
+    /// (`none`, the default): any entity.
+    public var entitiesClaim: String?
     /// `HERALD_POST_CONCURRENCY` (64, at most `AWSClient.connectionsPerHost`): the fan-out's
     /// posts in flight at once, per event.
     public var postConcurrency = 64
@@ -35,6 +39,7 @@ public struct LambdaSettings: Sendable {
         "HERALD_TABLE", "HERALD_SECRET_ID", "HERALD_MANAGEMENT_ENDPOINT", "HERALD_HISTORY_SIZE", "HERALD_HISTORY_TTL",
         "HERALD_MAX_SUBSCRIPTIONS", "HERALD_TOKEN_LEEWAY", "HERALD_POST_CONCURRENCY", "HERALD_ENTITY_QUEUE_URL",
         "HERALD_REFUSED_QUEUE_URL", "HERALD_PUBLISH_KEY_SECRET_ID", "HERALD_EVENT_BUS",
+        "HERALD_SUBSCRIPTION_AUTH", "HERALD_ENTITIES_CLAIM",
     ]
 
     public init(table: String?, secretID: String?) {
@@ -69,6 +74,12 @@ public struct LambdaSettings: Sendable {
         postConcurrency = try number("HERALD_POST_CONCURRENCY") ?? postConcurrency
         guard (1...AWSClient.connectionsPerHost).contains(postConcurrency) else {
             throw LambdaError("HERALD_POST_CONCURRENCY must be from 1 to \(AWSClient.connectionsPerHost), not \(postConcurrency)")
+        }
+        switch environment["HERALD_SUBSCRIPTION_AUTH"] ?? "none" {
+        case "none", "": entitiesClaim = nil
+        case "claims": entitiesClaim = environment["HERALD_ENTITIES_CLAIM"].flatMap { $0.isEmpty ? nil : $0 } ?? "entities"
+        case let mode:
+            throw LambdaError("HERALD_SUBSCRIPTION_AUTH must be none or claims (the authorisation hook is the standalone server's), not \(mode)")
         }
     }
 }

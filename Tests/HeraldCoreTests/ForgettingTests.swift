@@ -24,13 +24,13 @@ import Testing
         try await broker.publish(.entityUpdated(EntityUpdate(entityID: entity, message: "m"))).seq
     }
 
-    private func session(_ hub: Hub, _ broker: MemoryBroker) -> (Session, RecordingOutlet) {
+    private func session(_ hub: Hub, _ broker: MemoryBroker) -> (SessionRunner, RecordingOutlet) {
         let outlet = RecordingOutlet(on: loop)
-        return (Session(userID: UserID("u")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10), outlet)
+        return (SessionRunner(outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10), outlet)
     }
 
-    private func send(_ session: Session, _ text: String) {
-        _ = session.receive(text: Array(text.utf8))
+    private func send(_ session: SessionRunner, _ text: String) {
+        session.receive(text: text)
     }
 
     /// The frames sent so far, as JSON.

@@ -14,9 +14,9 @@ import Testing
         for _ in 0..<count { _ = try await broker.publish(.entityUpdated(EntityUpdate(entityID: entity, message: "m"))) }
     }
 
-    private func subscribe(_ session: Session, since: Int, epoch: String? = nil) {
+    private func subscribe(_ session: SessionRunner, since: Int, epoch: String? = nil) {
         let epochField = epoch.map { #","epoch":"\#($0)""# } ?? ""
-        _ = session.receive(text: Array(#"{"action":"subscribe","entityId":"order-7","since":\#(since)\#(epochField)}"#.utf8))
+        session.receive(text: #"{"action":"subscribe","entityId":"order-7","since":\#(since)\#(epochField)}"#)
     }
 
     /// Per frame: "ack:<recovered>" for the ack, the `seq` for a push.
@@ -35,7 +35,7 @@ import Testing
         let broker = MemoryBroker(hub: hub)
         try await publish(broker, count: 5)
         let outlet = RecordingOutlet(on: loop)
-        let session = Session(userID: UserID("u")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10)
+        let session = SessionRunner(userID: UserID("u")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10)
         subscribe(session, since: 2)
         // Published after the subscription was registered, before the loop ran: live, after the replay.
         try await publish(broker, count: 1)
@@ -56,7 +56,7 @@ import Testing
         let broker = MemoryBroker(hub: hub, history: EntityHistory.Limits(size: 3))
         try await publish(broker, count: 5)
         let outlet = RecordingOutlet(on: loop)
-        let session = Session(userID: UserID("u")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10)
+        let session = SessionRunner(userID: UserID("u")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10)
         subscribe(session, since: 1)
         #expect(received(outlet) == ["ack:false", "3", "4", "5"])
     }
@@ -67,9 +67,9 @@ import Testing
         let broker = MemoryBroker(hub: hub)
         try await publish(broker, count: 5)
         let (stale, current) = (RecordingOutlet(on: loop), RecordingOutlet(on: loop))
-        subscribe(Session(userID: UserID("u")!, outlet: stale, hub: hub, broker: broker, maxSubscriptions: 10), since: 2, epoch: "before-restart")
+        subscribe(SessionRunner(userID: UserID("u")!, outlet: stale, hub: hub, broker: broker, maxSubscriptions: 10), since: 2, epoch: "before-restart")
         let epoch = try #require(JSON.parse(stale.texts[0])?["epoch"]?.stringValue, "the ack names the stream's epoch")
-        subscribe(Session(userID: UserID("u")!, outlet: current, hub: hub, broker: broker, maxSubscriptions: 10), since: 2, epoch: epoch)
+        subscribe(SessionRunner(userID: UserID("u")!, outlet: current, hub: hub, broker: broker, maxSubscriptions: 10), since: 2, epoch: epoch)
         #expect(received(stale) == ["ack:false"])
         #expect(received(current) == ["ack:true", "3", "4", "5"])
     }
@@ -82,7 +82,7 @@ import Testing
         let broker = MemoryBroker(hub: hub, history: EntityHistory.Limits(size: 5_000))
         let subscribers = (0..<100).map { index in
             let outlet = RecordingOutlet(on: group.next())
-            let session = Session(userID: UserID("u\(index)")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10)
+            let session = SessionRunner(userID: UserID("u\(index)")!, outlet: outlet, hub: hub, broker: broker, maxSubscriptions: 10)
             return (outlet, session, since: index * 5)
         }
         try await publish(broker, count: 500)

@@ -200,8 +200,12 @@ import Testing
         let epoch = try #require(exact.first?["epoch"]?.stringValue)
         let reset = try await deployment.send(#"{"action":"subscribe","entityId":"order-7","since":9,"epoch":"\#(epoch)"}"#, from: "c3")
         #expect(reset.first?["recovered"] == .bool(false) && seqs(reset).isEmpty)
-        let otherEpoch = try await deployment.send(#"{"action":"subscribe","entityId":"order-7","since":2,"epoch":"other"}"#, from: "c3")
+        try await deployment.connect("c4")
+        let otherEpoch = try await deployment.send(#"{"action":"subscribe","entityId":"order-7","since":2,"epoch":"other"}"#, from: "c4")
         #expect(otherEpoch.first?["recovered"] == .bool(false) && seqs(otherEpoch).isEmpty)
+        // Subscribed already: acked again, nothing replayed (the connection has been receiving it live), as on the server.
+        let again = try await deployment.send(#"{"action":"subscribe","entityId":"order-7","since":0}"#, from: "c4")
+        #expect(again == [["type": "subscribed", "entityId": "order-7", "recovered": .bool(true), "epoch": .string(epoch)]])
         try await deployment.stop()
     }
 

@@ -13,8 +13,6 @@ extension ConnectionStateMachine {
         case pongReceived
         /// The client's close frame and its payload.
         case closeReceived(ByteBuffer)
-        /// One `--ping-interval` passed without a frame from the client.
-        case readIdle
         /// A deadline set by `setDeadline` was reached.
         case deadlineReached(Deadline)
         /// The token of a `refresh` (`verifyToken`) verified.
@@ -37,6 +35,8 @@ extension ConnectionStateMachine {
         case inputBroken(CloseReason)
         /// The socket failed (an I/O error): nothing more can be said on it.
         case failed
+        /// The server gives up on the connection (a drain that ran out of time): the socket closes now.
+        case abortRequested
         /// The socket closed.
         case socketClosed
     }
@@ -47,6 +47,9 @@ extension ConnectionStateMachine {
         case tokenExpiry
         /// `--max-connection-lifetime`: `4002`.
         case lifetime
+        /// When to look whether the client was heard within the last `--ping-interval` (ping it,
+        /// or close it at the idle timeout).
+        case ping
         /// How long a close frame the server sent waits for the client's before the socket closes.
         case closeTimeout
     }

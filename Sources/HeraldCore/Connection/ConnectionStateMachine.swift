@@ -75,7 +75,7 @@ public struct ConnectionStateMachine: Sendable {
         self.session = session
         self.configuration = configuration
         lastActiveAt = now.secondsSince1970
-        liveness = Liveness(pingInterval: configuration.pingInterval, idleTimeout: configuration.idleTimeout)
+        liveness = Liveness(pingInterval: configuration.pingInterval, idleTimeout: configuration.idleTimeout, now: now.uptimeNanoseconds)
         rateLimit = RateLimit(perSecond: configuration.maxMessagesPerSecond, now: now.uptimeNanoseconds)
         token = TokenExpiry(expiresAt: expiresAt, leeway: configuration.tokenLeeway)
     }
@@ -96,6 +96,7 @@ public struct ConnectionStateMachine: Sendable {
         switch event {
         case .started:
             var actions: [Action] = [.setDeadline(.tokenExpiry, at: token.arm(now: now))]
+            if configuration.pingInterval > .zero { actions.append(.setDeadline(.ping, at: liveness.firstCheck(after: now))) }
             if configuration.maxLifetime > .zero { actions.append(.setDeadline(.lifetime, at: now.uptime(after: configuration.maxLifetime))) }
             return actions
         case .textReceived(let bytes):
@@ -117,10 +118,13 @@ public struct ConnectionStateMachine: Sendable {
             guard let answer = handshake.closeReceived(payload) else { return [.closeSocket] }
             held = []
             return [.sendClose(answer, then: .closeSocket)]
-        case .readIdle:
-            switch liveness.periodPassed() {
+        case .deadlineReached(.ping):
+            guard handshake.phase != .closed else { return [] }
+            let (verdict, next) = liveness.check(at: now)
+            switch verdict {
+            case .heard: return [.setDeadline(.ping, at: next)]
+            case .ping: return (isOpen ? [.write(Self.ping), .flush] : []) + [.setDeadline(.ping, at: next)]
             case .idle: return close(.idle, at: now)
-            case .ping: return isOpen ? [.write(Self.ping), .flush] : []
             }
         case .deadlineReached(.tokenExpiry):
             guard isOpen else { return [] }
@@ -149,7 +153,7 @@ public struct ConnectionStateMachine: Sendable {
         case .writabilityLost:
             guard isOpen else { return [] }
             return [.count(.slowConsumerDisconnected)] + close(.slowConsumer, at: now)
-        case .inputClosed, .failed:
+        case .inputClosed, .failed, .abortRequested:
             return handshake.phase == .closed ? [] : [.closeSocket]
         case .inputBroken(let reason):
             return close(reason, at: now)
@@ -168,7 +172,7 @@ public struct ConnectionStateMachine: Sendable {
 
     /// The client sent a frame: it is alive.
     private mutating func heard(at now: Moment) {
-        liveness.heard()
+        liveness.heard(at: now.uptimeNanoseconds)
         lastActiveAt = now.secondsSince1970
     }
 

@@ -5,8 +5,12 @@ import Synchronization
 
 /// Every open WebSocket connection of this node, by id: what the admin API and the
 /// `@connections` API look up. A connection is listed from its upgrade until its socket closes.
+/// (Whose a connection is, the hub knows: `connections(of:)` asks it.)
 final class ConnectionDirectory: Sendable {
     private let connections = Mutex<[ConnectionID: WebSocketConnection]>([:])
+    private let hub: Hub
+
+    init(hub: Hub) { self.hub = hub }
 
     func add(_ connection: WebSocketConnection) {
         connections.withLock { $0[connection.connectionID] = connection }
@@ -24,8 +28,9 @@ final class ConnectionDirectory: Sendable {
 
     /// The open connections of `user`, or every open connection when `user` is nil, oldest first.
     func connections(of user: UserID?) -> [WebSocketConnection] {
+        let ids = user.map { hub.outlets(of: $0).map(\.connectionID) }
         let listed = connections.withLock { connections in
-            user.map { user in connections.values.filter { $0.userID == user } } ?? Array(connections.values)
+            ids.map { $0.compactMap { connections[$0] } } ?? Array(connections.values)
         }
         return listed.sorted { $0.connectionID.rawValue < $1.connectionID.rawValue }
     }

@@ -4,7 +4,7 @@ import NIOWebSocket
 
 /// Checks every decoded client frame against `ClientFrameHeader`'s rules (masked, no RSV bit, a
 /// defined opcode) before NIOWebSocket's aggregator joins fragments — which drops the mask and
-/// the RSV bits — and hands a frame that breaks them to `WebSocketConnection` as an error, which
+/// the RSV bits — and hands a frame that breaks them to the `ConnectionHandler` as an error, which
 /// closes with `1002`. Frames that keep the rules pass unchanged.
 final class ClientFrameValidator: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame

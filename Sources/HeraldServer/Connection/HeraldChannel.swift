@@ -17,12 +17,12 @@ import NIOWebSocket
 /// handler, then Hummingbird). That pipeline is modelled on HummingbirdWebSocket's
 /// `HTTP1WebSocketUpgradeChannel`, which answers every refused upgrade with an empty `400` (and
 /// redirects other upgrade attempts). After an upgrade, by either path, the connection is a plain
-/// NIO pipeline — NIOWebSocket's frame decoder and aggregator, an `IdleStateHandler` for pings,
-/// and `WebSocketConnection` — run by its event loop, with no task per connection; see
-/// docs/PERFORMANCE.md for why.
+/// NIO pipeline — NIOWebSocket's frame decoder and aggregator, and the `ConnectionHandler` that
+/// runs the connection's state machine (its pings and deadlines included) — run by its event
+/// loop, with no task per connection; see docs/PERFORMANCE.md for why.
 struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
-        /// Nothing more to do: the connection belongs to its `WebSocketConnection`, or
+        /// Nothing more to do: the connection belongs to its `ConnectionHandler`, or
         /// `ConnectHandshake` has refused it.
         case settled
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
@@ -69,7 +69,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
         let admission = NIOLoopBoundBox<Admission?>(nil, eventLoop: channel.eventLoop)
         let webSocketUpgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
             maxFrameSize: connection.limits.maxMessageBytes,
-            enableAutomaticErrorHandling: false,  // WebSocketConnection closes with the right code itself
+            enableAutomaticErrorHandling: false,  // the ConnectionHandler closes with the right code itself
             shouldUpgrade: { channel, head in
                 // Admission (token included) is decided right here on the event loop: no task, no hop
                 // (only a token naming a key id the JWKS lacks waits, for one refresh of the key set).
@@ -186,8 +186,12 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 maxAccumulatedFrameCount: 1024,
                 maxAccumulatedFrameSize: limits.maxMessageBytes
             ),
-            IdleStateHandler(readTimeout: TimeAmount(limits.pingInterval)),
-            WebSocketConnection(identity: admitted.identity, peer: admitted.peer, wire: wire, eventLoop: channel.eventLoop, settings: connection),
+            ConnectionHandler(
+                identity: admitted.identity,
+                connection: WebSocketConnection(peer: admitted.peer, eventLoop: channel.eventLoop, metrics: connection.metrics),
+                wire: wire,
+                settings: connection
+            ),
         ])
     }
 

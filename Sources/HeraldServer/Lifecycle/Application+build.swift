@@ -52,7 +52,7 @@ public func buildApplication(
     let (broker, brokerServices) = try await brokerFactory.make(hub, configuration.history, logger)
     let lifecycle = Lifecycle()
     let refusals = Refusals(metrics: metrics)
-    let directory = ConnectionDirectory()
+    let directory = ConnectionDirectory(hub: hub)
     if let url = tokens.jwksURL {
         if let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
             throw HeraldError(.invalidConfiguration, "--jwks-url \(url): expected \(problem)")
@@ -118,7 +118,7 @@ public func buildApplication(
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
     broker.cluster?.reportRejectedNotices(to: metrics.rejectedNotice)
-    AdminRoutes(hub: hub, broker: broker, refusals: refusals, connections: connections).add(to: router, keys: publishKeys)
+    AdminRoutes(hub: hub, broker: broker, refusals: refusals, metrics: metrics, connections: connections).add(to: router, keys: publishKeys)
     ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
     let tls = try configuration.tls.map { files throws(HeraldError) in try HeraldConfiguration.TLSFiles.load(files) }

@@ -2,6 +2,7 @@ import CoreMetrics
 import HeraldCore
 import HeraldTokens
 import Prometheus
+import Synchronization
 
 /// The figures of OPERATIONS.md §2 `GET /metrics`, kept through swift-metrics in this node's own
 /// Prometheus registry (several nodes in one process, as in the tests, never share counts).
@@ -24,6 +25,8 @@ final class HeraldMetrics: DeliveryObserver {
     private let deliveries: CoreMetrics.Counter
     private let droppedPushes: CoreMetrics.Counter
     private let slowConsumerDisconnects: CoreMetrics.Counter
+    /// The same count, for `/admin/stats` (a Prometheus counter cannot be read back).
+    private let slowConsumerCount = Atomic<Int>(0)
     private let authFailures: [String: CoreMetrics.Counter]
     private let closes: [String: CoreMetrics.Counter]
     private let publishDuration: CoreMetrics.Timer
@@ -107,7 +110,14 @@ final class HeraldMetrics: DeliveryObserver {
     /// A push not written because its connection was already closing.
     func pushDropped() { droppedPushes.increment() }
 
-    func slowConsumerDisconnected() { slowConsumerDisconnects.increment() }
+    /// A connection closed with `1013` because it did not read its pushes fast enough.
+    func slowConsumerDisconnected() {
+        slowConsumerDisconnects.increment()
+        slowConsumerCount.add(1, ordering: .relaxed)
+    }
+
+    /// Connections closed as slow consumers since start (`/admin/stats` shows it).
+    var slowConsumerDisconnectCount: Int { slowConsumerCount.load(ordering: .relaxed) }
 
     /// A refused token or publish key; `reason` is one of `authFailureReasons`.
     func authFailed(_ reason: String) { authFailures[reason]?.increment() }

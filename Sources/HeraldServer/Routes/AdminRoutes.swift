@@ -14,6 +14,8 @@ struct AdminRoutes: Sendable {
     let hub: Hub
     let broker: any Broker
     let refusals: Refusals
+    /// Where the slow-consumer closes are counted.
+    let metrics: HeraldMetrics
     /// Connections on every node of the cluster (this node's alone when it has none).
     let connections: ConnectionRouter
 
@@ -43,7 +45,7 @@ struct AdminRoutes: Sendable {
         body.add("streams", kept.streams)
         body.add("keptEvents", kept.keptEvents)
         body.add("keptBytes", kept.keptBytes)
-        body.add("slowConsumerDisconnects", hub.slowConsumerDisconnects)
+        body.add("slowConsumerDisconnects", metrics.slowConsumerDisconnectCount)
         body.add("refusals", .object(refusals.snapshot.mapValues { .int($0) }))
         return body.response(status: .ok)
     }
