@@ -13,6 +13,13 @@ public protocol Broker: Sendable {
     /// accepted: then none of them was.
     func publish(_ events: [Event]) async throws -> [PublishReceipt]
 
+    /// True when `publishAtOnce` may be called: the broker accepts events without waiting for
+    /// anything (the in-memory broker), so a publish can be answered on the event loop it arrived on.
+    var acceptsAtOnce: Bool { get }
+
+    /// `publish`, on the caller's thread, for a broker that `acceptsAtOnce`.
+    func publishAtOnce(_ events: [Event]) throws -> [PublishReceipt]
+
     /// Adds `outlet` to the subscribers of `entity` and returns its stream's epoch and what it
     /// missed after `since` (`nil`: a plain subscribe, nothing to replay). `since` with an
     /// `epoch` that is not the stream's is never recovered and replays nothing; without `epoch`,
@@ -54,6 +61,11 @@ extension Broker {
 
     /// Always available: nothing outside the process can fail.
     public var isAvailable: Bool { true }
+    /// A broker waits for its storage unless it says otherwise.
+    public var acceptsAtOnce: Bool { false }
+    public func publishAtOnce(_ events: [Event]) throws -> [PublishReceipt] {
+        throw HeraldError(.brokerUnavailable, "this broker does not accept events at once")
+    }
     /// A node on its own.
     public var cluster: (any ClusterChannel)? { nil }
 }

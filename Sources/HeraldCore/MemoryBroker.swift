@@ -27,6 +27,16 @@ public final class MemoryBroker: Broker {
 
     /// Numbers, keeps and delivers each event in turn (nothing in this process can fail).
     public func publish(_ events: [Event]) async throws -> [PublishReceipt] {
+        publishNow(events)
+    }
+
+    public var acceptsAtOnce: Bool { true }
+
+    public func publishAtOnce(_ events: [Event]) throws -> [PublishReceipt] {
+        publishNow(events)
+    }
+
+    private func publishNow(_ events: [Event]) -> [PublishReceipt] {
         let date = now()
         let time = date.formatted(.iso8601)
         return events.map { event in

@@ -39,6 +39,9 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
     let connection: WebSocketConnection.Settings
     /// Behind TLS (`--tls-cert`): requests are `https`.
     let secure: Bool
+    /// What `PublishFastPath` answers publishes with.
+    let publishRoutes: PublishRoutes
+    let publishKeys: PublishKeys
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -123,6 +126,7 @@ struct HeraldChannel: ServerChildChannel, HTTPChannelHandler {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: secure))
                     try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(PublishFastPath(routes: publishRoutes, keys: publishKeys))
                     let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                         wrappingChannelSynchronously: channel,
                         configuration: .init(isOutboundHalfClosureEnabled: true)

@@ -114,7 +114,8 @@ public func buildApplication(
         publicHosts: configuration.publicHosts,
         metrics: metrics
     )
-    PublishRoutes(broker: broker, metrics: metrics, logger: logger).add(to: router, keys: publishKeys)
+    let publishRoutes = PublishRoutes(broker: broker, metrics: metrics, logger: logger)
+    publishRoutes.add(to: router, keys: publishKeys)
     let connections = ConnectionRouter(local: directory, cluster: broker.cluster)
     broker.cluster?.answerQuestions(with: connections.answer)
     broker.cluster?.reportRejectedNotices(to: metrics.rejectedNotice)
@@ -130,7 +131,14 @@ public func buildApplication(
         keepAlive: TimeAmount(limits.keepAliveTimeout)
     )
     let responder = ConnectionServer<GuardedChannel<HeraldChannel>>.responder(for: router, logger: logger)
-    let channel = HeraldChannel(responder: responder, gate: gate, connection: connection, secure: tls != nil)
+    let channel = HeraldChannel(
+        responder: responder,
+        gate: gate,
+        connection: connection,
+        secure: tls != nil,
+        publishRoutes: publishRoutes,
+        publishKeys: publishKeys
+    )
     let host = configuration.listen.host
     let onRunning: @Sendable (any Channel) async -> Void = { channel in
         await AcceptBackoff.install(on: channel, metrics: metrics, logger: logger)

@@ -19,7 +19,7 @@ import ServiceLifecycle
 ///
 /// On graceful shutdown it stops accepting and asks every connection to quiesce (NIO's
 /// `ServerQuiescingHelper`), then waits for them all to close and for their tasks to end.
-struct ConnectionServer<Child: ServerChildChannel>: Service where Child.Value == HeraldChannel.Value {
+struct ConnectionServer<Child: ServerChildChannel>: Service, CustomStringConvertible where Child.Value == HeraldChannel.Value {
     let child: Child
     let host: String
     let port: Int
@@ -29,6 +29,9 @@ struct ConnectionServer<Child: ServerChildChannel>: Service where Child.Value ==
     let logger: Logger
     /// Called with the listening channel once it accepts connections.
     let onRunning: @Sendable (any Channel) async -> Void
+
+    /// What the service group logs at start: the address, never the settings (they hold the keys).
+    var description: String { "ConnectionServer(\(host):\(port))" }
 
     func run() async throws {
         let (connections, arrived) = AsyncStream.makeStream(of: Child.Value.self)

@@ -1,3 +1,4 @@
+import HTTPTypes
 import HeraldCore
 import HeraldTokens
 import Hummingbird
@@ -13,14 +14,22 @@ struct PublishRoutes: Sendable {
     let metrics: HeraldMetrics
     let logger: Logger
 
+    /// Which publish a request is.
+    enum Route: Sendable, Equatable {
+        /// `POST /events`.
+        case events
+        /// A shortcut; `id` is the path's id, decoded and checked before the body is read.
+        case shortcut(PublishAPI.Shortcut, id: String)
+    }
+
     func add(to router: Router<BasicRequestContext>, keys: PublishKeys) {
         let group = router.group().add(middleware: keys.middleware)
-        group.post("events") { request, context in try await timed { try await publishEvents(request) } }
+        group.post("events") { request, context in try await timed { try await run(.events, request) } }
         group.post("entities/:entityId/updates") { request, context in
-            try await timed { try await publishShortcut(request, .entityUpdate, id: try PathParameter.entityID("entityId", in: context).rawValue) }
+            try await timed { try await run(.shortcut(.entityUpdate, id: try PathParameter.entityID("entityId", in: context).rawValue), request) }
         }
         group.post("users/:userId/notifications") { request, context in
-            try await timed { try await publishShortcut(request, .userNotification, id: try PathParameter.userID("userId", in: context).rawValue) }
+            try await timed { try await run(.shortcut(.userNotification, id: try PathParameter.userID("userId", in: context).rawValue), request) }
         }
     }
 
@@ -32,44 +41,97 @@ struct PublishRoutes: Sendable {
         return try await body()
     }
 
+    private func run(_ route: Route, _ request: Request) async throws(HTTPRefusal) -> Response {
+        let body = try await RequestBody.collect(request, limit: Self.maxBodyBytes)
+        let (entries, events) = try Self.read(route, body: body)
+        let receipts = events.isEmpty ? [] : try await publish(events)
+        let answer = Self.answer(route, entries: entries, receipts: receipts)
+        return JSONResponse.make(status: answer.status, body: answer.body)
+    }
+
+    /// The same on the connection's event loop (`PublishFastPath`), for a body already read and a
+    /// broker that accepts at once: the status and JSON body `run` answers with.
+    func runAtOnce(_ route: Route, body: ByteBuffer) -> (status: HTTPResponse.Status, body: ByteBuffer) {
+        do throws(HTTPRefusal) {
+            let (entries, events) = try Self.read(route, body: body)
+            let receipts = events.isEmpty ? [] : try publishAtOnce(events)
+            return Self.answer(route, entries: entries, receipts: receipts)
+        } catch {
+            return (error.status, error.body)
+        }
+    }
+
+    /// A body's entries, each an event or why it is refused, and the good ones in order; or the refusal of the whole body.
+    private static func read(
+        _ route: Route,
+        body: ByteBuffer
+    ) throws(HTTPRefusal) -> (entries: [Result<Event, EventEnvelope.EntryError>], events: [Event]) {
+        let entries: [Result<Event, EventEnvelope.EntryError>]
+        switch route {
+        case .events:
+            switch PublishAPI.entries(in: body.readableBytesView) {
+            case .failure(let refusal): throw HTTPRefusal(refusal)
+            case .success(let decoded): entries = decoded
+            }
+        case .shortcut(let shortcut, let id):
+            switch PublishAPI.event(shortcut, id: id, body: body.readableBytesView) {
+            case .failure(let refusal): throw HTTPRefusal(refusal)
+            case .success(let event): entries = [.success(event)]
+            }
+        }
+        // The good entries go to the broker in one batch (all or none); the bad ones are answered in place.
+        return (entries, entries.compactMap { try? $0.get() })
+    }
+
+    /// `POST /events`'s `200` with one result per entry; a shortcut's `202 {"eventId","seq"}`,
+    /// written as bytes (the keys in the order `JSON.encode` sorts them).
+    private static func answer(
+        _ route: Route,
+        entries: [Result<Event, EventEnvelope.EntryError>],
+        receipts: [PublishReceipt]
+    ) -> (status: HTTPResponse.Status, body: ByteBuffer) {
+        switch route {
+        case .events:
+            return (.ok, ByteBuffer(bytes: JSON.encode(PublishAPI.answer(to: entries, outcomes: receipts.map { .success($0) }))))
+        case .shortcut:
+            var body = JSONObjectWriter(capacity: 80)
+            body.add("eventId", receipts[0].eventID)
+            if let seq = receipts[0].seq { body.add("seq", seq) }
+            return (.accepted, body.finish())
+        }
+    }
+
     /// Hands events to the broker, all or none; `503 broker_unavailable` (logged) when it could not take them.
     private func publish(_ events: [Event]) async throws(HTTPRefusal) -> [PublishReceipt] {
         let receipts: [PublishReceipt]
         do {
             receipts = try await broker.publish(events)
         } catch {
-            logger.error("Publish failed: the broker did not accept the event", metadata: ["error": "\(error)"])
-            throw Self.brokerUnavailable
+            throw refused(error)
         }
+        return try counted(receipts, events)
+    }
+
+    /// The same, on the caller's thread, for a broker that `acceptsAtOnce`.
+    private func publishAtOnce(_ events: [Event]) throws(HTTPRefusal) -> [PublishReceipt] {
+        let receipts: [PublishReceipt]
+        do {
+            receipts = try broker.publishAtOnce(events)
+        } catch {
+            throw refused(error)
+        }
+        return try counted(receipts, events)
+    }
+
+    private func counted(_ receipts: [PublishReceipt], _ events: [Event]) throws(HTTPRefusal) -> [PublishReceipt] {
         guard receipts.count == events.count else { throw Self.brokerUnavailable }
         for event in events { metrics.published(event) }
         return receipts
     }
 
-    private func publishEvents(_ request: Request) async throws(HTTPRefusal) -> Response {
-        let body = try await RequestBody.collect(request, limit: Self.maxBodyBytes)
-        let entries: [Result<Event, EventEnvelope.EntryError>]
-        switch PublishAPI.entries(in: body.readableBytesView) {
-        case .failure(let refusal): throw HTTPRefusal(refusal)
-        case .success(let decoded): entries = decoded
-        }
-        // The good entries go to the broker in one batch (all or none); the bad ones are answered in place.
-        let events = entries.compactMap { try? $0.get() }
-        let receipts = events.isEmpty ? [] : try await publish(events)
-        let answer = PublishAPI.answer(to: entries, outcomes: receipts.map { .success($0) })
-        return JSONResponse.make(status: .ok, body: ByteBuffer(bytes: JSON.encode(answer)))
-    }
-
-    /// A shortcut: `id` is the path's id, decoded and checked before the body is read.
-    private func publishShortcut(_ request: Request, _ shortcut: PublishAPI.Shortcut, id: String) async throws(HTTPRefusal) -> Response {
-        let body = try await RequestBody.collect(request, limit: Self.maxBodyBytes)
-        switch PublishAPI.event(shortcut, id: id, body: body.readableBytesView) {
-        case .failure(let refusal):
-            throw HTTPRefusal(refusal)
-        case .success(let event):
-            let receipts = try await publish([event])
-            return JSONResponse.make(status: .accepted, body: ByteBuffer(bytes: JSON.encode(PublishAPI.answer(to: receipts[0]))))
-        }
+    private func refused(_ error: any Error) -> HTTPRefusal {
+        logger.error("Publish failed: the broker did not accept the event", metadata: ["error": "\(error)"])
+        return Self.brokerUnavailable
     }
 
     private static let brokerUnavailable = HTTPRefusal(

@@ -1,0 +1,118 @@
+import Foundation
+import HeraldClient
+import HeraldCore
+import Testing
+
+/// Publishes a connection's event loop answers itself (`PublishFastPath`) and the ones it leaves
+/// to Hummingbird's routes read alike, and a keep-alive connection's answers stay in order
+/// whichever answers them.
+@Suite struct PublishFastPathTests {
+    private static func post(_ path: String, _ body: String, key: String = TestServer.publishKey, extra: [String] = []) -> String {
+        ([
+            "POST \(path) HTTP/1.1", "Host: 127.0.0.1", "Authorization: Bearer \(key)", "Content-Type: application/json",
+            "Content-Length: \(body.utf8.count)",
+        ] + extra).joined(separator: "\r\n") + "\r\n\r\n" + body
+    }
+
+    /// The responses in `received`: status code and JSON body, in order (each has a Content-Length).
+    private static func responses(_ received: String) -> [(status: Int, headers: String, body: JSONValue?)] {
+        var rest = Substring(received)
+        var found: [(Int, String, JSONValue?)] = []
+        while let end = rest.range(of: "\r\n\r\n") {
+            let head = String(rest[..<end.lowerBound])
+            let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+            let length =
+                head.lowercased().split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+            let bodyStart = end.upperBound
+            guard rest.utf8.distance(from: bodyStart, to: rest.endIndex) >= length else { break }
+            let bodyEnd = rest.utf8.index(bodyStart, offsetBy: length)
+            found.append((status, head.lowercased(), JSON.parse(String(rest[bodyStart..<bodyEnd]))))
+            rest = rest[bodyEnd...]
+        }
+        return found
+    }
+
+    private static func exchange(
+        _ server: TestServer,
+        _ requests: [String],
+        expecting count: Int
+    ) async throws -> [(status: Int, headers: String, body: JSONValue?)] {
+        let received = try await RawHTTP.received(port: server.port, request: requests.joined()) { responses($0).count >= count }
+        return responses(received)
+    }
+
+    @Test func pipelinedPublishesAreAnsweredInOrder() async throws {
+        let server = try await TestServer.start()
+        let subscriber = try await server.subscriber(to: ["order-1"])
+        let requests = (1...20).map { Self.post("/entities/order-1/updates", #"{"message":"m\#($0)"}"#) }
+        let answers = try await Self.exchange(server, requests, expecting: 20)
+        #expect(answers.map(\.status) == Array(repeating: 202, count: 20))
+        #expect(answers.map { $0.body?["seq"] } == (1...20).map { .int($0) })
+        for seq in 1...20 {
+            let push = try await subscriber.json()
+            #expect(push["seq"] == .int(seq) && push["message"] == .string("m\(seq)"))
+        }
+        subscriber.close()
+        try await server.stop()
+    }
+
+    /// A request for Hummingbird between publishes, and publishes it must take (a query, a
+    /// chunked body, a wrong key): every answer in the order asked.
+    @Test func answersStayInOrderWhicheverPathAnswers() async throws {
+        let server = try await TestServer.start()
+        let chunked =
+            [
+                "POST /entities/order-2/updates HTTP/1.1", "Host: x", "Authorization: Bearer \(TestServer.publishKey)",
+                "Transfer-Encoding: chunked",
+            ].joined(separator: "\r\n") + "\r\n\r\n" + "10\r\n{\"message\":\"m4\"}\r\n0\r\n\r\n"
+        let requests = [
+            Self.post("/entities/order-2/updates", #"{"message":"m1"}"#),
+            "GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+            Self.post("/entities/order-2/updates?via=router", #"{"message":"m2"}"#),
+            Self.post("/entities/order-2/updates", #"{"message":"m3"}"#),
+            chunked,
+            Self.post("/entities/order-2/updates", #"{"message":"m5"}"#),
+            // A refused key closes the connection (its body is not read): last.
+            Self.post("/entities/order-2/updates", #"{"message":"m6"}"#, key: "wrong"),
+        ]
+        let answers = try await Self.exchange(server, requests, expecting: 7)
+        try await server.stop()
+        #expect(answers.map(\.status) == [202, 200, 202, 202, 202, 202, 401])
+        #expect(answers.compactMap { $0.body?["seq"] } == [.int(1), .int(2), .int(3), .int(4), .int(5)])
+    }
+
+    @Test func bothPathsAnswerAlike() async throws {
+        let server = try await TestServer.start()
+        // The same requests, on the event loop and (with a query, which only the router takes) by Hummingbird.
+        let cases: [(path: String, body: String)] = [
+            ("/entities/order-3/updates", #"{"message":"hi","data":{"b":1,"a":[true,null]}}"#),
+            ("/entities/order-3/updates", #"{"data":1}"#),
+            ("/entities/order-3/updates", "not json"),
+            ("/users/ada/notifications", #"{"message":"hello","callback":"https://example.com/x"}"#),
+            ("/events", #"[{"DetailType":"Entity Updated","Detail":{"entityId":"order-3","message":"e"}},{"detail-type":"nope"}]"#),
+            ("/events", #"{"not":"an array"}"#),
+        ]
+        for (path, body) in cases {
+            let fast = try await Self.exchange(server, [Self.post(path, body)], expecting: 1)
+            let routed = try await Self.exchange(server, [Self.post(path + "?x=1", body)], expecting: 1)
+            #expect(fast.first?.status == routed.first?.status, "\(path) \(body)")
+            for answer in fast + routed {
+                #expect(answer.headers.contains("content-type: application/json; charset=utf-8"))
+                #expect(answer.headers.contains("server: herald") && answer.headers.contains("date: "))
+            }
+            // Event ids and seqs differ; everything else is the same.
+            func shape(_ value: JSONValue?) -> JSONValue? {
+                switch value {
+                case .object(let fields)?: .object(fields.mapValues { shape($0) ?? .null })
+                case .array(let items)?: .array(items.map { shape($0) ?? .null })
+                case .string?: .string("s")
+                case .int?: .int(0)
+                case let other: other
+                }
+            }
+            #expect(shape(fast.first?.body) == shape(routed.first?.body), "\(path) \(body)")
+        }
+        try await server.stop()
+    }
+}
