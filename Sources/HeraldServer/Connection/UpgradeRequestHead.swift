@@ -26,15 +26,21 @@ struct UpgradeRequestHead: Sendable {
     /// The first query parameter `name`, percent-decoded (kept as sent when that fails), as
     /// Hummingbird reads one: `""` for a key without `=` value.
     func queryParameter(_ name: String) -> String? {
-        guard let question = target.firstIndex(of: "?") else { return nil }
-        for pair in target[target.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false) {
-            let equals = pair.firstIndex(of: "=")
-            guard pair[..<(equals ?? pair.endIndex)] == name else { continue }
-            guard let equals else { return "" }
-            let value = pair[pair.index(after: equals)...]
-            return Self.percentDecoded(value) ?? String(value)
+        let bytes = target.utf8
+        guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        var start = bytes.index(after: question)
+        while true {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            let pair = bytes[start..<end]
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            if pair[..<(equals ?? pair.endIndex)].elementsEqual(name.utf8) {
+                guard let equals else { return "" }
+                let value = pair[pair.index(after: equals)...]
+                return Self.percentDecoded(value) ?? String(Substring(value))
+            }
+            guard end < bytes.endIndex else { return nil }
+            start = bytes.index(after: end)
         }
-        return nil
     }
 
     /// Parses `bytes`: the request line and header lines, each ending in CRLF, without the empty
@@ -51,8 +57,8 @@ struct UpgradeRequestHead: Sendable {
         while let line = lines.next() {
             guard let (name, value) = headerLine(line) else { return nil }
             switch name {
-            case "upgrade": upgrade = upgrade || tokens(value).contains { $0.lowercased() == "websocket" }
-            case "connection": connectionUpgrade = connectionUpgrade || tokens(value).contains { $0.lowercased() == "upgrade" }
+            case "upgrade": upgrade = upgrade || lists(value, "websocket")
+            case "connection": connectionUpgrade = connectionUpgrade || lists(value, "upgrade")
             case "sec-websocket-key": keys.append(value)
             case "sec-websocket-version": versions.append(value)
             case "host": hosts += 1
@@ -107,20 +113,34 @@ struct UpgradeRequestHead: Sendable {
         }
     }
 
-    /// The comma-separated members of a header value, trimmed.
-    private static func tokens(_ value: String) -> [Substring] {
-        value.split(separator: ",").map { $0.drop { $0 == " " || $0 == "\t" } }.map { token in
-            var token = token
-            while token.last == " " || token.last == "\t" { token.removeLast() }
-            return token
+    /// Whether the comma-separated `value` has a member equal to `token` (lowercase), ignoring
+    /// ASCII case and surrounding spaces and tabs.
+    private static func lists(_ value: String, _ token: StaticString) -> Bool {
+        let wanted = UnsafeRawBufferPointer(start: token.utf8Start, count: token.utf8CodeUnitCount)
+        var member: [UInt8] = []
+        for byte in value.utf8 + [UInt8(ascii: ",")] {
+            switch byte {
+            case UInt8(ascii: ","):
+                while member.last == UInt8(ascii: " ") || member.last == UInt8(ascii: "\t") { member.removeLast() }
+                if member.elementsEqual(wanted) { return true }
+                member.removeAll(keepingCapacity: true)
+            case UInt8(ascii: " "),
+                UInt8(ascii: "\t") where member.isEmpty:
+                continue
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                member.append(byte + 32)
+            default:
+                member.append(byte)
+            }
         }
+        return false
     }
 
     /// `%XX` decoded; nil when an escape is malformed.
-    private static func percentDecoded(_ text: Substring) -> String? {
-        guard text.contains("%") else { return String(text) }
+    private static func percentDecoded(_ text: Substring.UTF8View) -> String? {
+        guard text.contains(UInt8(ascii: "%")) else { return String(Substring(text)) }
         var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             guard byte == UInt8(ascii: "%") else {
                 bytes.append(byte)

@@ -129,27 +129,36 @@ public func buildApplication(
         body: TimeAmount(limits.bodyTimeout),
         keepAlive: TimeAmount(limits.keepAliveTimeout)
     )
-    let server = HTTPServerBuilder { responder in
-        let channel = HeraldChannel(responder: responder, gate: gate, connection: connection, secure: tls != nil)
-        // The pending bound and the deadlines come first, before TLS and any protocol.
-        if let tls {
-            return GuardedChannel(base: try TLSChannel(channel, tlsConfiguration: tls), pending: pending, timeouts: timeouts, metrics: metrics)
-        }
-        return GuardedChannel(base: channel, pending: pending, timeouts: timeouts, metrics: metrics)
-    }
+    let responder = ConnectionServer<GuardedChannel<HeraldChannel>>.responder(for: router, logger: logger)
+    let channel = HeraldChannel(responder: responder, gate: gate, connection: connection, secure: tls != nil)
     let host = configuration.listen.host
-    let application = Application(
-        router: router,
-        server: server,
-        // A push gateway takes reconnect storms: a deep accept queue instead of SYN retries (1 s each).
-        configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "Herald", backlog: 4096),
-        onServerRunning: { channel in
-            await AcceptBackoff.install(on: channel, metrics: metrics, logger: logger)
-            await onListening(host, channel.localAddress?.port ?? configuration.listen.port)
-        },
-        eventLoopGroupProvider: .shared(EventLoops.group),
-        logger: logger
-    )
+    let onRunning: @Sendable (any Channel) async -> Void = { channel in
+        await AcceptBackoff.install(on: channel, metrics: metrics, logger: logger)
+        await onListening(host, channel.localAddress?.port ?? configuration.listen.port)
+    }
+    // The pending bound and the deadlines come first, before TLS and any protocol.
+    let server: any Service
+    if let tls {
+        server = ConnectionServer(
+            child: GuardedChannel(base: try TLSChannel(channel, tlsConfiguration: tls), pending: pending, timeouts: timeouts, metrics: metrics),
+            host: host,
+            port: configuration.listen.port,
+            backlog: 4096,
+            group: EventLoops.group,
+            logger: logger,
+            onRunning: onRunning
+        )
+    } else {
+        server = ConnectionServer(
+            child: GuardedChannel(base: channel, pending: pending, timeouts: timeouts, metrics: metrics),
+            host: host,
+            port: configuration.listen.port,
+            backlog: 4096,
+            group: EventLoops.group,
+            logger: logger,
+            onRunning: onRunning
+        )
+    }
     logger.info(
         "Starting",
         metadata: [
@@ -161,7 +170,7 @@ public func buildApplication(
     // Graceful shutdown runs in reverse order: the drain finishes before the server stops, and
     // the server before the broker's services.
     let sweep = HistorySweep(broker: broker, interval: configuration.history.sweepInterval, logger: logger)
-    let services: [any Service] = brokerServices + [application, drain, sweep] + (keySet.map { [$0] } ?? [])
+    let services: [any Service] = brokerServices + [server, drain, sweep] + (keySet.map { [$0] } ?? [])
     let group = ServiceGroup(configuration: .init(services: services, logger: logger))
     return HeraldApplication(hub: hub, group: group)
 }
