@@ -518,14 +518,17 @@ import Testing
         #expect(try await deployment.table.connection("c1")?.allowedEntities == EntityPatterns(["a"]))
         // Recorded without the claim (an authorizer of before): fail closed.
         try await deployment.connect("c2")
-        #expect(try await deployment.send(#"{"action":"subscribe","entityId":"a"}"#, from: "c2") == [
-            ["type": "error", "code": "forbidden", "message": "this token does not allow subscribing to a"]
-        ])
+        #expect(
+            try await deployment.send(#"{"action":"subscribe","entityId":"a"}"#, from: "c2") == [
+                ["type": "error", "code": "forbidden", "message": "this token does not allow subscribing to a"]
+            ]
+        )
         try await deployment.stop()
     }
 
     @Test func theAuthorisationHookIsTheServersAlone() {
-        #expect(throws: LambdaError("HERALD_SUBSCRIPTION_AUTH must be none or claims (the authorisation hook is the standalone server's), not hook")) {
+        #expect(throws: LambdaError("HERALD_SUBSCRIPTION_AUTH must be none or claims (the authorisation hook is the standalone server's), not hook"))
+        {
             _ = try LambdaSettings(environment: ["HERALD_TABLE": "t", "HERALD_SECRET_ID": "s", "HERALD_SUBSCRIPTION_AUTH": "hook"])
         }
     }

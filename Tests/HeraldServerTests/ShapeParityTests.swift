@@ -119,7 +119,11 @@ import Testing
         let lambda = try await LambdaShape.run(scenario)
         #expect(server.count == scenario.steps.count && lambda.count == scenario.steps.count, sourceLocation: sourceLocation)
         for (index, (onServer, onLambda)) in zip(server, lambda).enumerated() {
-            #expect(onServer == onLambda, "step \(index) (\(scenario.steps[index])): server \(onServer), AWS \(onLambda)", sourceLocation: sourceLocation)
+            #expect(
+                onServer == onLambda,
+                "step \(index) (\(scenario.steps[index])): server \(onServer), AWS \(onLambda)",
+                sourceLocation: sourceLocation
+            )
             #expect(!onServer.isEmpty, "step \(index) was answered", sourceLocation: sourceLocation)
         }
     }
