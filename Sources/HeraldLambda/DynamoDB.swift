@@ -95,7 +95,8 @@ public struct DynamoDB: Sendable {
             names["#r\(index)"] = .string(name)
             removals.append("#r\(index)")
         }
-        let expression = (assignments.isEmpty ? [] : ["SET " + assignments.joined(separator: ", ")])
+        let expression =
+            (assignments.isEmpty ? [] : ["SET " + assignments.joined(separator: ", ")])
             + (removals.isEmpty ? [] : ["REMOVE " + removals.joined(separator: ", ")])
         guard !expression.isEmpty else { return true }
         var body: [String: JSONValue] = [

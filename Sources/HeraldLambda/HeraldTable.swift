@@ -41,7 +41,12 @@ public struct HeraldTable: Sendable {
         public var allowedEntities: EntityPatterns?
 
         public init(
-            id: String, userID: UserID, sourceIP: String, userAgent: String?, connectedAt: Int, expiresAt: Int? = nil,
+            id: String,
+            userID: UserID,
+            sourceIP: String,
+            userAgent: String?,
+            connectedAt: Int,
+            expiresAt: Int? = nil,
             allowedEntities: EntityPatterns? = nil
         ) {
             (self.id, self.userID, self.sourceIP, self.userAgent, self.connectedAt) = (id, userID, sourceIP, userAgent, connectedAt)
@@ -80,7 +85,11 @@ public struct HeraldTable: Sendable {
         let items = try await database.query(pk: "CONN#\(id)")
         guard let meta = items.first(where: { $0.string("sk") == "META" }), let user = meta.string("userId").flatMap(UserID.init) else { return nil }
         let entities = items.compactMap { $0.string("sk") }.filter { $0.hasPrefix("SUB#") }.compactMap { EntityID(String($0.dropFirst(4))) }
-        return ConnectionState(userID: user, subscriptions: entities, allowedEntities: meta.string("entities").map { Self.entities($0) ?? EntityPatterns([]) })
+        return ConnectionState(
+            userID: user,
+            subscriptions: entities,
+            allowedEntities: meta.string("entities").map { Self.entities($0) ?? EntityPatterns([]) }
+        )
     }
 
     /// A `refresh` replaced the connection's token: its `exp` and what it allows.

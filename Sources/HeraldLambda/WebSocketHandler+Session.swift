@@ -17,7 +17,8 @@ extension WebSocketHandler {
         // A message from a connection the table no longer knows ($disconnect ran): nobody to answer.
         guard let stored = try await table.connection(id) else { return }
         var session = SessionStateMachine(
-            userID: stored.userID, maxSubscriptions: settings.maxSubscriptions,
+            userID: stored.userID,
+            maxSubscriptions: settings.maxSubscriptions,
             // With claim authorisation a connection recorded without the claim allows nothing (fail closed).
             allowedEntities: settings.entitiesClaim == nil ? nil : stored.allowedEntities ?? EntityPatterns([]),
             subscriptions: Set(stored.subscriptions)
@@ -61,9 +62,16 @@ private struct SessionRun {
             case .verifyToken(let token):
                 switch handler.verifier.verify(token) {
                 case .failure(let rejection):
-                    try await perform(session.tokenRefused(rejection.reason == .expired ? .tokenExpired : .tokenInvalid, rejection.message), on: &session)
+                    try await perform(
+                        session.tokenRefused(rejection.reason == .expired ? .tokenExpired : .tokenInvalid, rejection.message),
+                        on: &session
+                    )
                 case .success(let identity):
-                    let answer = session.tokenVerified(userID: identity.userID, expiresAt: identity.expiresAt, allowedEntities: identity.allowedEntities)
+                    let answer = session.tokenVerified(
+                        userID: identity.userID,
+                        expiresAt: identity.expiresAt,
+                        allowedEntities: identity.allowedEntities
+                    )
                     try await perform(answer, on: &session)
                 }
             case .askHook:
@@ -82,7 +90,10 @@ private struct SessionRun {
         let latest = try await handler.table.latestSeq(of: order.entity)
         let kept = since < latest ? try await handler.table.kept(of: order.entity, after: since) : []
         return Replay.resume(
-            since: since, epoch: order.epoch, streamEpoch: epoch, latestSeq: latest,
+            since: since,
+            epoch: order.epoch,
+            streamEpoch: epoch,
+            latestSeq: latest,
             kept: kept.map { (seq: $0.seq, frame: WireFrame.text(ByteBuffer(string: $0.push))) }
         )
     }

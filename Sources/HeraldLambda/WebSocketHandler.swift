@@ -53,7 +53,9 @@ public struct WebSocketHandler: LambdaHandler {
             connectedAt: Self.integer(context?["connectedAt"]) ?? Int(Date().timeIntervalSince1970 * 1000),
             expiresAt: Self.integer(authorizer?["exp"]),
             // With claim authorisation a token without the claim allows nothing (fail closed).
-            allowedEntities: settings.entitiesClaim.map { _ in authorizer?["entities"]?.stringValue.flatMap(HeraldTable.entities) ?? EntityPatterns([]) }
+            allowedEntities: settings.entitiesClaim.map { _ in
+                authorizer?["entities"]?.stringValue.flatMap(HeraldTable.entities) ?? EntityPatterns([])
+            }
         )
         try await table.connected(connection)
         guard let subprotocol = Self.header("sec-websocket-protocol", in: event)?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces)

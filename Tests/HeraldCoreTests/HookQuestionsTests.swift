@@ -56,10 +56,12 @@ import Testing
         let list = (0..<3_000).map { "\"e\($0)\"" }.joined(separator: ",")
         #expect(session.receive(text: #"{"action":"subscribe","entityIds":[\#(list)],"requestId":1}"#).isEmpty)
         #expect(session.receive(text: #"{"action":"unsubscribe","entityIds":["a","b","c","d"]}"#).isEmpty)
-        #expect(outlet.texts == [
-            #"{"type":"error","code":"invalid_message","message":"entityIds lists 3000 ids; at most 3 per message (the subscription limit)","requestId":1}"#,
-            #"{"type":"error","code":"invalid_message","message":"entityIds lists 4 ids; at most 3 per message (the subscription limit)"}"#,
-        ])
+        #expect(
+            outlet.texts == [
+                #"{"type":"error","code":"invalid_message","message":"entityIds lists 3000 ids; at most 3 per message (the subscription limit)","requestId":1}"#,
+                #"{"type":"error","code":"invalid_message","message":"entityIds lists 4 ids; at most 3 per message (the subscription limit)"}"#,
+            ]
+        )
         // Exactly the limit is fine, and asks the hook about each.
         #expect(session.receive(text: #"{"action":"subscribe","entityIds":["a","b","c"]}"#) == [.askHook(ids("a", "b", "c"))])
         session.end()

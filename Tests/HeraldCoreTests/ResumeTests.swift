@@ -67,7 +67,11 @@ import Testing
         let broker = MemoryBroker(hub: hub)
         try await publish(broker, count: 5)
         let (stale, current) = (RecordingOutlet(on: loop), RecordingOutlet(on: loop))
-        subscribe(SessionRunner(userID: UserID("u")!, outlet: stale, hub: hub, broker: broker, maxSubscriptions: 10), since: 2, epoch: "before-restart")
+        subscribe(
+            SessionRunner(userID: UserID("u")!, outlet: stale, hub: hub, broker: broker, maxSubscriptions: 10),
+            since: 2,
+            epoch: "before-restart"
+        )
         let epoch = try #require(JSON.parse(stale.texts[0])?["epoch"]?.stringValue, "the ack names the stream's epoch")
         subscribe(SessionRunner(userID: UserID("u")!, outlet: current, hub: hub, broker: broker, maxSubscriptions: 10), since: 2, epoch: epoch)
         #expect(received(stale) == ["ack:false"])

@@ -12,8 +12,13 @@ final class SessionRunner: Sendable {
     private let broker: any Broker
 
     init(
-        userID: UserID = UserID("u")!, outlet: RecordingOutlet, hub: Hub, broker: any Broker, maxSubscriptions: Int,
-        allowedEntities: EntityPatterns? = nil, asksHook: Bool = false
+        userID: UserID = UserID("u")!,
+        outlet: RecordingOutlet,
+        hub: Hub,
+        broker: any Broker,
+        maxSubscriptions: Int,
+        allowedEntities: EntityPatterns? = nil,
+        asksHook: Bool = false
     ) {
         machine = Mutex(
             SessionStateMachine(userID: userID, maxSubscriptions: maxSubscriptions, allowedEntities: allowedEntities, asksHook: asksHook)

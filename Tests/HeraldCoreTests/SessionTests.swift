@@ -33,11 +33,13 @@ import Testing
         // Each entity's stream has its own epoch.
         let epochs = outlet.texts.map { JSON.parse($0)?["epoch"]?.stringValue ?? "" }
         #expect(outlet.texts.count == 3 && epochs[0] != epochs[1])
-        #expect(outlet.texts == [
-            #"{"type":"subscribed","entityId":"z","recovered":true,"epoch":"\#(epochs[0])"}"#,
-            #"{"type":"subscribed","entityId":"a","recovered":true,"epoch":"\#(epochs[1])","requestId":1}"#,
-            #"{"type":"error","code":"subscription_limit","message":"limit of 2 subscriptions reached; unsubscribe from something first","requestId":1}"#,
-        ])
+        #expect(
+            outlet.texts == [
+                #"{"type":"subscribed","entityId":"z","recovered":true,"epoch":"\#(epochs[0])"}"#,
+                #"{"type":"subscribed","entityId":"a","recovered":true,"epoch":"\#(epochs[1])","requestId":1}"#,
+                #"{"type":"error","code":"subscription_limit","message":"limit of 2 subscriptions reached; unsubscribe from something first","requestId":1}"#,
+            ]
+        )
         #expect(hub.subscriptions == 2)
         session.end()
         #expect(hub.subscriptions == 0)
@@ -53,7 +55,11 @@ import Testing
         let hub = Hub(shardCount: 2)
         let outlet = RecordingOutlet(on: loop)
         let session = SessionRunner(
-            outlet: outlet, hub: hub, broker: MemoryBroker(hub: hub), maxSubscriptions: 10, allowedEntities: EntityPatterns(["order-*"]),
+            outlet: outlet,
+            hub: hub,
+            broker: MemoryBroker(hub: hub),
+            maxSubscriptions: 10,
+            allowedEntities: EntityPatterns(["order-*"]),
             asksHook: true
         )
         let questions = session.receive(text: #"{"action":"subscribe","entityIds":["order-1","x","y","x"],"requestId":7}"#)

@@ -29,7 +29,10 @@ import Testing
         let wallAtStart: Double
 
         static func start(
-            expiresIn: Double = 3_600, leeway: Duration = .zero, stalled: Bool = false, configure: (inout HeraldConfiguration.Limits) -> Void = { _ in }
+            expiresIn: Double = 3_600,
+            leeway: Duration = .zero,
+            stalled: Bool = false,
+            configure: (inout HeraldConfiguration.Limits) -> Void = { _ in }
         ) async throws -> Harness {
             let loop = EmbeddedEventLoop()
             let channel = EmbeddedChannel(loop: loop)
@@ -44,8 +47,16 @@ import Testing
             let verifier = try await TokenVerifier(configuration: tokens)
             let wallAtStart = Date().timeIntervalSince1970.rounded(.down)
             let settings = WebSocketConnection.Settings(
-                hub: hub, broker: MemoryBroker(hub: hub), refusals: Refusals(metrics: metrics), verifier: verifier, tokenLeeway: leeway,
-                limits: limits, hook: nil, metrics: metrics, directory: ConnectionDirectory(hub: hub), logger: Logger(label: "tests"),
+                hub: hub,
+                broker: MemoryBroker(hub: hub),
+                refusals: Refusals(metrics: metrics),
+                verifier: verifier,
+                tokenLeeway: leeway,
+                limits: limits,
+                hook: nil,
+                metrics: metrics,
+                directory: ConnectionDirectory(hub: hub),
+                logger: Logger(label: "tests"),
                 wallClock: { wallAtStart + Double(loop.now.uptimeNanoseconds) / 1e9 }
             )
             let peer = WebSocketConnection.Peer(sourceIP: "203.0.113.1", userAgent: nil, connectedAt: Date(timeIntervalSince1970: wallAtStart))
@@ -57,7 +68,15 @@ import Testing
             try channel.pipeline.syncOperations.addHandlers([
                 wire, ConnectionHandler(identity: identity, connection: connection, wire: wire, settings: settings),
             ])
-            return Harness(loop: loop, channel: channel, hub: hub, metrics: metrics, connection: connection, verifier: verifier, wallAtStart: wallAtStart)
+            return Harness(
+                loop: loop,
+                channel: channel,
+                hub: hub,
+                metrics: metrics,
+                connection: connection,
+                verifier: verifier,
+                wallAtStart: wallAtStart
+            )
         }
 
         func send(_ opcode: WebSocketOpcode, _ payload: ByteBuffer = ByteBuffer()) throws {
@@ -171,7 +190,10 @@ import Testing
         harness.connection.write(.text(ByteBuffer(string: "late")))
         harness.connection.flush()
         #expect(try harness.written().isEmpty)
-        let metrics = String(decoding: harness.metrics.exposition(hub: harness.hub, kept: EntityStreams.Figures(streams: 0, keptEvents: 0, keptBytes: 0)), as: UTF8.self)
+        let metrics = String(
+            decoding: harness.metrics.exposition(hub: harness.hub, kept: EntityStreams.Figures(streams: 0, keptEvents: 0, keptBytes: 0)),
+            as: UTF8.self
+        )
         #expect(metrics.contains("herald_dropped_pushes_total 1"))
         #expect(metrics.contains(#"herald_closes_total{code="1000"} 1"#))
     }

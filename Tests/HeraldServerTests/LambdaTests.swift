@@ -484,6 +484,55 @@ import Testing
         try await deployment.stop()
     }
 
+    /// What AWS cannot do (deploy/aws/README.md): there is no per-connection timer, so a
+    /// connection outlives its token's `exp` — the server closes it with `4001`
+    /// (ConnectionHandlerTests) — and is answered until API Gateway's own 2-hour limit.
+    @Test func aConnectionOutlivesItsTokenOnAWS() async throws {
+        let deployment = try await Deployment.start()
+        deployment.api.open("c1")
+        let expired = Int(Date().timeIntervalSince1970) - 3_600
+        let connect = deployment.event("CONNECT", "c1", authorizer: ["userId": "ada", "exp": .int(expired)])
+        #expect(try await deployment.websocket.handle(connect) == ["statusCode": .int(200)])
+        #expect(try await deployment.send(#"{"action":"ping","requestId":1}"#, from: "c1") == [["type": "pong", "requestId": .int(1)]])
+        #expect(deployment.api.isOpen("c1"), "no DeleteConnection: nothing closes it at exp")
+        try await deployment.stop()
+    }
+
+    /// `HERALD_SUBSCRIPTION_AUTH` `claims`: the authorizer passes the claim, `$connect` keeps it
+    /// in the table, a `refresh` replaces it; a connection recorded without it allows nothing.
+    @Test func theClaimIsKeptInTheTableAndARefreshReplacesIt() async throws {
+        let deployment = try await Deployment.start(["HERALD_SUBSCRIPTION_AUTH": "claims"])
+        func token(_ entities: [String]) async throws -> String {
+            var claims = TokenIssuer.Claims()
+            claims.userID = "ada"
+            claims.entities = entities
+            return try await TokenIssuer(secret: Deployment.secret).token(for: claims)
+        }
+        let admitted = try await deployment.authorizer.handle(["queryStringParameters": ["token": .string(try await token(["order-*"]))]])
+        #expect(admitted["context"]?["entities"] == #"["order-*"]"#)
+        deployment.api.open("c1")
+        _ = try await deployment.websocket.handle(deployment.event("CONNECT", "c1", authorizer: admitted["context"]))
+        #expect(try await deployment.table.connection("c1")?.allowedEntities == EntityPatterns(["order-*"]))
+        let refreshed = try await deployment.send(#"{"action":"refresh","token":"\#(try await token(["a"]))"}"#, from: "c1")
+        #expect(refreshed.first?["type"] == "refreshed")
+        #expect(try await deployment.table.connection("c1")?.allowedEntities == EntityPatterns(["a"]))
+        // Recorded without the claim (an authorizer of before): fail closed.
+        try await deployment.connect("c2")
+        #expect(
+            try await deployment.send(#"{"action":"subscribe","entityId":"a"}"#, from: "c2") == [
+                ["type": "error", "code": "forbidden", "message": "this token does not allow subscribing to a"]
+            ]
+        )
+        try await deployment.stop()
+    }
+
+    @Test func theAuthorisationHookIsTheServersAlone() {
+        #expect(throws: LambdaError("HERALD_SUBSCRIPTION_AUTH must be none or claims (the authorisation hook is the standalone server's), not hook"))
+        {
+            _ = try LambdaSettings(environment: ["HERALD_TABLE": "t", "HERALD_SECRET_ID": "s", "HERALD_SUBSCRIPTION_AUTH": "hook"])
+        }
+    }
+
     @Test func aFunctionWithoutItsSettingsSaysWhichIsMissing() async throws {
         await #expect(throws: LambdaError("HERALD_TABLE is not set")) {
             _ = try await LambdaFunctions.handler(named: "websocket", environment: [:])

@@ -38,11 +38,15 @@ final class ConnectionHandler: ChannelInboundHandler {
     init(identity: Identity, connection: WebSocketConnection, wire: WireWriter, settings: WebSocketConnection.Settings) {
         let hook = settings.hook
         let session = SessionStateMachine(
-            userID: identity.userID, maxSubscriptions: settings.limits.maxSubscriptions, allowedEntities: identity.allowedEntities,
-            asksHook: hook != nil, hookCacheTTL: hook?.cacheTTL ?? .zero
+            userID: identity.userID,
+            maxSubscriptions: settings.limits.maxSubscriptions,
+            allowedEntities: identity.allowedEntities,
+            asksHook: hook != nil,
+            hookCacheTTL: hook?.cacheTTL ?? .zero
         )
         let upgraded = Moment(
-            uptimeNanoseconds: connection.eventLoop.now.uptimeNanoseconds, secondsSince1970: connection.peer.connectedAt.timeIntervalSince1970
+            uptimeNanoseconds: connection.eventLoop.now.uptimeNanoseconds,
+            secondsSince1970: connection.peer.connectedAt.timeIntervalSince1970
         )
         state = ConnectionStateMachine(session: session, expiresAt: identity.expiresAt, configuration: settings.machine, now: upgraded)
         self.connection = connection
@@ -222,7 +226,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func sendClose(_ frame: WireFrame, then: ConnectionStateMachine.AfterClose) {
         guard let context else { return }
         settings.logger.debug(
-            "Closing", metadata: ["herald.connection.id": "\(connection.connectionID)", "herald.close.code": "\(state.closeCode ?? 0)"]
+            "Closing",
+            metadata: ["herald.connection.id": "\(connection.connectionID)", "herald.close.code": "\(state.closeCode ?? 0)"]
         )
         let written = context.eventLoop.makePromise(of: Void.self)
         switch then {

@@ -11,7 +11,10 @@ extension WebSocketConnection {
         return try await eventLoop.submit { [connectionID, peer] in
             guard let handler = handler.value else { throw ChannelError.ioOnClosedChannel }
             return ConnectionSnapshot(
-                connectionID: connectionID, userID: handler.userID, peer: peer, lastActiveAt: handler.lastActiveAt,
+                connectionID: connectionID,
+                userID: handler.userID,
+                peer: peer,
+                lastActiveAt: handler.lastActiveAt,
                 subscriptions: handler.subscriptionCount
             )
         }.get()

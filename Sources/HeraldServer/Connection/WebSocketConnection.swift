@@ -32,8 +32,12 @@ final class WebSocketConnection: Outlet {
         /// The limits that shape each connection's state machine.
         var machine: ConnectionStateMachine.Configuration {
             ConnectionStateMachine.Configuration(
-                maxMessagesPerSecond: limits.maxMessagesPerSecond, pingInterval: limits.pingInterval, idleTimeout: limits.idleTimeout,
-                closeTimeout: limits.closeTimeout, maxLifetime: limits.maxConnectionLifetime, tokenLeeway: tokenLeeway
+                maxMessagesPerSecond: limits.maxMessagesPerSecond,
+                pingInterval: limits.pingInterval,
+                idleTimeout: limits.idleTimeout,
+                closeTimeout: limits.closeTimeout,
+                maxLifetime: limits.maxConnectionLifetime,
+                tokenLeeway: tokenLeeway
             )
         }
     }

@@ -9,9 +9,11 @@ import Testing
 
     @Test func aServerCloseSendsItsFrameShutsTheOutputAndWaitsAtMostTheCloseTimeout() {
         var machine = MachineFixtures.machine()
-        #expect(machine.handle(.closeRequested(.disconnectedByAdmin), at: at(10)) == [
-            .sendClose(.close(.disconnectedByAdmin), then: .shutOutput), .setDeadline(.closeTimeout, at: ns(15)), .resumeReading,
-        ])
+        #expect(
+            machine.handle(.closeRequested(.disconnectedByAdmin), at: at(10)) == [
+                .sendClose(.close(.disconnectedByAdmin), then: .shutOutput), .setDeadline(.closeTimeout, at: ns(15)), .resumeReading,
+            ]
+        )
         #expect(!machine.isOpen && machine.closeCode == 4003)
         // Closing: nothing more is answered or written, and a second close starts nothing.
         #expect(machine.handle(MachineFixtures.text(#"{"action":"ping"}"#), at: at(11)).isEmpty)
@@ -23,9 +25,12 @@ import Testing
         var other = machine
         #expect(other.handle(.closeReceived(ByteBuffer(bytes: [0x03, 0xE8])), at: at(13)) == [.closeSocket])
         #expect(machine.handle(.deadlineReached(.closeTimeout), at: at(15)) == [.closeSocket])
-        #expect(machine.handle(.socketClosed, at: at(16)) == [
-            .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.ping), .cancelDeadline(.closeTimeout), .cancelHook, .ended(closeCode: 4003),
-        ])
+        #expect(
+            machine.handle(.socketClosed, at: at(16)) == [
+                .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.ping), .cancelDeadline(.closeTimeout), .cancelHook,
+                .ended(closeCode: 4003),
+            ]
+        )
         #expect(machine.handle(.deadlineReached(.closeTimeout), at: at(20)).isEmpty)
     }
 
@@ -45,22 +50,28 @@ import Testing
 
     @Test func anInvalidClientCloseIsAnsweredWithTheCodeItEarns() {
         var badCode = MachineFixtures.machine()
-        #expect(badCode.handle(.closeReceived(ByteBuffer(bytes: [0x03, 0xED])), at: at(1)) == [
-            .sendClose(.close(.protocolError("close code 1005 is not allowed")), then: .closeSocket)
-        ])
+        #expect(
+            badCode.handle(.closeReceived(ByteBuffer(bytes: [0x03, 0xED])), at: at(1)) == [
+                .sendClose(.close(.protocolError("close code 1005 is not allowed")), then: .closeSocket)
+            ]
+        )
         var badText = MachineFixtures.machine()
-        #expect(badText.handle(.closeReceived(ByteBuffer(bytes: [0x03, 0xE8, 0xFF])), at: at(1)) == [
-            .sendClose(.close(CloseReason(code: 1007, text: "close reason is not valid UTF-8")), then: .closeSocket)
-        ])
+        #expect(
+            badText.handle(.closeReceived(ByteBuffer(bytes: [0x03, 0xE8, 0xFF])), at: at(1)) == [
+                .sendClose(.close(CloseReason(code: 1007, text: "close reason is not valid UTF-8")), then: .closeSocket)
+            ]
+        )
     }
 
     @Test func aSocketThatDropsEndsWith1006AndLeavesItsSubscriptions() {
         var machine = MachineFixtures.machine()
         _ = machine.handle(MachineFixtures.text(#"{"action":"subscribe","entityId":"a"}"#), at: at(1))
-        #expect(machine.handle(.socketClosed, at: at(2)) == [
-            .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.ping), .cancelDeadline(.closeTimeout), .cancelHook,
-            .unsubscribe([MachineFixtures.entity("a")]), .ended(closeCode: 1006),
-        ])
+        #expect(
+            machine.handle(.socketClosed, at: at(2)) == [
+                .cancelDeadline(.tokenExpiry), .cancelDeadline(.lifetime), .cancelDeadline(.ping), .cancelDeadline(.closeTimeout), .cancelHook,
+                .unsubscribe([MachineFixtures.entity("a")]), .ended(closeCode: 1006),
+            ]
+        )
         #expect(machine.handle(.socketClosed, at: at(3)).isEmpty)
     }
 
@@ -74,15 +85,19 @@ import Testing
 
     @Test func aTextMessageThatIsNotUTF8Closes1007() {
         var machine = MachineFixtures.machine()
-        #expect(machine.handle(.textReceived(ByteBuffer(bytes: [0x7B, 0xC3])), at: at(1)).first == .sendClose(.close(.invalidText), then: .shutOutput))
+        #expect(
+            machine.handle(.textReceived(ByteBuffer(bytes: [0x7B, 0xC3])), at: at(1)).first == .sendClose(.close(.invalidText), then: .shutOutput)
+        )
     }
 
     @Test func aSlowConsumerIsCountedAndClosed1013() {
         var machine = MachineFixtures.machine()
-        #expect(machine.handle(.writabilityLost, at: at(1)) == [
-            .count(.slowConsumerDisconnected), .sendClose(.close(.slowConsumer), then: .shutOutput), .setDeadline(.closeTimeout, at: ns(6)),
-            .resumeReading,
-        ])
+        #expect(
+            machine.handle(.writabilityLost, at: at(1)) == [
+                .count(.slowConsumerDisconnected), .sendClose(.close(.slowConsumer), then: .shutOutput), .setDeadline(.closeTimeout, at: ns(6)),
+                .resumeReading,
+            ]
+        )
         #expect(machine.handle(.writabilityLost, at: at(2)).isEmpty)
     }
 }

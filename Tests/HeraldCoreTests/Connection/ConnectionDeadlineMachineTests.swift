@@ -12,9 +12,11 @@ import Testing
         configuration.tokenLeeway = .milliseconds(250)
         var machine = MachineFixtures.machine(configuration, expiresIn: 2)
         #expect(machine.handle(.started, at: at(0)) == [.setDeadline(.tokenExpiry, at: ns(2_250)), .setDeadline(.ping, at: ns(30))])
-        #expect(machine.handle(.deadlineReached(.tokenExpiry), at: at(2_250)) == [
-            .sendClose(.close(.tokenExpired), then: .shutOutput), .setDeadline(.closeTimeout, at: ns(2_255)), .resumeReading,
-        ])
+        #expect(
+            machine.handle(.deadlineReached(.tokenExpiry), at: at(2_250)) == [
+                .sendClose(.close(.tokenExpired), then: .shutOutput), .setDeadline(.closeTimeout, at: ns(2_255)), .resumeReading,
+            ]
+        )
     }
 
     /// A refresh moves the deadline to the new token's `exp`; a refused one leaves it.
@@ -23,14 +25,18 @@ import Testing
         _ = machine.handle(.started, at: at(0))
         #expect(machine.handle(MachineFixtures.text(#"{"action":"refresh","token":"t","requestId":1}"#), at: at(500)) == [.verifyToken("t")])
         let newExp = Int(MachineFixtures.wallAtStart) + 3
-        #expect(machine.handle(.tokenVerified(userID: UserID("u")!, expiresAt: newExp, allowedEntities: nil), at: at(500)) == [
-            .setDeadline(.tokenExpiry, at: ns(3_000)), .write(Push.refreshed(expiresAt: newExp, requestID: .int(1))), .flush,
-        ])
+        #expect(
+            machine.handle(.tokenVerified(userID: UserID("u")!, expiresAt: newExp, allowedEntities: nil), at: at(500)) == [
+                .setDeadline(.tokenExpiry, at: ns(3_000)), .write(Push.refreshed(expiresAt: newExp, requestID: .int(1))), .flush,
+            ]
+        )
         #expect(machine.expiresAt == newExp)
         _ = machine.handle(MachineFixtures.text(#"{"action":"refresh","token":"bad"}"#), at: at(700))
-        #expect(machine.handle(.tokenRefused(.tokenInvalid, "no"), at: at(700)) == [
-            .write(Push.error(ProtocolError(.tokenInvalid, "no"))), .flush,
-        ])
+        #expect(
+            machine.handle(.tokenRefused(.tokenInvalid, "no"), at: at(700)) == [
+                .write(Push.error(ProtocolError(.tokenInvalid, "no"))), .flush,
+            ]
+        )
         #expect(machine.expiresAt == newExp)
     }
 
@@ -47,9 +53,11 @@ import Testing
         var configuration = MachineFixtures.configuration
         configuration.maxLifetime = .milliseconds(40)
         var machine = MachineFixtures.machine(configuration)
-        #expect(machine.handle(.started, at: at(0)) == [
-            .setDeadline(.tokenExpiry, at: ns(3_600_000)), .setDeadline(.ping, at: ns(30)), .setDeadline(.lifetime, at: ns(40)),
-        ])
+        #expect(
+            machine.handle(.started, at: at(0)) == [
+                .setDeadline(.tokenExpiry, at: ns(3_600_000)), .setDeadline(.ping, at: ns(30)), .setDeadline(.lifetime, at: ns(40)),
+            ]
+        )
         #expect(machine.handle(.deadlineReached(.lifetime), at: at(40)).first == .sendClose(.close(.lifetimeReached), then: .shutOutput))
     }
 
