@@ -88,9 +88,13 @@ fi
 log "building herald (release)"
 swift build -c release --product herald >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log" >&2; exit 1; }
 HERALD="$(swift build -c release --product herald --show-bin-path)/herald"
+# HERALD_SERVER=path: another herald binary as the server (a before/after pair); the bench stays this one.
+HERALD_SERVER="${HERALD_SERVER:-$HERALD}"
+CLUSTER_SECRET_FLAG=()
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 PUBLISH_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 CLUSTER_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+if "$HERALD_SERVER" serve --help 2>/dev/null | grep -q -- --cluster-secret; then CLUSTER_SECRET_FLAG=(--cluster-secret "$CLUSTER_SECRET"); fi
 
 ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n); results in $OUT"
@@ -147,7 +151,7 @@ start_herald() {
     local out="$WORK/herald-${1:-main}.out"
     shift || true
     : >"$out"
-    taskset -c 0 "$HERALD" serve --host 127.0.0.1 --port 0 --jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY" \
+    taskset -c 0 "$HERALD_SERVER" serve --host 127.0.0.1 --port 0 --jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY" \
         --log-level warning --drain-timeout 2s "$@" >"$out" 2>>"$OUT/herald-server.log" &
     SERVER_MAIN=$!
     STARTED+=("$SERVER_MAIN")
@@ -263,9 +267,9 @@ storm() {
         start_postgres
         local broker
         broker="$(fresh_database)"
-        start_herald lost --broker "$broker" --cluster-secret "$CLUSTER_SECRET" --drain-timeout 10s
+        start_herald lost --broker "$broker" "${CLUSTER_SECRET_FLAG[@]+"${CLUSTER_SECRET_FLAG[@]}"}" --drain-timeout 10s
         lost_main=$SERVER_MAIN lost_pid=$SERVER_PID lost_url=$URL
-        start_herald fresh --broker "$broker" --cluster-secret "$CLUSTER_SECRET" --drain-timeout 10s
+        start_herald fresh --broker "$broker" "${CLUSTER_SECRET_FLAG[@]+"${CLUSTER_SECRET_FLAG[@]}"}" --drain-timeout 10s
         credentials=(--jwt-secret "$SECRET" --publish-key "$PUBLISH_KEY")
     else
         start_nchan lost
