@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Herald vs Nginx + Nchan on the benchmark scenarios below, in one run on this machine:
 #   S1 fan-out   1 entity, 5,000 and 10,000 subscribers, closed loop   → server CPU µs per delivery
-#   S1 latency   5,000 subscribers, 20 publishes/s                      → publish → receive p50/p99
+#   S1 latency   5,000 and 10,000 subscribers, 20 publishes/s           → CPU µs per delivery, p50/p99
 #   S2 spread    10,000 connections over 1,000 entities, 2,000 pub/s    → CPU µs per delivery, p99
 #   S3 idle      19,000 subscribed connections                          → server RSS per connection
 #   S4 connect   5,000 connections as fast as possible (HS256 token)    → CPU µs per connection, rate
@@ -304,6 +304,7 @@ for target in nchan herald; do
         run "S1-fanout-$FAN_A" "$target" --connections "$FAN_A" --entities 1 --rate max --duration "$SECONDS_"
         run "S1-fanout-$FAN_B" "$target" --connections "$FAN_B" --entities 1 --rate max --duration "$SECONDS_"
         run "S1-latency-$LAT" "$target" --connections "$LAT" --entities 1 --rate 20 --duration "$SECONDS_"
+        run "S1-latency-$FAN_B" "$target" --connections "$FAN_B" --entities 1 --rate 20 --duration "$SECONDS_"
     fi
     if wants S2; then
         run "S2-spread-$SPREAD" "$target" --connections "$SPREAD" --entities "$SPREAD_ENTITIES" --rate "$SPREAD_RATE" --duration "$SECONDS_"

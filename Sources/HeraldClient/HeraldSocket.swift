@@ -18,11 +18,6 @@ public final class HeraldSocket: Sendable {
         case close(UInt16)
     }
 
-    /// The upgrade was refused or the server could not be reached.
-    public struct ConnectError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     private let inbox = SocketInbox()
     private let commands: AsyncStream<Command>.Continuation
     private let commandStream: AsyncStream<Command>
@@ -59,7 +54,7 @@ public final class HeraldSocket: Sendable {
                     socket.inbox.append(.closed(code: nil, reason: "\(error)"))
                     guard let waiting = opened.take() else { return }
                     let refusal = await refusal(of: url, headers: headers, tlsConfiguration: tlsConfiguration)
-                    waiting.resume(throwing: ConnectError(description: "cannot connect to \(url): \(refusal ?? "\(error)")"))
+                    waiting.resume(throwing: ClientError(refusal == nil ? .unreachable : .upgradeRefused, "cannot connect to \(url): \(refusal ?? "\(error)")"))
                 }
             }
         }

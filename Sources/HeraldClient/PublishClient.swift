@@ -21,7 +21,7 @@ public struct PublishClient: Sendable {
         self.publishKey = publishKey
     }
 
-    /// Sends `body` to `path` (e.g. `/events`). Throws `Unreachable` when Herald cannot be reached.
+    /// Sends `body` to `path` (e.g. `/events`). Throws `ClientError` (`.unreachable`) when Herald cannot be reached.
     public func post(_ path: String, body: [UInt8], timeout: Duration = .seconds(10)) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
@@ -31,19 +31,14 @@ public struct PublishClient: Sendable {
         return try await Self.send(request, timeout: timeout)
     }
 
-    /// Herald did not answer: the connection was refused, timed out or broke.
-    public struct Unreachable: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    /// One request through the client commands' HTTP client; its answer, or `Unreachable`.
+    /// One request through the client commands' HTTP client; its answer, or `ClientError` (`.unreachable`).
     static func send(_ request: HTTPClientRequest, timeout: Duration) async throws -> Answer {
         do {
             let response = try await http.execute(request, timeout: .init(timeout))
             let text = try await response.body.collect(upTo: 16 << 20)
             return Answer(status: Int(response.status.code), body: String(buffer: text))
         } catch {
-            throw Unreachable(description: Self.describe(error))
+            throw ClientError(.unreachable, Self.describe(error))
         }
     }
 

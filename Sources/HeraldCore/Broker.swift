@@ -9,7 +9,7 @@
 /// own epoch, new whenever the stream starts (again): `seq`s of two epochs are unrelated.
 public protocol Broker: Sendable {
     /// Accepts events, all or none, and returns each one's id (and `seq` for entity updates),
-    /// in order. Throws `HeraldError` with code `.brokerUnavailable` when they could not be
+    /// in order. Throws `BrokerError` with code `.brokerUnavailable` when they could not be
     /// accepted: then none of them was.
     func publish(_ events: [Event]) async throws -> [PublishReceipt]
 
@@ -54,7 +54,7 @@ extension Broker {
     /// Accepts one event (see `publish(_:)` for a batch).
     public func publish(_ event: Event) async throws -> PublishReceipt {
         guard let receipt = try await publish([event]).first else {
-            throw HeraldError(.brokerUnavailable, "the broker gave no receipt")
+            throw BrokerError(.brokerUnavailable, "the broker gave no receipt")
         }
         return receipt
     }
@@ -64,7 +64,7 @@ extension Broker {
     /// A broker waits for its storage unless it says otherwise.
     public var acceptsAtOnce: Bool { false }
     public func publishAtOnce(_ events: [Event]) throws -> [PublishReceipt] {
-        throw HeraldError(.brokerUnavailable, "this broker does not accept events at once")
+        throw BrokerError(.brokerUnavailable, "this broker does not accept events at once")
     }
     /// A node on its own.
     public var cluster: (any ClusterChannel)? { nil }

@@ -84,7 +84,7 @@ extension PostgresBroker {
                         }
                     }
                 }
-                throw PostgresBrokerError("the database ended the notifications")
+                throw PostgresBrokerError(.unexpectedAnswer, "the database ended the notifications")
             }
             try await group.next()
             group.cancelAll()
@@ -195,7 +195,7 @@ extension PostgresBroker {
     /// The database's clock (every catch-up is measured by it, never by this node's).
     static func databaseTime(on connection: PostgresConnection, logger: Logger) async throws -> Date {
         for try await now in try await connection.query("SELECT clock_timestamp()", logger: logger).decode(Date.self) { return now }
-        throw PostgresBrokerError("the database did not tell its time")
+        throw PostgresBrokerError(.unexpectedAnswer, "the database did not tell its time")
     }
 
     /// Delivers (and keeps) every event stored since `since`, in each entity's order, under its

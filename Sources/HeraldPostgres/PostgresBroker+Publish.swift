@@ -27,7 +27,7 @@ extension PostgresBroker {
                     switch event {
                     case .entityUpdate(let entity, let id, _, _):
                         guard let (seq, epoch, push) = numbered.next() else {
-                            throw PostgresBrokerError("the publish statement returned too few seqs")
+                            throw PostgresBrokerError(.unexpectedAnswer, "the publish statement returned too few seqs")
                         }
                         var notice = Notice.entityEvent(entity, seq: seq, epoch: epoch, push: push)
                         if !notice.fitsOneNotice { notice = .entityEvent(entity, seq: seq, epoch: epoch, push: nil) }
@@ -86,7 +86,7 @@ extension PostgresBroker {
             numbered.append((seq, epoch, update.beforeSeq + String(seq) + update.afterSeq))
         }
         guard numbered.count == updates.count else {
-            throw PostgresBrokerError("the publish statement numbered \(numbered.count) of \(updates.count) events")
+            throw PostgresBrokerError(.unexpectedAnswer, "the publish statement numbered \(numbered.count) of \(updates.count) events")
         }
         return numbered
     }
@@ -98,7 +98,7 @@ extension PostgresBroker {
         if inline.fitsOneNotice { return inline }
         let rows = try await connection.query("INSERT INTO herald_payloads (body) VALUES (\(text)) RETURNING id", logger: logger)
         for try await id in rows.decode(Int.self) { return notice(.stored(id)) }
-        throw PostgresBrokerError("the payload was not stored")
+        throw PostgresBrokerError(.unexpectedAnswer, "the payload was not stored")
     }
 
     /// Seals `notices`, as few to a `NOTIFY` as fit, and sends them in order in one statement.
@@ -116,8 +116,3 @@ extension PostgresBroker {
     }
 }
 
-/// A database answer Herald did not expect.
-struct PostgresBrokerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -80,7 +80,7 @@ public final class PostgresBroker: Broker, Service {
         hub: Hub,
         history: EntityHistory.Limits,
         logger: Logger
-    ) async throws(HeraldError) -> PostgresBroker {
+    ) async throws(PostgresBrokerError) -> PostgresBroker {
         let startedAt = Date()
         do {
             let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 0, logger: logger)
@@ -107,7 +107,7 @@ public final class PostgresBroker: Broker, Service {
                 throw error
             }
         } catch {
-            throw HeraldError(.invalidConfiguration, "cannot use the database of --broker (\(url)): \(describe(error))")
+            throw PostgresBrokerError(.databaseUnusable, "cannot use the database at \(url): \(describe(error))")
         }
     }
 
@@ -155,7 +155,7 @@ public final class PostgresBroker: Broker, Service {
         do {
             return try await withTimeout(Self.publishTimeout) { try await pending.outcome.value() }
         } catch {
-            throw HeraldError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")
+            throw BrokerError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")
         }
     }
 

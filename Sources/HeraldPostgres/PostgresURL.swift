@@ -24,13 +24,10 @@ public struct PostgresURL: Equatable, Sendable, CustomStringConvertible {
     public var database: String
     public var tls: TLSMode
 
-    /// Parses the URL; the error names `--broker` and what is wrong.
-    public init(_ text: String) throws(HeraldError) {
-        func invalid(_ problem: String) -> HeraldError {
-            HeraldError(
-                .invalidConfiguration,
-                "invalid value for --broker (HERALD_BROKER): \(problem); expected memory or postgres://user:password@host:5432/database"
-            )
+    /// Parses the URL; the error says what is wrong with it.
+    public init(_ text: String) throws(PostgresBrokerError) {
+        func invalid(_ problem: String) -> PostgresBrokerError {
+            PostgresBrokerError(.invalidURL, "\(problem); expected postgres://user:password@host:5432/database")
         }
         guard let url = URLComponents(string: text), let scheme = url.scheme, ["postgres", "postgresql"].contains(scheme) else {
             throw invalid("not a postgres:// URL")

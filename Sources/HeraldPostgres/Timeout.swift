@@ -13,7 +13,7 @@ func withTimeout<Value: Sendable>(_ limit: Duration, _ body: @escaping @Sendable
     }
     let deadline = Task {
         try? await Task.sleep(for: limit)
-        outcome.resolve(.failure(PostgresBrokerError("no answer within \(limit)")))
+        outcome.resolve(.failure(PostgresBrokerError(.unexpectedAnswer, "no answer within \(limit)")))
     }
     defer {
         work.cancel()

@@ -1,29 +1,27 @@
 import Foundation
 
-/// Where a JWKS document may come from (`--jwks-url`): keys fetched in the clear could be replaced
-/// on the way, so only `https://`, unless the operator opts in, loudly, to plain `http://` to a
-/// server on this machine (a test's identity provider). Redirects stay within the URL's origin.
+/// Where a JWKS document may come from: keys fetched in the clear could be replaced on the way,
+/// so only `https://`, unless the operator opts in, loudly, to plain `http://` to a server on this
+/// machine (a test's identity provider). Redirects stay within the URL's origin.
 public enum JWKSLocation {
-    /// The setting that allows plain `http://` to a loopback host.
-    public static let insecureOptIn = "insecure-jwks-over-http-on-loopback"
+    /// Why a URL may not be fetched.
+    public enum Problem: Equatable, Sendable {
+        /// Not an `http(s)://` URL with a host.
+        case notAnHTTPSURL
+        /// Plain `http://`, not opted in.
+        case plainHTTP
+        /// Plain `http://`, opted in, to a host that is not this machine.
+        case plainHTTPToAnotherHost(String)
+    }
 
-    /// What `url` should have been, when it may not be fetched; nil when it may.
-    public static func problem(with url: String, insecureHTTPOnLoopback: Bool) -> String? {
-        guard let origin = Origin(url) else { return "an https:// URL of a JWKS document" }
+    /// Why `url` may not be fetched; nil when it may.
+    public static func problem(with url: String, insecureHTTPOnLoopback: Bool) -> Problem? {
+        guard let origin = Origin(url) else { return .notAnHTTPSURL }
         switch origin.scheme {
-        case "https":
-            return nil
-        case "http" where insecureHTTPOnLoopback:
-            guard isLoopback(origin.host) else {
-                return
-                    "an https:// URL of a JWKS document: --\(insecureOptIn) allows http:// only to a loopback host (127.0.0.1, [::1] or localhost), not \(origin.host)"
-            }
-            return nil
-        case "http":
-            return
-                "an https:// URL of a JWKS document (keys fetched over plain http:// can be replaced on the way; for a test identity provider on this machine only, set --\(insecureOptIn) true)"
-        default:
-            return "an https:// URL of a JWKS document"
+        case "https": return nil
+        case "http" where insecureHTTPOnLoopback: return isLoopback(origin.host) ? nil : .plainHTTPToAnotherHost(origin.host)
+        case "http": return .plainHTTP
+        default: return .notAnHTTPSURL
         }
     }
 

@@ -23,8 +23,8 @@ public final class KeySetRefresher: Service, Sendable {
 
         public var description: String {
             switch self {
-            case .file(let path): "--jwks-file \(path)"
-            case .url(let url): "--jwks-url \(url)"
+            case .file(let path): path
+            case .url(let url): url
             }
         }
     }
@@ -66,13 +66,13 @@ public final class KeySetRefresher: Service, Sendable {
     }
 
     /// Reads the document and replaces the keys; throws (naming the source) when it cannot.
-    public func load() async throws(HeraldError) {
+    public func load() async throws(TokenError) {
         state.withLock { $0.lastRefresh = .now }
         let document: [UInt8]
         do {
             document = try await fetch()
         } catch {
-            throw HeraldError(.invalidConfiguration, "cannot load the JWKS from \(source): \(error)")
+            throw TokenError(.keySetUnavailable, "cannot load the JWKS from \(source): \(error)")
         }
         do {
             let report = try await keys.replaceKeySet(with: document)
@@ -81,7 +81,7 @@ public final class KeySetRefresher: Service, Sendable {
             }
             logger.debug("JWKS loaded", metadata: ["herald.jwks.keys": "\(report.keyIDs)"])
         } catch {
-            throw HeraldError(.invalidConfiguration, "\(source): \(error.message)")
+            throw TokenError(.keySetUnavailable, "\(source): \(error.message)")
         }
     }
 
@@ -121,7 +121,7 @@ public final class KeySetRefresher: Service, Sendable {
     private func fetch() async throws -> [UInt8] {
         switch source {
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else { throw HeraldError(.invalidConfiguration, "no readable file") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw TokenError(.keySetUnavailable, "no readable file") }
             return Array(data)
         case .url(let url):
             return try await Self.within(fetchTimeout) { try await Self.download(url) }
@@ -130,27 +130,27 @@ public final class KeySetRefresher: Service, Sendable {
 
     /// The document at `url`, following redirects within its origin only.
     private static func download(_ url: String) async throws -> [UInt8] {
-        guard let origin = JWKSLocation.Origin(url) else { throw HeraldError(.invalidConfiguration, "not a URL") }
+        guard let origin = JWKSLocation.Origin(url) else { throw TokenError(.keySetUnavailable, "not a URL") }
         var current = url
         for _ in 0...maxRedirects {
             let response = try await http.execute(HTTPClientRequest(url: current), timeout: .seconds(3_600))  // bounded by `within`
             if (300..<400).contains(response.status.code), let location = response.headers.first(name: "location") {
                 guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteURL.absoluteString,
                     let target = JWKSLocation.Origin(next)
-                else { throw HeraldError(.invalidConfiguration, "HTTP \(response.status.code) to an unreadable Location") }
+                else { throw TokenError(.keySetUnavailable, "HTTP \(response.status.code) to an unreadable Location") }
                 guard target == origin else {
-                    throw HeraldError(
-                        .invalidConfiguration,
+                    throw TokenError(
+                        .keySetUnavailable,
                         "HTTP \(response.status.code) redirects to \(target), another origin than \(origin): a JWKS redirect is followed only within its URL's origin"
                     )
                 }
                 current = next
                 continue
             }
-            guard response.status == .ok else { throw HeraldError(.invalidConfiguration, "HTTP \(response.status.code)") }
+            guard response.status == .ok else { throw TokenError(.keySetUnavailable, "HTTP \(response.status.code)") }
             return Array(buffer: try await response.body.collect(upTo: maxDocumentBytes))
         }
-        throw HeraldError(.invalidConfiguration, "more than \(maxRedirects) redirects")
+        throw TokenError(.keySetUnavailable, "more than \(maxRedirects) redirects")
     }
 
     /// `body`'s value, or an error once `limit` has passed (`body` is cancelled).
@@ -163,7 +163,7 @@ public final class KeySetRefresher: Service, Sendable {
             }
             defer { group.cancelAll() }
             guard case let value?? = try await group.next() else {
-                throw HeraldError(.invalidConfiguration, "no complete answer within \(limit)")
+                throw TokenError(.keySetUnavailable, "no complete answer within \(limit)")
             }
             return value
         }

@@ -35,18 +35,18 @@ public struct TokenIssuer: Sendable {
     /// a NumericDate, is refused.
     public func token(for claims: Claims = Claims(), now: Date = Date()) async throws -> String {
         guard claims.ttl <= Self.maximumTTL, claims.ttl >= .zero - Self.maximumTTL else {
-            throw HeraldError(.invalidConfiguration, "a test token's lifetime must be within 365 days, not \(claims.ttl)")
+            throw TokenError(.invalidTestToken, "a test token's lifetime must be within 365 days, not \(claims.ttl)")
         }
         let exp = now.timeIntervalSince1970 + claims.ttl.inSeconds
         let notBefore = claims.notBefore?.timeIntervalSince1970
         guard NumericDate.range.contains(exp), notBefore.map(NumericDate.range.contains) != false else {
-            throw HeraldError(.invalidConfiguration, "a test token's exp and nbf must fall between 1970 and the year 9999")
+            throw TokenError(.invalidTestToken, "a test token's exp and nbf must fall between 1970 and the year 9999")
         }
         guard let digest = VerificationKeys.hmacAlgorithms[algorithm],
             secret.utf8.count >= TokenVerifier.digestBytes[algorithm, default: 64]
         else {
-            throw HeraldError(
-                .invalidConfiguration,
+            throw TokenError(
+                .unusableKey,
                 "\(algorithm) needs an HMAC secret of at least \(TokenVerifier.digestBytes[algorithm, default: 64]) bytes"
             )
         }

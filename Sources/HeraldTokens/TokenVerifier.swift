@@ -78,7 +78,7 @@ public struct TokenVerifier: Sendable {
     }
 
     /// A verifier with the secret's and public key's keys (and a JWKS, once its keys are loaded).
-    public init(configuration: TokenConfiguration) async throws(HeraldError) {
+    public init(configuration: TokenConfiguration) async throws(TokenError) {
         self.init(configuration: configuration, keys: try await VerificationKeys(configuration: configuration))
     }
 

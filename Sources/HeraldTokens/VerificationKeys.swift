@@ -30,16 +30,16 @@ public final class VerificationKeys: Sendable {
 
     /// Makes the keys of the secret and the PEM public key; a public key that none of the
     /// configured algorithms can use is a configuration error.
-    public init(configuration: TokenConfiguration) async throws(HeraldError) {
+    public init(configuration: TokenConfiguration) async throws(TokenError) {
         let publicKey = try configuration.publicKeyFile.map(Self.readPEM)
         var fixed: [String: any JWTAlgorithm] = [:]
         for name in configuration.algorithms {
             fixed[name] = await Self.algorithm(name, secret: configuration.secret, publicKeyPEM: publicKey)
         }
         if publicKey != nil, !fixed.keys.contains(where: { Self.hmacAlgorithms[$0] == nil }) {
-            throw HeraldError(
-                .invalidConfiguration,
-                "--jwt-public-key holds no RSA (2048 bits or more), P-256, P-384 or Ed25519 public key usable by --jwt-algorithms \(configuration.algorithms.joined(separator: ","))"
+            throw TokenError(
+                .unusableKey,
+                "no RSA (2048 bits or more), P-256, P-384 or Ed25519 public key usable by the algorithms \(configuration.algorithms.joined(separator: ","))"
             )
         }
         self.fixed = fixed
@@ -70,9 +70,9 @@ public final class VerificationKeys: Sendable {
     /// `kid`) is left out and reported, and the others are used. Keys that fit no configured
     /// asymmetric algorithm are left out silently (providers publish keys for other uses).
     @discardableResult
-    public func replaceKeySet(with document: [UInt8]) async throws(HeraldError) -> KeySetReport {
+    public func replaceKeySet(with document: [UInt8]) async throws(TokenError) -> KeySetReport {
         guard let entries = try? JSONDecoder().decode(KeySetEntries.self, from: Data(document)).keys else {
-            throw HeraldError(.invalidConfiguration, "the JWKS document is not a JSON Web Key Set")
+            throw TokenError(.keySetUnavailable, "the JWKS document is not a JSON Web Key Set")
         }
         var keys: [String: [String: any JWTAlgorithm]] = [:]
         var unreadable: [String] = []
@@ -118,9 +118,9 @@ public final class VerificationKeys: Sendable {
         return algorithm
     }
 
-    private static func readPEM(_ path: String) throws(HeraldError) -> String {
+    private static func readPEM(_ path: String) throws(TokenError) -> String {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw HeraldError(.invalidConfiguration, "--jwt-public-key: cannot read a PEM file at \(path)")
+            throw TokenError(.unreadableKey, "cannot read a PEM file at \(path)")
         }
         return text
     }

@@ -53,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
                 Output.line("listening on \(settings.tls == nil ? "ws" : "wss")://\(host):\(port)/")
                 if settings.isDevelopment { await Self.announceDevelopment(settings, host: host, port: port) }
             }
-        } catch let error as HeraldError {
+        } catch let error as ConfigurationError {
             throw CommandFailure(error.description)
         }
         let group = ServiceGroup(
@@ -64,15 +64,18 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The broker `--broker` asks for.
-    private static func broker(_ configuration: HeraldConfiguration) throws(HeraldError) -> BrokerFactory {
+    private static func broker(_ configuration: HeraldConfiguration) throws(ConfigurationError) -> BrokerFactory {
         guard let text = configuration.brokerURL else { return .memory }
         guard let secret = configuration.clusterSecret else {
-            throw HeraldError(.invalidConfiguration, "--cluster-secret (HERALD_CLUSTER_SECRET) is required with a postgres:// --broker")
+            throw ConfigurationError(.missingSetting, "--cluster-secret (HERALD_CLUSTER_SECRET) is required with a postgres:// --broker")
         }
-        return BrokerFactory(
-            name: "postgres",
-            make: PostgresBroker.maker(try PostgresURL(text), secret: secret, previous: configuration.previousClusterSecret)
-        )
+        let url: PostgresURL
+        do {
+            url = try PostgresURL(text)
+        } catch {
+            throw ConfigurationError.invalid("broker", because: error)
+        }
+        return BrokerFactory(name: "postgres", make: PostgresBroker.maker(url, secret: secret, previous: configuration.previousClusterSecret))
     }
 
     /// `--dev`: print the generated credentials, a ready token and the next commands; save them for the client commands.

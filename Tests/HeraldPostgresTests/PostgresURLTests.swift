@@ -24,11 +24,13 @@ import Testing
         ("postgres://u@h/d?sslmode=always", "sslmode must be one of disable, prefer, require, verify-full"),
         ("postgres://u@h/d?pool=5", "unknown parameter pool"),
     ])
-    func badURLsAreRefusedNamingTheSetting(text: String, problem: String) {
+    func badURLsAreRefusedSayingWhatIsWrong(text: String, problem: String) {
         #expect {
             _ = try PostgresURL(text)
         } throws: { error in
-            "\(error)".hasPrefix("invalid value for --broker (HERALD_BROKER): \(problem)")
+            let error = error as? PostgresBrokerError
+            return error?.code == .invalidURL && error?.message.hasPrefix(problem) == true
+                && error?.message.hasSuffix("; expected postgres://user:password@host:5432/database") == true
         }
     }
 }

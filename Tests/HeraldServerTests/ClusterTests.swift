@@ -303,7 +303,7 @@ import Testing
         await #expect {
             _ = try await node(unreachable)
         } throws: { error in
-            "\(error)".hasPrefix("cannot use the database of --broker (postgres://herald@127.0.0.1:1/herald?sslmode=disable)")
+            "\(error)".hasPrefix("--broker: cannot use the database at postgres://herald@127.0.0.1:1/herald?sslmode=disable: ")
         }
     }
 

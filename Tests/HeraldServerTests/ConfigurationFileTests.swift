@@ -73,7 +73,7 @@ import Testing
             (["--publish-keys", "a"], "unknown option --publish-keys"),
         ]
         for (arguments, message) in refusals {
-            #expect(throws: HeraldError.self) { try SettingArguments.parse(arguments) }
+            #expect(throws: ConfigurationError.self) { try SettingArguments.parse(arguments) }
             do { _ = try SettingArguments.parse(arguments) } catch { #expect(error.description.contains(message), "\(error)") }
         }
     }

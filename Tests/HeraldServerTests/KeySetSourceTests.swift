@@ -16,13 +16,13 @@ import Testing
 @Suite struct KeySetSourceTests {
     private static let document = #"{"keys":[]}"#
 
-    private func configuration(_ flags: [String: String]) throws(HeraldError) -> HeraldConfiguration {
+    private func configuration(_ flags: [String: String]) throws(ConfigurationError) -> HeraldConfiguration {
         try HeraldConfiguration(reader: HeraldConfiguration.reader(flags: flags.mapValues { .string($0) }, environment: [:]), isDevelopment: true)
     }
 
     @Test func anHTTPJWKSURLIsRefusedAtStart() throws {
         let prefix = "invalid value for --jwks-url (HERALD_JWKS_URL, or `jwks-url` in the config file): expected "
-        #expect(throws: HeraldError.self) { try configuration(["jwks-url": "http://idp.example.com/jwks.json"]) }
+        #expect(throws: ConfigurationError.self) { try configuration(["jwks-url": "http://idp.example.com/jwks.json"]) }
         do {
             _ = try configuration(["jwks-url": "http://127.0.0.1:9/jwks.json"])
         } catch {
@@ -51,7 +51,7 @@ import Testing
         await #expect {
             _ = try await TestServer.start { $0.tokens.jwksURL = provider.url }
         } throws: { error in
-            (error as? HeraldError)?.message.hasPrefix("--jwks-url \(provider.url): expected an https:// URL") == true
+            (error as? ConfigurationError)?.message.hasPrefix("invalid value for --jwks-url (HERALD_JWKS_URL, or `jwks-url` in the config file): expected an https:// URL") == true
         }
         #expect(provider.requests == 0)
         let records = LogRecords()
@@ -81,7 +81,7 @@ import Testing
         } throws: { error in
             let port = elsewhere.url.split(separator: ":")[2].prefix { $0.isNumber }
             return "\(error)"
-                == "cannot load the JWKS from --jwks-url \(origin)/jwks.json: HTTP 302 redirects to http://127.0.0.1:\(port), another origin than http://127.0.0.1:\(provider.port): a JWKS redirect is followed only within its URL's origin"
+                == "--jwks-url: cannot load the JWKS from \(origin)/jwks.json: HTTP 302 redirects to http://127.0.0.1:\(port), another origin than http://127.0.0.1:\(provider.port): a JWKS redirect is followed only within its URL's origin"
         }
         #expect(elsewhere.requests == 0)
         // Within the origin, a redirect is followed.
@@ -107,7 +107,7 @@ import Testing
                 $0.tokens.jwksFetchTimeout = .milliseconds(300)
             }
         } throws: { error in
-            "\(error)" == "cannot load the JWKS from --jwks-url http://127.0.0.1:\(provider.port)/jwks.json: no complete answer within 0.3 seconds"
+            "\(error)" == "--jwks-url: cannot load the JWKS from http://127.0.0.1:\(provider.port)/jwks.json: no complete answer within 0.3 seconds"
         }
         #expect(ContinuousClock.now - started < .seconds(5), "the fetch was not bounded")
         #expect(provider.accepted >= 1)

@@ -129,7 +129,7 @@ import Testing
         }
         try await HeraldSocket.connect(url: server.wsURL + "?access_token=" + key.token()).expectNothingPending()
         try await server.stop()
-        await #expect(throws: HeraldError.self) {
+        await #expect(throws: ConfigurationError.self) {
             _ = try await TestServer.start {
                 $0.tokens.secret = nil
                 $0.tokens.jwksFile = "/nonexistent/jwks.json"

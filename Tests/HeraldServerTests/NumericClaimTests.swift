@@ -101,7 +101,7 @@ import Testing
         for ttl: Duration in [.seconds(366 * 86_400), .seconds(Int64.max), .seconds(-366 * 86_400), .seconds(Int64.min)] {
             var claims = TokenIssuer.Claims()
             claims.ttl = ttl
-            await #expect(throws: HeraldError.self, "\(ttl)") { _ = try await issuer.token(for: claims) }
+            await #expect(throws: TokenError.self, "\(ttl)") { _ = try await issuer.token(for: claims) }
         }
         var claims = TokenIssuer.Claims()
         claims.ttl = .seconds(365 * 86_400)

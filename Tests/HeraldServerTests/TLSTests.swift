@@ -156,13 +156,13 @@ import X509
 
     @Test func unreadableCertificateOrKeyStopsTheStartNamingTheSetting() async throws {
         let credentials = try Credentials()
-        await #expect(throws: HeraldError.self) {
+        await #expect(throws: ConfigurationError.self) {
             _ = try await TestServer.start { $0.tls = .init(certificateChain: "/nonexistent/cert.pem", privateKey: credentials.keyFile) }
         }
         do {
             _ = try await TestServer.start { $0.tls = .init(certificateChain: credentials.certificateFile, privateKey: credentials.certificateFile) }
             Issue.record("a certificate as the key was accepted")
-        } catch let error as HeraldError {
+        } catch let error as ConfigurationError {
             #expect(error.description.contains("--tls-key"))
         }
     }

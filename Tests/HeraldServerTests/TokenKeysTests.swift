@@ -132,10 +132,10 @@ import Testing
 
     @Test func aKeyThatFitsNoConfiguredAlgorithmStopsStartUp() async throws {
         let ec = try await SigningKey.make("ES256")
-        await #expect(throws: HeraldError.self) {
+        await #expect(throws: TokenError.self) {
             _ = try await Self.verifier(publicKeyPEM: ec.publicKeyPEM, algorithms: ["RS256"])
         }
-        await #expect(throws: HeraldError.self) {
+        await #expect(throws: TokenError.self) {
             _ = try await Self.verifier(publicKeyPEM: "not a key", algorithms: ["ES256"])
         }
     }

@@ -12,34 +12,34 @@ import Yams
 /// same flag would be.
 public enum ConfigurationFile {
     /// Reads and checks `path`; the values by setting name.
-    public static func load(_ path: String) throws(HeraldError) -> [String: ConfigContent] {
+    public static func load(_ path: String) throws(ConfigurationError) -> [String: ConfigContent] {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw HeraldError(.invalidConfiguration, "cannot read the config file \(path): \(error.localizedDescription)")
+            throw ConfigurationError(.unreadableFile, "cannot read the config file \(path): \(error.localizedDescription)")
         }
         return try parse(text, name: path)
     }
 
     /// Checks the YAML text of a config file called `name` (for messages).
-    public static func parse(_ text: String, name: String) throws(HeraldError) -> [String: ConfigContent] {
+    public static func parse(_ text: String, name: String) throws(ConfigurationError) -> [String: ConfigContent] {
         let document: Node?
         do {
             document = try Yams.compose(yaml: text)
         } catch {
-            throw HeraldError(.invalidConfiguration, "\(name) is not valid YAML: \(error)")
+            throw ConfigurationError(.unreadableFile, "\(name) is not valid YAML: \(error)")
         }
         guard let document else { return [:] }  // an empty file sets nothing
         guard case .mapping(let mapping) = document else {
-            throw HeraldError(.invalidConfiguration, "\(name) must be a map of settings, such as `port: 8080`")
+            throw ConfigurationError(.unreadableFile, "\(name) must be a map of settings, such as `port: 8080`")
         }
         var values: [String: ConfigContent] = [:]
         for (key, value) in mapping {
             let line = key.mark.map { " (line \($0.line))" } ?? ""
             guard let setting = key.string.flatMap(Setting.named)?.name else {
-                throw HeraldError(
-                    .invalidConfiguration,
+                throw ConfigurationError(
+                    .unknownSetting,
                     "\(name)\(line): unknown setting `\(key.string ?? "?")`; the settings are the flag names without --, see docs/OPERATIONS.md"
                 )
             }
@@ -51,11 +51,11 @@ public enum ConfigurationFile {
             case .sequence(let sequence):
                 let items = sequence.compactMap(\.scalar?.string)
                 guard items.count == sequence.count else {
-                    throw HeraldError(.invalidConfiguration, "\(name)\(line): `\(setting)` must be a value or a list of values")
+                    throw ConfigurationError(.invalidValue, "\(name)\(line): `\(setting)` must be a value or a list of values")
                 }
                 values[setting] = .stringArray(items)
             case .mapping, .alias:
-                throw HeraldError(.invalidConfiguration, "\(name)\(line): `\(setting)` must be a value or a list of values")
+                throw ConfigurationError(.invalidValue, "\(name)\(line): `\(setting)` must be a value or a list of values")
             }
         }
         return values

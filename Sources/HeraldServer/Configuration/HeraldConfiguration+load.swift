@@ -43,31 +43,31 @@ extension HeraldConfiguration {
     }
 
     /// Reads and validates every setting; a bad value names the setting and the form it expects.
-    public init(reader: ConfigReader, isDevelopment: Bool) throws(HeraldError) {
+    public init(reader: ConfigReader, isDevelopment: Bool) throws(ConfigurationError) {
         self.init()
         let settings = Settings(reader: reader)
         self.isDevelopment = isDevelopment
         listen.host = settings.string("host") ?? (isDevelopment ? "127.0.0.1" : "0.0.0.0")
         listen.port = try settings.integer("port", in: 0...65_535) ?? listen.port
         listen.path = settings.string("path") ?? listen.path
-        guard listen.path.hasPrefix("/") else { throw Settings.invalid("path", "a path starting with /") }
+        guard listen.path.hasPrefix("/") else { throw ConfigurationError.invalid("path", expected: "a path starting with /") }
 
         tokens.secret = settings.string("jwt-secret")
         if let secret = tokens.secret, secret.utf8.count < TokenVerifier.minimumSecretBytes {
-            throw Settings.invalid("jwt-secret", "a secret of at least \(TokenVerifier.minimumSecretBytes) bytes (64 for HS512)")
+            throw ConfigurationError.invalid("jwt-secret", expected: Self.secretForm)
         }
         tokens.publicKeyFile = settings.string("jwt-public-key")
         tokens.jwksFile = settings.string("jwks-file")
         tokens.jwksURL = settings.string("jwks-url")
-        tokens.insecureJWKSOverHTTPOnLoopback = try settings.boolean(JWKSLocation.insecureOptIn) ?? false
-        if let url = tokens.jwksURL, let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
-            throw Settings.invalid("jwks-url", problem)
+        tokens.insecureJWKSOverHTTPOnLoopback = try settings.boolean(JWKSURLRule.insecureOptIn) ?? false
+        if let url = tokens.jwksURL, let error = JWKSURLRule.error(url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
+            throw error
         }
         tokens.jwksRefreshInterval = try settings.duration("jwks-refresh-interval", atLeast: .seconds(1)) ?? tokens.jwksRefreshInterval
         tokens.jwksMinimumRefreshGap = try settings.duration("jwks-min-refresh-interval") ?? tokens.jwksMinimumRefreshGap
         if let algorithms = settings.list("jwt-algorithms") {
             guard !algorithms.isEmpty, algorithms.allSatisfy(TokenVerifier.supportedAlgorithms.contains) else {
-                throw Settings.invalid("jwt-algorithms", "a comma-separated list of \(TokenVerifier.supportedAlgorithms.joined(separator: ", "))")
+                throw ConfigurationError.invalid("jwt-algorithms", expected: "a comma-separated list of \(TokenVerifier.supportedAlgorithms.joined(separator: ", "))")
             }
             tokens.algorithms = algorithms
         } else if tokens.publicKeyFile != nil || tokens.jwksFile != nil || tokens.jwksURL != nil {
@@ -75,12 +75,12 @@ extension HeraldConfiguration {
         }
         let mode = settings.string("subscription-auth")?.lowercased() ?? "off"
         guard ["off", "claims", "hook", "claims+hook"].contains(mode) else {
-            throw Settings.invalid("subscription-auth", "off, claims, hook or claims+hook")
+            throw ConfigurationError.invalid("subscription-auth", expected: "off, claims, hook or claims+hook")
         }
         if mode.hasPrefix("claims") { tokens.entitiesClaim = settings.string("entities-claim") ?? "entities" }
         if mode.hasSuffix("hook") {
             guard let url = settings.string("auth-hook-url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw Settings.invalid("auth-hook-url", "an http(s):// URL, required by --subscription-auth \(mode)")
+                throw ConfigurationError.invalid("auth-hook-url", expected: "an http(s):// URL, required by --subscription-auth \(mode)")
             }
             var hook = SubscriptionHook(url: url)
             hook.timeout = try settings.duration("auth-hook-timeout", atLeast: .milliseconds(1)) ?? hook.timeout
@@ -97,13 +97,13 @@ extension HeraldConfiguration {
         publishKeys = settings.list("publish-key") ?? []
         awsRegion = settings.string("aws-region")?.lowercased() ?? awsRegion
         guard !awsRegion.isEmpty, awsRegion.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-            throw Settings.invalid("aws-region", "an AWS region name such as us-east-1 or eu-west-1")
+            throw ConfigurationError.invalid("aws-region", expected: "an AWS region name such as us-east-1 or eu-west-1")
         }
         publicHosts = settings.list("public-host")?.map { $0.lowercased() } ?? []
         if let bad = publicHosts.first(where: { $0.contains("/") || $0.contains("@") || $0.contains(" ") || $0.hasPrefix(":") }) {
-            throw Settings.invalid(
+            throw ConfigurationError.invalid(
                 "public-host",
-                "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))"
+                expected: "host names such as push.example.com or push.example.com:8443, without a scheme or path (not \(bad))"
             )
         }
         allowedOrigins = settings.list("allowed-origin") ?? []
@@ -134,33 +134,33 @@ extension HeraldConfiguration {
         switch (settings.string("tls-cert"), settings.string("tls-key")) {
         case (let certificate?, let key?): tls = TLSFiles(certificateChain: certificate, privateKey: key)
         case (nil, nil): tls = nil
-        case (nil, _?): throw Settings.invalid("tls-cert", "a PEM certificate file, required with --tls-key")
-        case (_?, nil): throw Settings.invalid("tls-key", "a PEM private key file, required with --tls-cert")
+        case (nil, _?): throw ConfigurationError.invalid("tls-cert", expected: "a PEM certificate file, required with --tls-key")
+        case (_?, nil): throw ConfigurationError.invalid("tls-key", expected: "a PEM private key file, required with --tls-cert")
         }
         if let broker = settings.string("broker"), broker != "memory" {
             guard broker.hasPrefix("postgres://") || broker.hasPrefix("postgresql://") else {
-                throw Settings.invalid("broker", "memory or postgres://user:password@host:5432/database")
+                throw ConfigurationError.invalid("broker", expected: "memory or postgres://user:password@host:5432/database")
             }
             brokerURL = broker
             let expected = "a secret of at least \(ClusterSecret.minimumBytes) bytes, the same on every node (e.g. openssl rand -base64 32)"
             guard let text = settings.string("cluster-secret") else {
-                throw Settings.invalid("cluster-secret", "\(expected), required with a postgres:// --broker")
+                throw ConfigurationError.invalid("cluster-secret", expected: "\(expected), required with a postgres:// --broker")
             }
-            guard let secret = ClusterSecret(text) else { throw Settings.invalid("cluster-secret", expected) }
+            guard let secret = ClusterSecret(text) else { throw ConfigurationError.invalid("cluster-secret", expected: expected) }
             clusterSecret = secret
             if let previous = settings.string("cluster-secret-previous") {
-                guard let secret = ClusterSecret(previous) else { throw Settings.invalid("cluster-secret-previous", expected) }
+                guard let secret = ClusterSecret(previous) else { throw ConfigurationError.invalid("cluster-secret-previous", expected: expected) }
                 previousClusterSecret = secret
             }
         }
         if let level = settings.string("log-level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
-                throw Settings.invalid("log-level", "trace, debug, info, notice, warning, error or critical")
+                throw ConfigurationError.invalid("log-level", expected: "trace, debug, info, notice, warning, error or critical")
             }
             logs.level = parsed
         }
         if let format = settings.string("log-format") {
-            guard let parsed = Logs.Format(rawValue: format.lowercased()) else { throw Settings.invalid("log-format", "text or json") }
+            guard let parsed = Logs.Format(rawValue: format.lowercased()) else { throw ConfigurationError.invalid("log-format", expected: "text or json") }
             logs.format = parsed
         }
     }
@@ -170,23 +170,16 @@ extension HeraldConfiguration {
 private struct Settings {
     let reader: ConfigReader
 
-    static func invalid(_ name: String, _ expected: String) -> HeraldError {
-        HeraldError(
-            .invalidConfiguration,
-            "invalid value for --\(name) (\(Setting.environmentName(of: name)), or `\(name)` in the config file): expected \(expected)"
-        )
-    }
-
     func string(_ name: String) -> String? {
         reader.string(forKey: ConfigKey([name]))?.trimmingCharacters(in: .whitespaces).nilIfEmpty
     }
 
-    func boolean(_ name: String) throws(HeraldError) -> Bool? {
+    func boolean(_ name: String) throws(ConfigurationError) -> Bool? {
         guard let text = string(name) else { return nil }
         switch text.lowercased() {
         case "true": return true
         case "false": return false
-        default: throw Self.invalid(name, "true or false")
+        default: throw ConfigurationError.invalid(name, expected: "true or false")
         }
     }
 
@@ -197,28 +190,28 @@ private struct Settings {
         return string(name).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
     }
 
-    func integer(_ name: String, in range: ClosedRange<Int>) throws(HeraldError) -> Int? {
+    func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
         guard let text = string(name) else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            throw Self.invalid(name, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw ConfigurationError.invalid(name, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
     }
 
-    func duration(_ name: String, atLeast minimum: Duration = .zero) throws(HeraldError) -> Duration? {
+    func duration(_ name: String, atLeast minimum: Duration = .zero) throws(ConfigurationError) -> Duration? {
         guard let text = string(name) else { return nil }
         guard let value = HeraldCore.ConfigValue.duration(text), value >= minimum else {
             let floor = minimum > .zero ? " of at least \(minimum)" : ""
-            throw Self.invalid(name, "a duration\(floor) up to 87600h (ten years) such as 500ms, 30s, 10m, 24h or plain seconds")
+            throw ConfigurationError.invalid(name, expected: "a duration\(floor) up to 87600h (ten years) such as 500ms, 30s, 10m, 24h or plain seconds")
         }
         return value
     }
 
-    func size(_ name: String, atLeast minimum: Int, atMost maximum: Int = .max) throws(HeraldError) -> Int? {
+    func size(_ name: String, atLeast minimum: Int, atMost maximum: Int = .max) throws(ConfigurationError) -> Int? {
         guard let text = string(name) else { return nil }
         guard let value = HeraldCore.ConfigValue.size(text), value >= minimum, value <= maximum else {
             let ceiling = maximum < .max ? " and at most \(maximum)" : ""
-            throw Self.invalid(name, "a size of at least \(minimum) byte(s)\(ceiling), such as 32768, 32KiB or 1MiB")
+            throw ConfigurationError.invalid(name, expected: "a size of at least \(minimum) byte(s)\(ceiling), such as 32768, 32KiB or 1MiB")
         }
         return value
     }

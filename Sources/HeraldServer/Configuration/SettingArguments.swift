@@ -5,14 +5,14 @@ public import HeraldCore
 /// `Setting.all`), by setting name: the top configuration layer. A repeatable setting collects
 /// every value; any other given twice keeps the last, as flags usually do.
 public enum SettingArguments {
-    public static func parse(_ arguments: [String]) throws(HeraldError) -> [String: ConfigContent] {
+    public static func parse(_ arguments: [String]) throws(ConfigurationError) -> [String: ConfigContent] {
         var values: [String: ConfigContent] = [:]
         var lists: [String: [String]] = [:]
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
             guard argument.hasPrefix("--"), argument.count > 2 else {
-                throw HeraldError(
-                    .invalidConfiguration,
+                throw ConfigurationError(
+                    .unknownSetting,
                     "unexpected argument \"\(argument)\"; settings are given as --NAME VALUE (see `herald serve --help`)"
                 )
             }
@@ -25,12 +25,12 @@ public enum SettingArguments {
             } else {
                 name = String(flag)
                 guard let next = remaining.popFirst() else {
-                    throw HeraldError(.invalidConfiguration, "--\(name) needs a value")
+                    throw ConfigurationError(.invalidValue, "--\(name) needs a value")
                 }
                 value = next
             }
             guard let setting = Setting.all.first(where: { $0.name == name }) else {
-                throw HeraldError(.invalidConfiguration, "unknown option --\(name) (see `herald serve --help` for every setting)")
+                throw ConfigurationError(.unknownSetting, "unknown option --\(name) (see `herald serve --help` for every setting)")
             }
             switch setting.form {
             case .value: values[name] = .string(value)

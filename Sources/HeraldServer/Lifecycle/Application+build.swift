@@ -34,37 +34,31 @@ public func buildApplication(
     broker brokerFactory: BrokerFactory = .memory,
     onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
 ) async throws -> HeraldApplication {
+    try configuration.checkStartable()
     let tokens = configuration.tokens
-    guard tokens.secret?.isEmpty == false || tokens.publicKeyFile != nil || tokens.jwksFile != nil || tokens.jwksURL != nil else {
-        throw HeraldError(
-            .invalidConfiguration,
-            "no token key: set --jwt-secret (HERALD_JWT_SECRET), --jwt-public-key, --jwks-file or --jwks-url, or run with --dev"
-        )
-    }
-    if let secret = tokens.secret, secret.utf8.count < TokenVerifier.minimumSecretBytes {
-        throw HeraldError(.invalidConfiguration, "--jwt-secret must be at least \(TokenVerifier.minimumSecretBytes) bytes")
-    }
-    guard !configuration.publishKeys.isEmpty else {
-        throw HeraldError(.invalidConfiguration, "no publish key: set --publish-key (HERALD_PUBLISH_KEY), or run with --dev")
-    }
     let metrics = HeraldMetrics()
     let hub = Hub(observer: metrics)
-    let (broker, brokerServices) = try await brokerFactory.make(hub, configuration.history, logger)
+    let (broker, brokerServices): (any Broker, [any Service])
+    do {
+        (broker, brokerServices) = try await brokerFactory.make(hub, configuration.history, logger)
+    } catch {
+        throw ConfigurationError.unusable("broker", String(describing: error))
+    }
     let lifecycle = Lifecycle()
     let refusals = Refusals(metrics: metrics)
     let directory = ConnectionDirectory(hub: hub)
-    if let url = tokens.jwksURL {
-        if let problem = JWKSLocation.problem(with: url, insecureHTTPOnLoopback: tokens.insecureJWKSOverHTTPOnLoopback) {
-            throw HeraldError(.invalidConfiguration, "--jwks-url \(url): expected \(problem)")
-        }
-        if JWKSLocation.Origin(url)?.scheme == "http" {
-            logger.warning(
-                "JWKS fetched over plain HTTP: --\(JWKSLocation.insecureOptIn) is for tests on this machine only",
-                metadata: ["herald.jwks.source": "--jwks-url \(url)"]
-            )
-        }
+    if let url = tokens.jwksURL, JWKSLocation.Origin(url)?.scheme == "http" {
+        logger.warning(
+            "JWKS fetched over plain HTTP: --\(JWKSURLRule.insecureOptIn) is for tests on this machine only",
+            metadata: ["herald.jwks.source": "--jwks-url \(url)"]
+        )
     }
-    let tokenKeys = try await VerificationKeys(configuration: tokens)
+    let tokenKeys: VerificationKeys
+    do {
+        tokenKeys = try await VerificationKeys(configuration: tokens)
+    } catch {
+        throw ConfigurationError.unusable("jwt-public-key", error)
+    }
     let keySet = (tokens.jwksURL.map(KeySetRefresher.Source.url) ?? tokens.jwksFile.map(KeySetRefresher.Source.file)).map {
         KeySetRefresher(
             source: $0,
@@ -75,7 +69,11 @@ public func buildApplication(
             logger: logger
         )
     }
-    try await keySet?.load()
+    do {
+        try await keySet?.load()
+    } catch {
+        throw ConfigurationError.unusable(tokens.jwksURL != nil ? "jwks-url" : "jwks-file", error)
+    }
     let verifier = TokenVerifier(configuration: tokens, keys: tokenKeys)
     let gate = ConnectGate(
         verifier: verifier,
@@ -122,7 +120,7 @@ public func buildApplication(
     AdminRoutes(hub: hub, broker: broker, refusals: refusals, metrics: metrics, connections: connections).add(to: router, keys: publishKeys)
     ManagementRoutes(connections: connections).add(to: router, keys: publishKeys)
 
-    let tls = try configuration.tls.map { files throws(HeraldError) in try HeraldConfiguration.TLSFiles.load(files) }
+    let tls = try configuration.tls.map { files throws(ConfigurationError) in try HeraldConfiguration.TLSFiles.load(files) }
     let limits = configuration.limits
     let pending = PendingConnections(limit: limits.maxPendingConnections)
     let timeouts = ConnectionDeadline.Timeouts(

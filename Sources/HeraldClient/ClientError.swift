@@ -1,19 +1,19 @@
-/// The core module's error: a code callers switch on, and a human-readable message.
-public struct HeraldError: Error, Equatable, Sendable, CustomStringConvertible {
+/// This module's error: Herald could not be reached, or refused the WebSocket upgrade.
+public struct ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Error codes; new ones can be added without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case brokerUnavailable = "broker_unavailable"
-            case invalidConfiguration = "invalid_configuration"
+            case unreachable
+            case upgradeRefused = "upgrade_refused"
         }
 
         private let base: Base
         private init(_ base: Base) { self.base = base }
 
-        /// The broker could not accept the event; nothing was published.
-        public static let brokerUnavailable = Code(.brokerUnavailable)
-        /// A configuration value is missing or malformed.
-        public static let invalidConfiguration = Code(.invalidConfiguration)
+        /// The connection was refused, timed out or broke before an answer.
+        public static let unreachable = Code(.unreachable)
+        /// The server answered the upgrade with a refusal (the message carries its `reason`).
+        public static let upgradeRefused = Code(.upgradeRefused)
 
         public var description: String { base.rawValue }
     }
