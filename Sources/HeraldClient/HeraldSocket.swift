@@ -54,7 +54,9 @@ public final class HeraldSocket: Sendable {
                     socket.inbox.append(.closed(code: nil, reason: "\(error)"))
                     guard let waiting = opened.take() else { return }
                     let refusal = await refusal(of: url, headers: headers, tlsConfiguration: tlsConfiguration)
-                    waiting.resume(throwing: ClientError(refusal == nil ? .unreachable : .upgradeRefused, "cannot connect to \(url): \(refusal ?? "\(error)")"))
+                    waiting.resume(
+                        throwing: ClientError(refusal == nil ? .unreachable : .upgradeRefused, "cannot connect to \(url): \(refusal ?? "\(error)")")
+                    )
                 }
             }
         }

@@ -1,6 +1,5 @@
 import Foundation
 public import HeraldCore
-import Logging
 import PostgresNIO
 import Synchronization
 

@@ -115,4 +115,3 @@ extension PostgresBroker {
         for try await _ in rows {}
     }
 }
-

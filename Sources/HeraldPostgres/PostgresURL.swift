@@ -1,5 +1,4 @@
 import Foundation
-public import HeraldCore
 import NIOSSL
 import PostgresNIO
 

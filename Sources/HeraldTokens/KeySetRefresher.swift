@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-public import HeraldCore
 public import Logging
 import NIOCore
 import NIOHTTP1

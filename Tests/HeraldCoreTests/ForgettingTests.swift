@@ -1,6 +1,5 @@
 import Foundation
 import HeraldCore
-import NIOCore
 import NIOEmbedded
 import Synchronization
 import Testing

@@ -1,6 +1,5 @@
 import HeraldCore
 import NIOEmbedded
-import Synchronization
 import Testing
 
 /// One subscribe asks the hook at most as many questions as the connection has room for, none

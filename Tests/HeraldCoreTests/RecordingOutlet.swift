@@ -1,6 +1,5 @@
 import HeraldCore
 import NIOCore
-import NIOEmbedded
 import Synchronization
 
 /// An outlet that records what it is given, on an event loop the test runs by hand.

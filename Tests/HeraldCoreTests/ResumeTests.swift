@@ -1,9 +1,7 @@
-import Foundation
 import HeraldCore
 import NIOCore
 import NIOEmbedded
 import NIOPosix
-import Synchronization
 import Testing
 
 /// `subscribe` with `since` through a session and the memory broker: ack, the missed events, then live ones.

@@ -1,5 +1,4 @@
 import HeraldCore
-import NIOCore
 import Synchronization
 
 /// Runs a `SessionStateMachine`'s actions against a hub, a broker and an outlet, as a transport

@@ -1,5 +1,4 @@
 import HeraldCore
-import NIOCore
 import NIOEmbedded
 import Testing
 

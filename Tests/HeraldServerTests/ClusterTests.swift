@@ -3,7 +3,6 @@ import HeraldClient
 import HeraldCore
 import HeraldPostgres
 import HeraldServer
-import Logging
 import NIOHTTP1
 import PostgresNIO
 import Testing

@@ -1,4 +1,3 @@
-import HTTPTypes
 import HeraldClient
 import HeraldCore
 import HeraldServer

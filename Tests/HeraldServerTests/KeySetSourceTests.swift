@@ -51,7 +51,9 @@ import Testing
         await #expect {
             _ = try await TestServer.start { $0.tokens.jwksURL = provider.url }
         } throws: { error in
-            (error as? ConfigurationError)?.message.hasPrefix("invalid value for --jwks-url (HERALD_JWKS_URL, or `jwks-url` in the config file): expected an https:// URL") == true
+            (error as? ConfigurationError)?.message.hasPrefix(
+                "invalid value for --jwks-url (HERALD_JWKS_URL, or `jwks-url` in the config file): expected an https:// URL"
+            ) == true
         }
         #expect(provider.requests == 0)
         let records = LogRecords()

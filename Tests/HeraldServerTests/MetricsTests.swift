@@ -1,4 +1,3 @@
-import Foundation
 import HeraldClient
 import HeraldCore
 import HeraldServer

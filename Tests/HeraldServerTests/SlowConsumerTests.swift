@@ -3,7 +3,6 @@ import HeraldClient
 import HeraldCore
 import HeraldServer
 import NIOCore
-import NIOPosix
 import Testing
 
 @testable import HeraldBench

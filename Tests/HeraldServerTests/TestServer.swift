@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import HTTPTypes
 import HeraldClient
 import HeraldCore
 import HeraldServer

@@ -1,6 +1,5 @@
 import CryptoExtras
 import Foundation
-import HTTPTypes
 import HeraldClient
 import HeraldCore
 import JWTKit

@@ -1,6 +1,5 @@
 public import Configuration
 import Foundation
-public import HeraldCore
 import HeraldTokens
 import Yams
 

@@ -1,6 +1,6 @@
 public import Configuration
 import Foundation
-public import HeraldCore
+import HeraldCore
 import HeraldTokens
 import Logging
 
@@ -67,7 +67,10 @@ extension HeraldConfiguration {
         tokens.jwksMinimumRefreshGap = try settings.duration("jwks-min-refresh-interval") ?? tokens.jwksMinimumRefreshGap
         if let algorithms = settings.list("jwt-algorithms") {
             guard !algorithms.isEmpty, algorithms.allSatisfy(TokenVerifier.supportedAlgorithms.contains) else {
-                throw ConfigurationError.invalid("jwt-algorithms", expected: "a comma-separated list of \(TokenVerifier.supportedAlgorithms.joined(separator: ", "))")
+                throw ConfigurationError.invalid(
+                    "jwt-algorithms",
+                    expected: "a comma-separated list of \(TokenVerifier.supportedAlgorithms.joined(separator: ", "))"
+                )
             }
             tokens.algorithms = algorithms
         } else if tokens.publicKeyFile != nil || tokens.jwksFile != nil || tokens.jwksURL != nil {
@@ -160,7 +163,9 @@ extension HeraldConfiguration {
             logs.level = parsed
         }
         if let format = settings.string("log-format") {
-            guard let parsed = Logs.Format(rawValue: format.lowercased()) else { throw ConfigurationError.invalid("log-format", expected: "text or json") }
+            guard let parsed = Logs.Format(rawValue: format.lowercased()) else {
+                throw ConfigurationError.invalid("log-format", expected: "text or json")
+            }
             logs.format = parsed
         }
     }
@@ -202,7 +207,10 @@ private struct Settings {
         guard let text = string(name) else { return nil }
         guard let value = HeraldCore.ConfigValue.duration(text), value >= minimum else {
             let floor = minimum > .zero ? " of at least \(minimum)" : ""
-            throw ConfigurationError.invalid(name, expected: "a duration\(floor) up to 87600h (ten years) such as 500ms, 30s, 10m, 24h or plain seconds")
+            throw ConfigurationError.invalid(
+                name,
+                expected: "a duration\(floor) up to 87600h (ten years) such as 500ms, 30s, 10m, 24h or plain seconds"
+            )
         }
         return value
     }

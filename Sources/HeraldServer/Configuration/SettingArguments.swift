@@ -1,5 +1,4 @@
 public import Configuration
-public import HeraldCore
 
 /// The settings given on `serve`'s command line (`--name value` or `--name=value`, names from
 /// `Setting.all`), by setting name: the top configuration layer. A repeatable setting collects

@@ -1,4 +1,3 @@
-import Foundation
 import HeraldCore
 import HeraldTokens
 import NIOCore

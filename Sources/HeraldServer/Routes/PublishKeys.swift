@@ -1,6 +1,5 @@
 import AWSSignature
 import Foundation
-import HTTPTypes
 import HeraldCore
 import HeraldTokens
 import Hummingbird
