@@ -118,6 +118,26 @@ import Testing
         #expect(await badPort.standardError().contains("--port"))
     }
 
+    /// A database URL serve cannot use stops it with one line naming the setting in all its spellings.
+    @Test func aBrokerURLThatCannotBeUsedIsRefusedNamingTheSetting() async throws {
+        let serve = try HeraldProcess(
+            Self.binary,
+            [
+                "serve", "--port", "0", "--jwt-secret", TestServer.secret, "--publish-key", "k", "--broker", "postgres://h/d",
+                "--cluster-secret", String(repeating: "s", count: 32),
+            ],
+            environment: ["HERALD_DEV_CREDENTIALS": "/nonexistent/herald.json"]
+        )
+        #expect(await serve.exitCode() != 0)
+        let error = await serve.standardError()
+        #expect(
+            error.contains(
+                "invalid value for --broker (HERALD_BROKER, or `broker` in the config file): the URL names no user; expected postgres://user:password@host:5432/database"
+            ),
+            "\(error)"
+        )
+    }
+
     /// `listen` refused at the upgrade says why, in the server's words; `bench` whose publishes are refused fails.
     @Test func refusalsReachTheCommandLine() async throws {
         let server = try await TestServer.start()
