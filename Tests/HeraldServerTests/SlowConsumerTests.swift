@@ -19,18 +19,22 @@ import Testing
         let stalled = try await StalledClient.connect(port: server.port, token: try await server.token(user: "stalled"), subscribeTo: "busy")
         try await waitUntil("both subscribed") { server.application.hub.subscriptions == 2 }
 
-        // 8 MB for each subscriber: more than a stalled loopback socket's kernel buffers (which
-        // grow to ~4 MB) plus 256 KiB, in pushes small enough that a reading client never has
-        // 256 KiB waiting. Eight publishers at a time keep the test short.
+        // Rounds of 1.6 MB until the stalled client is closed: it takes more than a stalled loopback
+        // socket's kernel buffers (which grow to ~4 MB, more where the kernel allows) plus 256 KiB,
+        // in pushes small enough that a reading client never has 256 KiB waiting; at most 40 MB.
+        // Eight publishers at a time keep the test short.
         let message = String(repeating: "x", count: 20_000)
-        let publishes = 400
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<8 {
-                group.addTask {
-                    for _ in stride(from: lane, to: publishes, by: 8) { _ = try await server.publishEntity("busy", message: message) }
+        var publishes = 0
+        while server.application.hub.connections == 2, publishes < 2_000 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        for _ in 0..<10 { _ = try await server.publishEntity("busy", message: message) }
+                    }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            publishes += 80
         }
 
         try await waitUntil("the stalled client closed") { server.application.hub.connections == 1 }
