@@ -18,6 +18,8 @@
 # a throw-away cluster in a temporary folder, default settings: fsync and synchronous commit on)
 # are not pinned. Everything listens on 127.0.0.1.
 #
+# PG_STATEMENTS=1 loads pg_stat_statements and prints, after each postgres run, its statements by
+# total time (to stderr).
 # HERALD_SERVER_BIN=/path/to/herald measures that build's server with this build's generator
 # (e.g. an older commit's release build); a server without --cluster-secret is started without it.
 set -euo pipefail
@@ -34,7 +36,9 @@ WORK="$(mktemp -d /tmp/herald-bench-cluster.XXXXXX)"
 PG_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 as_postgres() { if [[ $(id -u) == 0 ]]; then chown -R postgres "$WORK"; runuser -u postgres -- "$@"; else "$@"; fi; }
 as_postgres "$BIN/initdb" -D "$WORK/data" -U herald -A trust -E UTF8 >/dev/null
-as_postgres "$BIN/postgres" -D "$WORK/data" -k "$WORK" -p "$PG_PORT" -c listen_addresses=127.0.0.1 >"$WORK/postgres.log" 2>&1 &
+PG_OPTIONS=()
+[[ "${PG_STATEMENTS:-0}" == 1 ]] && PG_OPTIONS=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all)
+as_postgres "$BIN/postgres" -D "$WORK/data" -k "$WORK" -p "$PG_PORT" -c listen_addresses=127.0.0.1 "${PG_OPTIONS[@]}" >"$WORK/postgres.log" 2>&1 &
 LAUNCHER=$!
 SERVERS=()
 PORTS=()
@@ -96,6 +100,8 @@ run() {
     if [[ "$mode" == postgres ]]; then
         local database="bench_$RANDOM$RANDOM"
         psql -q -h 127.0.0.1 -p "$PG_PORT" -U herald -d postgres -c "CREATE DATABASE $database"
+        [[ "${PG_STATEMENTS:-0}" == 1 ]] && psql -q -h 127.0.0.1 -p "$PG_PORT" -U herald -d "$database" \
+            -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
         broker="postgres://herald@127.0.0.1:$PG_PORT/$database?sslmode=disable"
     fi
     local publish=() index
@@ -112,6 +118,13 @@ run() {
         --server-pid "${SERVERS[0]}" --json "${publish[@]}" "$@" >"$WORK/bench.json" 2>/dev/null
     after="$(postgres_ticks)"
     stop_servers
+    if [[ "$mode" == postgres && "${PG_STATEMENTS:-0}" == 1 ]]; then
+        # Where the database's time went: the statements of this run, the costliest first.
+        psql -q -h 127.0.0.1 -p "$PG_PORT" -U herald -d "$database" -c "SELECT calls, round(total_exec_time) AS total_ms,
+            round((total_exec_time / calls)::numeric, 3) AS ms_per_call, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS statement
+            FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            ORDER BY total_exec_time DESC LIMIT 8" >&2
+    fi
     python3 - "$mode" "$nodes" "$name" "$*" "$before" "$after" "$WORK/bench.json" <<'PY'
 import json, sys
 mode, nodes, name, args, before, after, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
