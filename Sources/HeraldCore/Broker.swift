@@ -8,17 +8,14 @@
 /// exactly the events it missed before it: no gap, no duplicate. Each entity's stream has its
 /// own epoch, new whenever the stream starts (again): `seq`s of two epochs are unrelated.
 public protocol Broker: Sendable {
-    /// Accepts events, all or none, and returns each one's id (and `seq` for entity updates),
-    /// in order. Throws `BrokerError` with code `.brokerUnavailable` when they could not be
+    /// Accepts events, all or none, and answers once with each one's id (and `seq` for entity
+    /// updates), in order, or with `BrokerError` code `.brokerUnavailable` when they could not be
     /// accepted: then none of them was.
-    func publish(_ events: [Event]) async throws -> [PublishReceipt]
-
-    /// True when `publishAtOnce` may be called: the broker accepts events without waiting for
-    /// anything (the in-memory broker), so a publish can be answered on the event loop it arrived on.
-    var acceptsAtOnce: Bool { get }
-
-    /// `publish`, on the caller's thread, for a broker that `acceptsAtOnce`.
-    func publishAtOnce(_ events: [Event]) throws -> [PublishReceipt]
+    ///
+    /// A broker that accepts without waiting (the in-memory one) answers before it returns, on
+    /// the caller's thread; one that waits for its storage answers later, on a thread of its
+    /// own. No task is made for the caller: a publish read on an event loop is answered there.
+    func publish(_ events: [Event], then answer: @escaping @Sendable (Result<[PublishReceipt], BrokerError>) -> Void)
 
     /// Adds `outlet` to the subscribers of `entity` and returns its stream's epoch and what it
     /// missed after `since` (`nil`: a plain subscribe, nothing to replay). `since` with an
@@ -51,6 +48,12 @@ public protocol Broker: Sendable {
 }
 
 extension Broker {
+    /// `publish(_:then:)`, awaited.
+    public func publish(_ events: [Event]) async throws(BrokerError) -> [PublishReceipt] {
+        let result = await withCheckedContinuation { continuation in publish(events) { continuation.resume(returning: $0) } }
+        return try result.get()
+    }
+
     /// Accepts one event (see `publish(_:)` for a batch).
     public func publish(_ event: Event) async throws -> PublishReceipt {
         guard let receipt = try await publish([event]).first else {
@@ -61,11 +64,6 @@ extension Broker {
 
     /// Always available: nothing outside the process can fail.
     public var isAvailable: Bool { true }
-    /// A broker waits for its storage unless it says otherwise.
-    public var acceptsAtOnce: Bool { false }
-    public func publishAtOnce(_ events: [Event]) throws -> [PublishReceipt] {
-        throw BrokerError(.brokerUnavailable, "this broker does not accept events at once")
-    }
     /// A node on its own.
     public var cluster: (any ClusterChannel)? { nil }
 }

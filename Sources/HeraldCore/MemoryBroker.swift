@@ -25,15 +25,10 @@ public final class MemoryBroker: Broker {
         self.now = now
     }
 
-    /// Numbers, keeps and delivers each event in turn (nothing in this process can fail).
-    public func publish(_ events: [Event]) async throws -> [PublishReceipt] {
-        publishNow(events)
-    }
-
-    public var acceptsAtOnce: Bool { true }
-
-    public func publishAtOnce(_ events: [Event]) throws -> [PublishReceipt] {
-        publishNow(events)
+    /// Numbers, keeps and delivers each event in turn and answers at once (nothing in this
+    /// process can fail).
+    public func publish(_ events: [Event], then answer: @escaping @Sendable (Result<[PublishReceipt], BrokerError>) -> Void) {
+        answer(.success(publishNow(events)))
     }
 
     private func publishNow(_ events: [Event]) -> [PublishReceipt] {

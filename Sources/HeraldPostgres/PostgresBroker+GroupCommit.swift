@@ -22,33 +22,47 @@ extension PostgresBroker {
         }
     }
 
-    /// Writes the publishes of `batch` in one transaction and answers each. When the database
-    /// refused a statement (it rolled the transaction back, so nothing of it was written), each
-    /// publish is written again on its own: a batch it cannot take fails alone, all or none.
+    /// Writes the publishes of `batch` in one transaction and answers each, by the deadline of
+    /// the one that came first (one already past it is refused without being written). When the
+    /// database refused a statement (it rolled the transaction back, so nothing of it was
+    /// written), each publish is written again on its own: a batch it cannot take fails alone,
+    /// all or none.
     private func write(_ batch: [PendingPublish]) async {
+        let now = ContinuousClock.now
+        for late in batch where late.deadline <= now { late.refuse(PostgresBrokerError(.unexpectedAnswer, "no answer within \(Self.publishTimeout)")) }
+        let batch = batch.filter { $0.deadline > now }
+        guard let first = batch.map(\.deadline).min() else { return }
         do {
-            let receipts = try await withTimeout(Self.publishTimeout) {
+            let receipts = try await withTimeout(now.duration(to: first)) {
                 try await self.client.withConnection { try await self.publish(batch.map(\.events), on: $0) }
             }
-            for (pending, receipts) in zip(batch, receipts) { pending.outcome.resolve(.success(receipts)) }
-        } catch  where batch.count > 1 && wasRefusedByTheDatabase(error) {
+            for (pending, receipts) in zip(batch, receipts) { pending.answer(.success(receipts)) }
+        } catch where batch.count > 1 && wasRefusedByTheDatabase(error) {
             for pending in batch { await write([pending]) }
         } catch {
-            for pending in batch { pending.outcome.resolve(.failure(error)) }
+            for pending in batch { pending.refuse(error) }
         }
     }
 }
 
-/// One publish call waiting for its transaction: its events, ready to write, and its answer.
+/// One publish call waiting for its transaction: its events, ready to write, when it must be
+/// answered by, and its answer.
 final class PendingPublish: Sendable {
     let events: [PreparedEvent]
-    let outcome = FirstOutcome<[PublishReceipt]>()
+    let deadline: ContinuousClock.Instant
+    let answer: @Sendable (Result<[PublishReceipt], BrokerError>) -> Void
 
-    init(_ events: [Event], time: String) {
+    init(_ events: [Event], time: String, deadline: ContinuousClock.Instant, answer: @escaping @Sendable (Result<[PublishReceipt], BrokerError>) -> Void) {
         self.events = events.map { PreparedEvent($0, id: EventID.next(), time: time) }
+        self.deadline = deadline
+        self.answer = answer
+    }
+
+    /// Answers that none of the events was accepted, and why.
+    func refuse(_ error: any Error) {
+        answer(.failure(BrokerError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")))
     }
 }
-
 /// An event as the publish statements take it: its id and its push, an entity update's cut
 /// where its `seq` goes (`Push.entityUpdated(_:id:time:)`).
 enum PreparedEvent: Sendable {

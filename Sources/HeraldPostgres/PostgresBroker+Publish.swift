@@ -2,8 +2,8 @@ import Foundation
 import HeraldCore
 import PostgresNIO
 
-/// The publish statements: events numbered and kept in one statement, then announced in one
-/// sealed `NOTIFY` statement, in one transaction.
+/// The publish statements (`NumberEvents`, `AnnounceNotices`): events numbered and kept in one
+/// statement, then announced in one sealed `NOTIFY` statement, in one transaction.
 extension PostgresBroker {
     /// Publishes the events of several publish calls on `connection` in one transaction, all or
     /// none; returns each call's receipts in order.
@@ -56,32 +56,12 @@ extension PostgresBroker {
         on connection: PostgresConnection
     ) async throws -> [(seq: Int, epoch: String, push: String)] {
         guard !updates.isEmpty else { return [] }
-        let rows = try await connection.query(
-            """
-            WITH input AS (
-                SELECT * FROM unnest(\(updates.map(\.entity))::text[], \(updates.map(\.beforeSeq))::text[], \(updates.map(\.afterSeq))::text[])
-                    WITH ORDINALITY AS i (entity_id, before_seq, after_seq, position)
-            ), counts AS (
-                SELECT entity_id, count(*) AS n FROM input GROUP BY entity_id
-            ), head AS (
-                INSERT INTO herald_streams AS s (entity_id, latest_seq, epoch)
-                SELECT entity_id, n, (SELECT value FROM herald_meta WHERE key = 'stream_epoch') FROM counts ORDER BY entity_id
-                ON CONFLICT (entity_id) DO UPDATE SET latest_seq = s.latest_seq + excluded.latest_seq, published_at = clock_timestamp()
-                RETURNING entity_id, latest_seq, epoch
-            ), numbered AS (
-                SELECT i.position, i.entity_id, h.epoch,
-                    h.latest_seq - c.n + row_number() OVER (PARTITION BY i.entity_id ORDER BY i.position) AS seq,
-                    i.before_seq, i.after_seq
-                FROM input AS i JOIN counts AS c USING (entity_id) JOIN head AS h USING (entity_id)
-            ), event AS (
-                INSERT INTO herald_events (entity_id, seq, push) SELECT entity_id, seq, before_seq || seq || after_seq FROM numbered
-            )
-            SELECT seq, epoch FROM numbered ORDER BY position
-            """,
+        let rows = try await connection.execute(
+            NumberEvents(entities: updates.map(\.entity), beforeSeqs: updates.map(\.beforeSeq), afterSeqs: updates.map(\.afterSeq)),
             logger: logger
         )
         var numbered: [(seq: Int, epoch: String, push: String)] = []
-        for try await (seq, epoch) in rows.decode((Int, String).self) {
+        for try await (seq, epoch) in rows {
             let update = updates[numbered.count]
             numbered.append((seq, epoch, update.beforeSeq + String(seq) + update.afterSeq))
         }
@@ -105,13 +85,6 @@ extension PostgresBroker {
     func notify(_ notices: [Notice], on connection: PostgresConnection) async throws {
         let sealed = Notice.pack(notices).map { sealer.seal($0, at: Date()) }
         guard !sealed.isEmpty else { return }
-        try await drain(connection.query("SELECT pg_notify(\(Notice.channel), n) FROM unnest(\(sealed)::text[]) AS n", logger: logger))
-    }
-}
-
-extension PostgresBroker {
-    /// Reads a statement's rows to its end, so its errors surface here.
-    func drain(_ rows: PostgresRowSequence) async throws {
-        for try await _ in rows {}
+        _ = try await connection.execute(AnnounceNotices(sealed: sealed), logger: logger)
     }
 }

@@ -145,18 +145,13 @@ public final class PostgresBroker: Broker, Service {
 
     /// The events of one call (a `POST /events` batch) are written all or none, in one
     /// transaction with the other publishes waiting at that moment (`GroupCommit`), and answered
-    /// once it has committed. Refused after `publishTimeout` without an answer from the database
-    /// (the transaction may still commit then: a `503` after a timeout does not prove nothing was
-    /// published). A node that is not listening still publishes: it catches up on its own events
-    /// once it is back.
-    public func publish(_ events: [Event]) async throws -> [PublishReceipt] {
-        let pending = PendingPublish(events, time: Date().formatted(.iso8601))
+    /// once it has committed, from the task that wrote it. Refused once `publishTimeout` has passed
+    /// since the call without an answer from the database (the transaction may still commit
+    /// then: a `503` after a timeout does not prove nothing was published). A node that is not
+    /// listening still publishes: it catches up on its own events once it is back.
+    public func publish(_ events: [Event], then answer: @escaping @Sendable (Result<[PublishReceipt], BrokerError>) -> Void) {
+        let pending = PendingPublish(events, time: Date().formatted(.iso8601), deadline: .now + Self.publishTimeout, answer: answer)
         if let batch = commits.withLock({ $0.enqueue(pending, events: events.count) }) { startWriting(batch) }
-        do {
-            return try await withTimeout(Self.publishTimeout) { try await pending.outcome.value() }
-        } catch {
-            throw BrokerError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")
-        }
     }
 
     public func subscribe(_ outlet: any Outlet, to entity: EntityID, since: Int?, epoch: String?) -> Replay {

@@ -5,7 +5,8 @@ import Testing
 
 /// Publishes a connection's event loop answers itself (`PublishFastPath`) and the ones it leaves
 /// to Hummingbird's routes read alike, and a keep-alive connection's answers stay in order
-/// whichever answers them.
+/// whichever answers them — with the in-memory broker, which answers at once, and a cluster's,
+/// which answers once the database has.
 @Suite struct PublishFastPathTests {
     private static func post(_ path: String, _ body: String, key: String = TestServer.publishKey, extra: [String] = []) -> String {
         ([
@@ -55,6 +56,33 @@ import Testing
         }
         subscriber.close()
         try await server.stop()
+    }
+
+    /// A cluster node's answers come from the task that committed the transaction: what the
+    /// client pipelined meanwhile waits, in order, and every answer names the seq its push carries.
+    @Test func aClusterNodeAnswersPipelinedPublishesInOrder() async throws {
+        let node = try await ClusterNodes.node(try await TestPostgres.freshDatabase())
+        let subscriber = try await node.subscriber(to: ["order-4"])
+        var requests = (1...10).map { Self.post("/entities/order-4/updates", #"{"message":"m\#($0)"}"#) }
+        requests.insert("GET /health HTTP/1.1\r\nHost: x\r\n\r\n", at: 3)
+        requests.insert(Self.post("/entities/order-4/updates?via=router", #"{"message":"r"}"#), at: 6)
+        requests.append(
+            Self.post("/events", #"[{"detail-type":"Entity Updated","detail":{"entityId":"order-4","message":"e1"}},{"nope":1},"#
+                + #"{"detail-type":"Entity Updated","detail":{"entityId":"order-4","message":"e2"}}]"#)
+        )
+        let answers = try await Self.exchange(node, requests, expecting: requests.count)
+        #expect(answers.map(\.status) == Array(repeating: 202, count: 3) + [200] + Array(repeating: 202, count: 8) + [200])
+        let seqs = answers.compactMap { $0.body?["seq"] }
+        #expect(seqs == (1...11).map { .int($0) })
+        guard case .array(let entries)? = answers.last?.body?["entries"] else { throw TestFailure("no entries") }
+        #expect(entries.map { $0["seq"] } == [.int(12), nil, .int(13)])
+        let messages = (1...3).map { "m\($0)" } + ["m4", "m5", "r"] + (6...10).map { "m\($0)" } + ["e1", "e2"]
+        for (index, message) in messages.enumerated() {
+            let push = try await subscriber.json()
+            #expect(push["seq"] == .int(index + 1) && push["message"] == .string(message))
+        }
+        subscriber.close()
+        try await node.stop()
     }
 
     /// A request for Hummingbird between publishes, and publishes it must take (a query, a

@@ -16,7 +16,7 @@ import NIOWebSocket
 /// machine only says whether the connection still takes them. The bound on what may queue for a
 /// client is the channel's write-buffer high-water mark: crossing it makes the client a slow
 /// consumer (1013).
-final class ConnectionHandler: ChannelInboundHandler {
+final class ConnectionHandler: ChannelInboundHandler, LoopTimerOwner {
     typealias InboundIn = WebSocketFrame
     typealias Event = ConnectionStateMachine.Event
     typealias Action = ConnectionStateMachine.Action
@@ -27,7 +27,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private let wire: WireWriter
     private let settings: WebSocketConnection.Settings
     private var context: ChannelHandlerContext?
-    private var deadlines = ScheduledDeadlines()
+    private var deadlines = DeadlineSchedule()
     /// The hook calls of the subscribe that waits for them.
     private var hookCall: Task<Void, Never>?
     /// True while actions run; events that arrive meanwhile (a write that lost writability, a
@@ -84,6 +84,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     // MARK: Channel events
+
+    /// The connection's timer fired: each deadline it reached, in order, then the next timer.
+    func loopTimerFired(_ generation: Int) {
+        for deadline in deadlines.fired(generation, now: connection.eventLoop.now.uptimeNanoseconds) {
+            handle(.deadlineReached(deadline))
+        }
+        armTimer()
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -189,13 +197,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .closeSocket:
             context?.close(promise: nil)
         case .setDeadline(let deadline, let uptime):
-            deadlines[deadline]?.cancel()
-            deadlines[deadline] = connection.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(uptime)) { [self] in
-                deadlines[deadline] = nil
-                handle(.deadlineReached(deadline))
-            }
+            deadlines[deadline] = uptime
+            armTimer()
         case .cancelDeadline(let deadline):
-            deadlines[deadline]?.cancel()
             deadlines[deadline] = nil
         case .count(let metric):
             count(metric)
@@ -262,34 +266,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         )
     }
 
+    private func armTimer() {
+        guard let timer = deadlines.timerToArm() else { return }
+        LoopTimer.arm(at: .uptimeNanoseconds(timer.uptimeNanoseconds), for: self, generation: timer.generation, on: connection.eventLoop)
+    }
+
     private func now() -> Moment {
         Moment(uptimeNanoseconds: connection.eventLoop.now.uptimeNanoseconds, secondsSince1970: settings.wallClock())
-    }
-}
-
-/// The connection's timers, one of each kind at most (no allocation per connection).
-private struct ScheduledDeadlines {
-    private var tokenExpiry: Scheduled<Void>?
-    private var lifetime: Scheduled<Void>?
-    private var ping: Scheduled<Void>?
-    private var closeTimeout: Scheduled<Void>?
-
-    subscript(deadline: ConnectionStateMachine.Deadline) -> Scheduled<Void>? {
-        get {
-            switch deadline {
-            case .tokenExpiry: tokenExpiry
-            case .lifetime: lifetime
-            case .ping: ping
-            case .closeTimeout: closeTimeout
-            }
-        }
-        set {
-            switch deadline {
-            case .tokenExpiry: tokenExpiry = newValue
-            case .lifetime: lifetime = newValue
-            case .ping: ping = newValue
-            case .closeTimeout: closeTimeout = newValue
-            }
-        }
     }
 }

@@ -7,11 +7,10 @@ import NIOCore
 /// it say how the exchange goes with `ConnectionProgress` events fired from the pipeline's head;
 /// it knows nothing else of HTTP or WebSocket, so any upgrade path can drive it.
 ///
-/// Its timer is never cancelled: cancelling a NIO scheduled task searches the event loop's whole
-/// task queue (every connection's timers), which made each upgrade cost more the more
-/// connections a node held. A timer that is no longer wanted fires later and does nothing: it
-/// holds the handler weakly, and only the latest one counts.
-final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// Its timer (a `LoopTimer`) is never cancelled: cancelling searches the event loop's whole task
+/// queue, which made each upgrade cost more the more connections a node held. A timer that is
+/// no longer wanted fires later and does nothing: only the latest one counts.
+final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler, LoopTimerOwner {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
@@ -102,11 +101,12 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
         if let armedAt, armedAt <= deadline { return }
         armedAt = deadline
         generation += 1
-        let current = generation
-        context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            guard let self, self.generation == current, self.armedAt != nil, let context = self.context else { return }
-            self.armedAt = nil
-            self.run(self.state.deadlinePassed(now: .now()), context)
-        }
+        LoopTimer.arm(at: deadline, for: self, generation: generation, on: context.eventLoop)
+    }
+
+    func loopTimerFired(_ generation: Int) {
+        guard self.generation == generation, armedAt != nil, let context else { return }
+        armedAt = nil
+        run(state.deadlinePassed(now: .now()), context)
     }
 }

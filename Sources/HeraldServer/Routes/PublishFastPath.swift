@@ -4,16 +4,20 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Answers publish requests (PROTOCOL.md §6) on the connection's event loop, in the HTTP pipeline
-/// just before Hummingbird's: no task, no hop to another thread, the body gathered as it arrives
-/// and the answer written at once, by `PublishRoutes` as on its routes.
+/// just before Hummingbird's: no task, the body gathered as it arrives and the answer written as
+/// soon as the broker gives it, by `PublishRoutes` as on its routes — at once for the in-memory
+/// broker, after one hop back to the loop for a cluster's, whose answer comes from the task that
+/// committed the transaction.
 ///
 /// It takes a request only when it is sure to answer it as the route would, and nothing of the
 /// connection is still with Hummingbird (answers stay in order): `POST /events` or a shortcut
 /// with a decodable, valid id and no query, `Authorization: Bearer` with a valid key, a
-/// `Content-Length` within the limit, no `Expect`, `Transfer-Encoding` or `Connection: close`,
-/// and a broker that accepts at once (the in-memory one). Every other request — a SigV4
-/// signature, a wrong key, a chunked body, another route, a cluster's publish — goes on to
-/// Hummingbird unchanged, with every refusal's exact answer.
+/// `Content-Length` within the limit, and no `Expect`, `Transfer-Encoding` or `Connection:
+/// close`. Every other request — a SigV4 signature, a wrong key, a chunked body, another route —
+/// goes on to Hummingbird unchanged, with every refusal's exact answer.
+///
+/// One request at a time, as Hummingbird does: while an answer is awaited, what the client sent
+/// after it waits here, in order, and the socket is not read (so what waits is at most one read).
 final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -25,6 +29,8 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case idle
         /// Gathering the body of a request it answers.
         case reading(PublishRoutes.Route, body: ByteBuffer, started: ContinuousClock.Instant)
+        /// Waiting for the broker's answer to a request it took.
+        case answering
         /// Passing a request on to Hummingbird, to its end.
         case forwarding
     }
@@ -34,21 +40,59 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     /// Requests passed on whose response has not been written to its end yet.
     private var withHummingbird = 0
+    /// What arrived while an answer was awaited, in order.
+    private var held = CircularBuffer<HTTPRequestPart>()
+    /// A read of the socket asked for while requests were held: done once they are handled.
+    private var readAsked = false
+    /// Parts passed on since the last read completed: Hummingbird's channel takes them at the
+    /// next `channelReadComplete`, so held parts passed on later need one of their own.
+    private var passedOn = false
+    private var context: ChannelHandlerContext?
 
     init(routes: PublishRoutes, keys: PublishKeys) {
         self.routes = routes
         self.keys = keys
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
+        let part = unwrapInboundIn(data)
+        if isHolding { return held.append(part) }
+        handle(part, context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        passedOn = false
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isHolding { return readAsked = true }
+        context.read()
+    }
+
+    /// True while an answer is awaited or what came meanwhile still waits.
+    private var isHolding: Bool {
+        if case .answering = state { return true }
+        return !held.isEmpty
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (part, state) {
         case (.head(let head), .idle):
             if withHummingbird == 0, let route = takes(head) {
                 state = .reading(route, body: context.channel.allocator.buffer(capacity: 256), started: .now)
             } else {
                 state = .forwarding
                 withHummingbird += 1
-                context.fireChannelRead(data)
+                passOn(part, context)
             }
         case (.body(var part), .reading(let route, var body, let started)):
             state = .idle  // drops the state's reference to the body before it grows
@@ -59,10 +103,15 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             answer(route, body: body, started: started, context: context)
         case (.end, .forwarding):
             state = .idle
-            context.fireChannelRead(data)
+            passOn(part, context)
         default:
-            context.fireChannelRead(data)
+            passOn(part, context)
         }
+    }
+
+    private func passOn(_ part: HTTPRequestPart, _ context: ChannelHandlerContext) {
+        passedOn = true
+        context.fireChannelRead(wrapInboundOut(part))
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -73,7 +122,7 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The route of a request this handler answers, or nil to pass it on.
     private func takes(_ head: HTTPRequest) -> PublishRoutes.Route? {
         let fields = head.headerFields
-        guard head.method == .post, routes.broker.acceptsAtOnce, let path = head.path, !path.contains("?"),
+        guard head.method == .post, let path = head.path, !path.contains("?"),
             fields[.expect] == nil, fields[.transferEncoding] == nil, fields[.connection]?.lowercased() != "close",
             let length = fields[.contentLength].flatMap(Int.init), (0...PublishRoutes.maxBodyBytes).contains(length),
             keys.accepts(authorization: fields[.authorization])
@@ -89,16 +138,44 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func answer(_ route: PublishRoutes.Route, body: ByteBuffer, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
-        let answer = routes.runAtOnce(route, body: body)
+        state = .answering
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        routes.run(route, body: body) { status, body in
+            if handler.eventLoop.inEventLoop {
+                handler.value.reply(status, body, started: started)
+            } else {
+                handler.eventLoop.execute { handler.value.reply(status, body, started: started) }
+            }
+        }
+    }
+
+    /// Writes the answer, then handles what came meanwhile (and reads on, if it was asked to).
+    private func reply(_ status: HTTPResponse.Status, _ body: ByteBuffer, started: ContinuousClock.Instant) {
+        state = .idle
+        guard let context else { return }
         let fields: HTTPFields = [
             .contentType: "application/json; charset=utf-8",
-            .contentLength: String(answer.body.readableBytes),
+            .contentLength: String(body.readableBytes),
             .date: HTTPDate.now,
             .server: "Herald",
         ]
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(answer.body)), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         routes.metrics.publishRequestFinished(after: started.duration(to: .now))
+        while !held.isEmpty, !isAnswering { handle(held.removeFirst(), context: context) }
+        if passedOn {
+            passedOn = false
+            context.fireChannelReadComplete()
+        }
+        if !isHolding, readAsked {
+            readAsked = false
+            context.read()
+        }
+    }
+
+    private var isAnswering: Bool {
+        if case .answering = state { return true }
+        return false
     }
 }

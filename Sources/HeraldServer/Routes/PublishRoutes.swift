@@ -49,15 +49,28 @@ struct PublishRoutes: Sendable {
         return JSONResponse.make(status: answer.status, body: answer.body)
     }
 
-    /// The same on the connection's event loop (`PublishFastPath`), for a body already read and a
-    /// broker that accepts at once: the status and JSON body `run` answers with.
-    func runAtOnce(_ route: Route, body: ByteBuffer) -> (status: HTTPResponse.Status, body: ByteBuffer) {
+    /// The same on the connection's event loop (`PublishFastPath`), for a body already read: the
+    /// status and JSON body `run` answers with, given to `reply` — before this returns for the
+    /// in-memory broker, once the database has answered (on the broker's thread) for a cluster's.
+    func run(_ route: Route, body: ByteBuffer, then reply: @escaping @Sendable (_ status: HTTPResponse.Status, _ body: ByteBuffer) -> Void) {
+        let entries: [Result<Event, EventEnvelope.EntryError>]
+        let events: [Event]
         do throws(HTTPRefusal) {
-            let (entries, events) = try Self.read(route, body: body)
-            let receipts = events.isEmpty ? [] : try publishAtOnce(events)
-            return Self.answer(route, entries: entries, receipts: receipts)
+            (entries, events) = try Self.read(route, body: body)
         } catch {
-            return (error.status, error.body)
+            return reply(error.status, error.body)
+        }
+        guard !events.isEmpty else {
+            let answer = Self.answer(route, entries: entries, receipts: [])
+            return reply(answer.status, answer.body)
+        }
+        broker.publish(events) { result in
+            do throws(HTTPRefusal) {
+                let answer = Self.answer(route, entries: entries, receipts: try accepted(result, events))
+                reply(answer.status, answer.body)
+            } catch {
+                reply(error.status, error.body)
+            }
         }
     }
 
@@ -103,30 +116,25 @@ struct PublishRoutes: Sendable {
 
     /// Hands events to the broker, all or none; `503 broker_unavailable` (logged) when it could not take them.
     private func publish(_ events: [Event]) async throws(HTTPRefusal) -> [PublishReceipt] {
-        let receipts: [PublishReceipt]
-        do {
-            receipts = try await broker.publish(events)
+        let result: Result<[PublishReceipt], BrokerError>
+        do throws(BrokerError) {
+            result = .success(try await broker.publish(events))
         } catch {
-            throw refused(error)
+            result = .failure(error)
         }
-        return try counted(receipts, events)
+        return try accepted(result, events)
     }
 
-    /// The same, on the caller's thread, for a broker that `acceptsAtOnce`.
-    private func publishAtOnce(_ events: [Event]) throws(HTTPRefusal) -> [PublishReceipt] {
-        let receipts: [PublishReceipt]
-        do {
-            receipts = try broker.publishAtOnce(events)
-        } catch {
+    /// The receipts of the broker's answer, each event counted; or the refusal it earns.
+    private func accepted(_ result: Result<[PublishReceipt], BrokerError>, _ events: [Event]) throws(HTTPRefusal) -> [PublishReceipt] {
+        switch result {
+        case .failure(let error):
             throw refused(error)
+        case .success(let receipts):
+            guard receipts.count == events.count else { throw Self.brokerUnavailable }
+            for event in events { metrics.published(event) }
+            return receipts
         }
-        return try counted(receipts, events)
-    }
-
-    private func counted(_ receipts: [PublishReceipt], _ events: [Event]) throws(HTTPRefusal) -> [PublishReceipt] {
-        guard receipts.count == events.count else { throw Self.brokerUnavailable }
-        for event in events { metrics.published(event) }
-        return receipts
     }
 
     private func refused(_ error: any Error) -> HTTPRefusal {
