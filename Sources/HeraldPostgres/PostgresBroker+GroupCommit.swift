@@ -29,7 +29,9 @@ extension PostgresBroker {
     /// all or none.
     private func write(_ batch: [PendingPublish]) async {
         let now = ContinuousClock.now
-        for late in batch where late.deadline <= now { late.refuse(PostgresBrokerError(.unexpectedAnswer, "no answer within \(Self.publishTimeout)")) }
+        for late in batch where late.deadline <= now {
+            late.refuse(PostgresBrokerError(.unexpectedAnswer, "no answer within \(Self.publishTimeout)"))
+        }
         let batch = batch.filter { $0.deadline > now }
         guard let first = batch.map(\.deadline).min() else { return }
         do {
@@ -37,7 +39,7 @@ extension PostgresBroker {
                 try await self.client.withConnection { try await self.publish(batch.map(\.events), on: $0) }
             }
             for (pending, receipts) in zip(batch, receipts) { pending.answer(.success(receipts)) }
-        } catch where batch.count > 1 && wasRefusedByTheDatabase(error) {
+        } catch  where batch.count > 1 && wasRefusedByTheDatabase(error) {
             for pending in batch { await write([pending]) }
         } catch {
             for pending in batch { pending.refuse(error) }
@@ -52,7 +54,12 @@ final class PendingPublish: Sendable {
     let deadline: ContinuousClock.Instant
     let answer: @Sendable (Result<[PublishReceipt], BrokerError>) -> Void
 
-    init(_ events: [Event], time: String, deadline: ContinuousClock.Instant, answer: @escaping @Sendable (Result<[PublishReceipt], BrokerError>) -> Void) {
+    init(
+        _ events: [Event],
+        time: String,
+        deadline: ContinuousClock.Instant,
+        answer: @escaping @Sendable (Result<[PublishReceipt], BrokerError>) -> Void
+    ) {
         self.events = events.map { PreparedEvent($0, id: EventID.next(), time: time) }
         self.deadline = deadline
         self.answer = answer

@@ -67,8 +67,11 @@ import Testing
         requests.insert("GET /health HTTP/1.1\r\nHost: x\r\n\r\n", at: 3)
         requests.insert(Self.post("/entities/order-4/updates?via=router", #"{"message":"r"}"#), at: 6)
         requests.append(
-            Self.post("/events", #"[{"detail-type":"Entity Updated","detail":{"entityId":"order-4","message":"e1"}},{"nope":1},"#
-                + #"{"detail-type":"Entity Updated","detail":{"entityId":"order-4","message":"e2"}}]"#)
+            Self.post(
+                "/events",
+                #"[{"detail-type":"Entity Updated","detail":{"entityId":"order-4","message":"e1"}},{"nope":1},"#
+                    + #"{"detail-type":"Entity Updated","detail":{"entityId":"order-4","message":"e2"}}]"#
+            )
         )
         let answers = try await Self.exchange(node, requests, expecting: requests.count)
         #expect(answers.map(\.status) == Array(repeating: 202, count: 3) + [200] + Array(repeating: 202, count: 8) + [200])

@@ -74,7 +74,10 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isHolding { return readAsked = true }
+        guard !isHolding else {
+            readAsked = true
+            return
+        }
         context.read()
     }
 
