@@ -63,7 +63,8 @@ ulimit -n "$(ulimit -Hn)"
 SECRET=bench-secret-0123456789abcdef-0123456789abcdef
 KEY=bench-publish-key
 CLUSTER_ARGS=()
-"$SERVER_BIN" serve --help 2>&1 | grep -q cluster-secret && CLUSTER_ARGS=(--cluster-secret bench-cluster-secret-0123456789abcdef-0123456789)
+# Read whole first: `grep -q` in a pipe can end it early, and pipefail would then say no.
+[[ "$("$SERVER_BIN" serve --help 2>&1)" == *--cluster-secret* ]] && CLUSTER_ARGS=(--cluster-secret bench-cluster-secret-0123456789abcdef-0123456789)
 
 # CPU ticks (1/100 s) of every process of the PostgreSQL server started here.
 postgres_ticks() {

@@ -94,7 +94,8 @@ CLUSTER_SECRET_FLAG=()
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 PUBLISH_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 CLUSTER_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-if "$HERALD_SERVER" serve --help 2>/dev/null | grep -q -- --cluster-secret; then CLUSTER_SECRET_FLAG=(--cluster-secret "$CLUSTER_SECRET"); fi
+# Read whole first: `grep -q` in a pipe can end it early, and pipefail would then say no.
+if [[ "$("$HERALD_SERVER" serve --help 2>&1)" == *--cluster-secret* ]]; then CLUSTER_SECRET_FLAG=(--cluster-secret "$CLUSTER_SECRET"); fi
 
 ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n); results in $OUT"
