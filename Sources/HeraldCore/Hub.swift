@@ -16,6 +16,8 @@ public final class Hub: Sendable {
     fileprivate let userShards: [Shard<UserID>]
     private let subscriptionCount = Atomic<Int>(0)
     private let connectionCount = Atomic<Int>(0)
+    /// Set by `closeAll`: a connection registered later is closed at once, with this reason.
+    private let closingReason = Mutex<CloseReason?>(nil)
     private let queues = Mutex<[ObjectIdentifier: DeliveryQueue]>([:])
     private let observer: (any DeliveryObserver)?
 
@@ -35,6 +37,8 @@ public final class Hub: Sendable {
         let queue = queue(for: outlet.eventLoop)
         Self.shard(for: user, in: userShards).registry.withLock { _ = $0[user, default: Recipients()].insert(outlet, queue: queue) }
         connectionCount.add(1, ordering: .relaxed)
+        // Read after the insert: either `closeAll` found it in the registry or this sees its reason.
+        if let reason = closingReason.withLock({ $0 }) { outlet.eventLoop.execute { outlet.close(reason) } }
     }
 
     /// Removes a connection of `user` (its subscriptions go through `EntityStreams.unsubscribe` first).
@@ -102,8 +106,10 @@ public final class Hub: Sendable {
         return count
     }
 
-    /// Asks every connection to close with `reason` (used when draining).
+    /// Asks every connection to close with `reason`, once, and every connection registered from
+    /// now on as soon as it is (used when draining).
     public func closeAll(_ reason: CloseReason) {
+        closingReason.withLock { $0 = reason }
         for shard in userShards {
             shard.registry.withLock { registry in
                 for recipients in registry.values { recipients.forEach { $0.close(reason) } }

@@ -98,4 +98,19 @@ import Testing
         loop.run()
         for outlet in outlets { #expect(outlet.closes == [.goingAway]) }
     }
+
+    /// Draining asks each connection once: one registered after `closeAll` (an upgrade that
+    /// passed the gate as the drain began) is closed as it registers, not by asking everyone again.
+    @Test func aConnectionRegisteredAfterCloseAllIsClosedAtOnce() {
+        let loop = EmbeddedEventLoop()
+        let hub = Hub(shardCount: 4)
+        let early = RecordingOutlet(on: loop)
+        hub.connect(early, user: UserID("u")!)
+        hub.closeAll(.goingAway)
+        let late = RecordingOutlet(on: loop)
+        hub.connect(late, user: UserID("u")!)
+        loop.run()
+        #expect(early.closes == [.goingAway])
+        #expect(late.closes == [.goingAway])
+    }
 }

@@ -19,9 +19,10 @@ struct DrainService: Service {
         lifecycle.startDraining()
         logger.info("Draining", metadata: ["herald.connections": "\(hub.connections)"])
         let deadline = ContinuousClock.now + timeout
+        // Once: the hub closes a client admitted from now on as soon as it registers. (Asking
+        // every connection again while they close kept a draining node's loops busy.)
+        hub.closeAll(.goingAway)
         while hub.connections > 0, ContinuousClock.now < deadline {
-            // Repeated so that a client admitted during the drain is closed too.
-            hub.closeAll(.goingAway)
             try? await Task.sleep(for: .milliseconds(20))
         }
         let remaining = directory.connections(of: nil)
