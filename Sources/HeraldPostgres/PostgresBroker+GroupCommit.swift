@@ -70,6 +70,7 @@ final class PendingPublish: Sendable {
         answer(.failure(BrokerError(.brokerUnavailable, "the database did not accept the events: \(describe(error))")))
     }
 }
+
 /// An event as the publish statements take it: its id and its push, an entity update's cut
 /// where its `seq` goes (`Push.entityUpdated(_:id:time:)`).
 enum PreparedEvent: Sendable {

@@ -45,12 +45,8 @@ extension PostgresBroker {
         }
     }
 
-    /// Numbers and keeps entity updates, in order (one entity may come several times); returns
-    /// each one's `seq`, its stream's epoch and its push.
-    ///
-    /// An entity with no row starts a new stream: `seq` 1, under the cluster's epoch for new
-    /// streams (`herald_meta`'s `stream_epoch`). Rows are locked in entity order, so two
-    /// transactions never wait for each other the wrong way round.
+    /// Numbers and keeps entity updates (`NumberEvents`), in order (one entity may come several
+    /// times); returns each one's `seq`, its stream's epoch and its push.
     private func number(
         _ updates: [(entity: String, beforeSeq: String, afterSeq: String)],
         on connection: PostgresConnection

@@ -5,9 +5,11 @@ import PostgresNIO
 /// cost per event; docs/PERFORMANCE.md).
 ///
 /// Each entity's row in `herald_streams` is upserted once with its count (locked in entity order,
-/// so two transactions never wait for each other the wrong way round), each update gets the next
-/// `seq` of its entity in input order, and its push — cut at the `seq` — is kept whole in
-/// `herald_events`. Answers each update's `seq` and its stream's epoch, in input order.
+/// so two transactions never wait for each other the wrong way round); an entity with no row
+/// starts a new stream, `seq` 1 under the cluster's epoch for new streams (`herald_meta`'s
+/// `stream_epoch`). Each update gets the next `seq` of its entity in input order, and its push —
+/// cut at the `seq` — is kept whole in `herald_events`. Answers each update's `seq` and its
+/// stream's epoch, in input order.
 struct NumberEvents: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
