@@ -5,9 +5,10 @@
 #   connect   S4: 5,000 connections (HS256 token, subscribe, ack), 500 handshakes in flight
 #             (callgrind: 500, 10 in flight)                                       → per connection
 #   paced     S4-paced: the same 5,000 at 1,000 a second (perf only)               → per connection
+#   latency   S1 at 20/s: 5,000 subscribers of one entity, 20 publishes/s (perf only) → per delivery
 #   publish   S2: 10,000 connections over 1,000 entities, 2,000 publishes/s (callgrind: 1,000
 #             over 100, closed loop)                                               → per publish
-# Usage: bash scripts/profile-herald.sh connect|paced|publish callgrind|perf [OUT_DIR]
+# Usage: bash scripts/profile-herald.sh connect|paced|latency|publish callgrind|perf [OUT_DIR]
 # callgrind: the server runs under valgrind (about 50× slower): figures are instruction counts
 # (Ir), not time. perf: `perf record -e cpu-clock -g` on the server at full speed (this VM has no
 # hardware counters), so its shares move with the machine's load.
@@ -60,6 +61,7 @@ case "$SCENARIO-$TOOL" in
     publish-callgrind) args=(--connections 1000 --entities 100 --rate max --window 4 --duration 10s --connect-concurrency 10) ;;
     connect-perf) args=(--connections 5000 --entities 100 --rate 0 --duration 1s --connect-concurrency 500) ;;
     paced-perf) args=(--connections 5000 --entities 100 --rate 0 --duration 1s --connect-concurrency 500 --connect-rate 1000) ;;
+    latency-perf) args=(--connections 5000 --entities 1 --rate 20 --duration 12s) ;;
     publish-perf) args=(--connections 10000 --entities 1000 --rate 2000 --duration 12s --source-addresses 4) ;;
     *) echo "unknown scenario $SCENARIO or tool $TOOL" >&2; exit 2 ;;
 esac
@@ -71,13 +73,13 @@ stop() {
     if [[ "$TOOL" == callgrind ]]; then callgrind_control -d "$SERVER" >/dev/null; callgrind_control -i off "$SERVER" >/dev/null
     else kill -INT "$PERF"; wait "$PERF" || true; fi
 }
-# connect, paced: collect during the connect phase; publish: once connected, during the publish phase.
-[[ "$SCENARIO" != publish ]] && start
+# connect, paced: collect during the connect phase; publish, latency: once connected, during the publish phase.
+[[ "$SCENARIO" == connect || "$SCENARIO" == paced ]] && start
 taskset -c 1 "$HERALD" bench --url "http://127.0.0.1:$port" --jwt-secret "$SECRET" --publish-key "$KEY" --threads 1 --server-pid "$SERVER" \
     --json "${args[@]}" >"$OUT/bench.json" 2>"$OUT/bench.err" &
 BENCH=$!
 until grep -q "ready in" "$OUT/bench.err" 2>/dev/null; do sleep 0.2; kill -0 "$BENCH" 2>/dev/null || break; done
-if [[ "$SCENARIO" != publish ]]; then
+if [[ "$SCENARIO" == connect || "$SCENARIO" == paced ]]; then
     stop
 else
     start

@@ -28,6 +28,7 @@ final class ConnectionHandler: ChannelInboundHandler, LoopTimerOwner {
     private let settings: WebSocketConnection.Settings
     private var context: ChannelHandlerContext?
     private var deadlines = DeadlineSchedule()
+    private let timers = LoopTimerLink<ConnectionHandler>()
     /// The hook calls of the subscribe that waits for them.
     private var hookCall: Task<Void, Never>?
     /// True while actions run; events that arrive meanwhile (a write that lost writability, a
@@ -95,6 +96,7 @@ final class ConnectionHandler: ChannelInboundHandler, LoopTimerOwner {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        timers.owner = self
         connection.attach(self)
         settings.hub.connect(connection, user: userID)
         settings.directory.add(connection)
@@ -110,6 +112,7 @@ final class ConnectionHandler: ChannelInboundHandler, LoopTimerOwner {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        timers.owner = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -268,7 +271,7 @@ final class ConnectionHandler: ChannelInboundHandler, LoopTimerOwner {
 
     private func armTimer() {
         guard let timer = deadlines.timerToArm() else { return }
-        LoopTimer.arm(at: .uptimeNanoseconds(timer.uptimeNanoseconds), for: self, generation: timer.generation, on: connection.eventLoop)
+        LoopTimer.arm(at: .uptimeNanoseconds(timer.uptimeNanoseconds), via: timers, generation: timer.generation, on: connection.eventLoop)
     }
 
     private func now() -> Moment {

@@ -22,6 +22,7 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
     private var armedAt: NIODeadline?
     private var generation = 0
     private var context: ChannelHandlerContext?
+    private let timers = LoopTimerLink<ConnectionDeadlineHandler>()
 
     /// For a connection accepted now that holds a slot of `pending`.
     init(timeouts: ConnectionDeadline.Timeouts, pending: PendingConnections, metrics: HeraldMetrics, logger: Logger) {
@@ -33,6 +34,7 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        timers.owner = self
         arm(state.firstDeadline, context)
     }
 
@@ -40,6 +42,7 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
         armedAt = nil
         run(state.closed(), context)
         self.context = nil
+        timers.owner = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -101,7 +104,7 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
         if let armedAt, armedAt <= deadline { return }
         armedAt = deadline
         generation += 1
-        LoopTimer.arm(at: deadline, for: self, generation: generation, on: context.eventLoop)
+        LoopTimer.arm(at: deadline, via: timers, generation: generation, on: context.eventLoop)
     }
 
     func loopTimerFired(_ generation: Int) {

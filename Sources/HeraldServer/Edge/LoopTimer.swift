@@ -6,28 +6,36 @@ protocol LoopTimerOwner: AnyObject {
     func loopTimerFired(_ generation: Int)
 }
 
-/// One NIO scheduled callback that tells its owner, held weakly, which of its timers fired.
+/// What an owner's timers reach it through: each pending timer holds the link, and the link holds
+/// the owner until the owner lets go (when it leaves its pipeline), so a timer that fires later
+/// keeps nothing of it alive. Not a weak reference: one would give the owner a side table, which
+/// makes every retain and release of it slower — and a connection's handler is retained for
+/// every push it writes.
+final class LoopTimerLink<Owner: LoopTimerOwner> {
+    var owner: Owner?
+}
+
+/// One NIO scheduled callback that tells its owner which of its timers fired.
 ///
 /// A callback, not `scheduleTask`: no promise, no closures, so a timer costs one small object
 /// and its place in the loop's queue. The owners never cancel one — cancelling searches the
 /// loop's whole task queue (every connection's timers), so it grows with the connections a node
-/// holds — they let a timer they no longer want fire and ignore it by its generation; one held
-/// weakly keeps nothing of a connection that has ended alive.
+/// holds — they let a timer they no longer want fire and ignore it by its generation.
 final class LoopTimer<Owner: LoopTimerOwner>: NIOScheduledCallbackHandler {
-    private weak var owner: Owner?
+    private let link: LoopTimerLink<Owner>
     private let generation: Int
 
-    private init(owner: Owner, generation: Int) {
-        self.owner = owner
+    private init(link: LoopTimerLink<Owner>, generation: Int) {
+        self.link = link
         self.generation = generation
     }
 
-    /// Arms a timer for `owner` at `deadline` on `eventLoop` (nothing once the loop is shutting down).
-    static func arm(at deadline: NIODeadline, for owner: Owner, generation: Int, on eventLoop: any EventLoop) {
-        _ = try? eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: LoopTimer(owner: owner, generation: generation))
+    /// Arms a timer at `deadline` on `eventLoop` for the owner of `link` (nothing once the loop is shutting down).
+    static func arm(at deadline: NIODeadline, via link: LoopTimerLink<Owner>, generation: Int, on eventLoop: any EventLoop) {
+        _ = try? eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: LoopTimer(link: link, generation: generation))
     }
 
     func handleScheduledCallback(eventLoop: some EventLoop) {
-        owner?.loopTimerFired(generation)
+        link.owner?.loopTimerFired(generation)
     }
 }
