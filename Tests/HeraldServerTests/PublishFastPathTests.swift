@@ -37,9 +37,12 @@ import Testing
     private static func exchange(
         _ server: TestServer,
         _ requests: [String],
+        thenCloseOutput: Bool = false,
         expecting count: Int
     ) async throws -> [(status: Int, headers: String, body: JSONValue?)] {
-        let received = try await RawHTTP.received(port: server.port, request: requests.joined()) { responses($0).count >= count }
+        let received = try await RawHTTP.received(port: server.port, request: requests.joined(), thenCloseOutput: thenCloseOutput) {
+            responses($0).count >= count
+        }
         return responses(received)
     }
 
@@ -85,6 +88,17 @@ import Testing
             #expect(push["seq"] == .int(index + 1) && push["message"] == .string(message))
         }
         subscriber.close()
+        try await node.stop()
+    }
+
+    /// A client that shuts its side right after pipelining publishes still gets every answer,
+    /// in order, while the cluster's answers wait for the database.
+    @Test func aClientThatHalfClosesAfterPipelinedPublishesGetsEveryAnswer() async throws {
+        let node = try await ClusterNodes.node(try await TestPostgres.freshDatabase())
+        let requests = (1...3).map { Self.post("/entities/order-5/updates", #"{"message":"m\#($0)"}"#) }
+        let answers = try await Self.exchange(node, requests, thenCloseOutput: true, expecting: 3)
+        #expect(answers.map(\.status) == [202, 202, 202])
+        #expect(answers.map { $0.body?["seq"] } == [.int(1), .int(2), .int(3)])
         try await node.stop()
     }
 

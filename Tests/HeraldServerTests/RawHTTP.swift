@@ -26,9 +26,11 @@ enum RawHTTP {
 extension RawHTTP {
     /// Sends raw bytes and returns everything received until `enough` holds for it, or what came
     /// in `timeout` (the connection is then closed).
+    /// `thenCloseOutput`: the client shuts its side once the request is sent (a half-closure).
     static func received(
         port: Int,
         request: String,
+        thenCloseOutput: Bool = false,
         timeout: Duration = .seconds(5),
         until enough: @escaping @Sendable (String) -> Bool
     ) async throws -> String {
@@ -42,6 +44,7 @@ extension RawHTTP {
         defer { deadline.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: request))
+            if thenCloseOutput { try await channel.channel.close(mode: .output) }
             var received = ""
             for try await chunk in inbound {
                 received += String(buffer: chunk)

@@ -17,7 +17,8 @@ import NIOHTTPTypes
 /// goes on to Hummingbird unchanged, with every refusal's exact answer.
 ///
 /// One request at a time, as Hummingbird does: while an answer is awaited, what the client sent
-/// after it waits here, in order, and the socket is not read (so what waits is at most one read).
+/// after it — its end of input too — waits here, in order, and the socket is not read (so what
+/// waits is at most one read).
 final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -44,6 +45,9 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var held = CircularBuffer<HTTPRequestPart>()
     /// A read of the socket asked for while requests were held: done once they are handled.
     private var readAsked = false
+    /// The end of the client's input (a half-closure), come while requests were held: passed on
+    /// once they are answered, so Hummingbird does not end the connection before them.
+    private var inputEndHeld = false
     /// Parts passed on since the last read completed: Hummingbird's channel takes them at the
     /// next `channelReadComplete`, so held parts passed on later need one of their own.
     private var passedOn = false
@@ -71,6 +75,14 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         passedOn = false
         context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed, isHolding {
+            inputEndHeld = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -171,7 +183,11 @@ final class PublishFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             passedOn = false
             context.fireChannelReadComplete()
         }
-        if !isHolding, readAsked {
+        guard !isHolding else { return }
+        if inputEndHeld {
+            inputEndHeld = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        } else if readAsked {
             readAsked = false
             context.read()
         }
