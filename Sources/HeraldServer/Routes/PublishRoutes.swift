@@ -41,16 +41,17 @@ struct PublishRoutes: Sendable {
         return try await body()
     }
 
+    /// The body gathered (bounded: `413`), then the same answer as on the event loop.
     private func run(_ route: Route, _ request: Request) async throws(HTTPRefusal) -> Response {
         let body = try await RequestBody.collect(request, limit: Self.maxBodyBytes)
-        let (entries, events) = try Self.read(route, body: body)
-        let receipts = events.isEmpty ? [] : try await publish(events)
-        let answer = Self.answer(route, entries: entries, receipts: receipts)
-        return JSONResponse.make(status: answer.status, body: answer.body)
+        let (status, answer) = await withCheckedContinuation { continuation in
+            run(route, body: body) { continuation.resume(returning: ($0, $1)) }
+        }
+        return JSONResponse.make(status: status, body: answer)
     }
 
-    /// The same on the connection's event loop (`PublishFastPath`), for a body already read: the
-    /// status and JSON body `run` answers with, given to `reply` — before this returns for the
+    /// Answers a publish whose body is read — `PublishFastPath` on the connection's event loop, and
+    /// the routes above: its status and JSON body, given to `reply` before this returns for the
     /// in-memory broker, once the database has answered (on the broker's thread) for a cluster's.
     func run(_ route: Route, body: ByteBuffer, then reply: @escaping @Sendable (_ status: HTTPResponse.Status, _ body: ByteBuffer) -> Void) {
         let entries: [Result<Event, EventEnvelope.EntryError>]
@@ -112,17 +113,6 @@ struct PublishRoutes: Sendable {
             if let seq = receipts[0].seq { body.add("seq", seq) }
             return (.accepted, body.finish())
         }
-    }
-
-    /// Hands events to the broker, all or none; `503 broker_unavailable` (logged) when it could not take them.
-    private func publish(_ events: [Event]) async throws(HTTPRefusal) -> [PublishReceipt] {
-        let result: Result<[PublishReceipt], BrokerError>
-        do throws(BrokerError) {
-            result = .success(try await broker.publish(events))
-        } catch {
-            result = .failure(error)
-        }
-        return try accepted(result, events)
     }
 
     /// The receipts of the broker's answer, each event counted; or the refusal it earns.
