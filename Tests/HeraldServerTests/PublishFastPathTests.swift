@@ -1,6 +1,7 @@
 import Foundation
 import HeraldClient
 import HeraldCore
+import PostgresNIO
 import Testing
 
 /// Publishes a connection's event loop answers itself (`PublishFastPath`) and the ones it leaves
@@ -99,6 +100,38 @@ import Testing
         let answers = try await Self.exchange(node, requests, thenCloseOutput: true, expecting: 3)
         #expect(answers.map(\.status) == [202, 202, 202])
         #expect(answers.map { $0.body?["seq"] } == [.int(1), .int(2), .int(3)])
+        try await node.stop()
+    }
+
+    /// A publish the database does not answer is refused with `503` once its 5 s have passed
+    /// (here a trigger holds its insert for 8 s), and what the client pipelines behind it
+    /// meanwhile is not read without bound: the socket is not read while the answer waits.
+    @Test func aStalledPublishIsRefusedIn5sAndThePipelineBehindItIsNotRead() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let node = try await ClusterNodes.node(database)
+        try await TestPostgres.execute(
+            [
+                "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(8); RETURN NEW; END $$",
+                "CREATE TRIGGER stall BEFORE INSERT ON herald_events FOR EACH ROW WHEN (NEW.entity_id = 'stalled') EXECUTE FUNCTION stall()",
+            ],
+            in: database
+        )
+        let client = try await RawConnection.open(port: node.port)
+        let started = ContinuousClock.now
+        await client.send(Self.post("/entities/stalled/updates", #"{"message":"m"}"#))
+        // 64 MiB of pipelined requests behind it, mostly body (cheap to read, so a server that read
+        // on would take it all in well under the 5 s).
+        let chunk = Array("POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 65_000)
+        let poured = client.pour(chunk, times: 64 * 1_048_576 / chunk.count)
+        #expect(await client.received(within: .seconds(10)) { $0.hasPrefix("HTTP/1.1 ") })
+        let took = started.duration(to: .now)
+        let taken = poured.bytes
+        client.close()
+        #expect(client.receivedText.hasPrefix("HTTP/1.1 503"), "\(client.receivedText.prefix(200))")
+        #expect(client.receivedText.contains("broker_unavailable"))
+        #expect(took >= .seconds(4.5) && took < .seconds(8), "answered after \(took)")
+        // The kernel's buffers on both sides (at most 10 MiB on loopback here) and one read, not 64 MiB.
+        #expect(taken < 32 * 1_048_576, "the server read \(taken) bytes behind a waiting answer")
         try await node.stop()
     }
 

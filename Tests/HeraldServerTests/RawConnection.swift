@@ -71,6 +71,23 @@ final class RawConnection: Sendable {
     @discardableResult
     func send(_ text: String) async -> Bool { await send(Array(text.utf8)) }
 
+    /// What `pour` has handed to the kernel so far.
+    final class Poured: Sendable {
+        fileprivate let taken = Atomic<Int>(0)
+        var bytes: Int { taken.load(ordering: .relaxed) }
+    }
+
+    /// Writes `chunk` `times` times without waiting for the server; the bytes the kernel has taken
+    /// stop growing once the server stops reading (and its socket buffers are full).
+    func pour(_ chunk: [UInt8], times: Int) -> Poured {
+        let poured = Poured()
+        let buffer = ByteBuffer(bytes: chunk)
+        for _ in 0..<times {
+            channel.writeAndFlush(buffer).whenSuccess { poured.taken.add(chunk.count, ordering: .relaxed) }
+        }
+        return poured
+    }
+
     /// Everything the server sent so far, as text.
     var receivedText: String { received.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
 
