@@ -121,7 +121,8 @@ import Testing
         await client.send(Self.post("/entities/stalled/updates", #"{"message":"m"}"#))
         // 64 MiB of pipelined requests behind it, mostly body (cheap to read, so a server that read
         // on would take it all in well under the 5 s).
-        let chunk = Array("POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 65_000)
+        let chunk =
+            Array("POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 65_000)
         let poured = client.pour(chunk, times: 64 * 1_048_576 / chunk.count)
         #expect(await client.received(within: .seconds(10)) { $0.hasPrefix("HTTP/1.1 ") })
         let took = started.duration(to: .now)
