@@ -8,8 +8,9 @@ import Synchronization
 
 /// Loads the JWKS document into the verification keys: at start, every refresh interval, and
 /// when a token names a key id the set lacks — at most once per minimum gap, with concurrent
-/// askers sharing the one refresh in flight, so a flood of made-up `kid`s cannot hammer the
-/// identity provider. A failed refresh keeps the keys it had; a key of the document that cannot be
+/// askers sharing the one refresh in flight, and an asker whose lookup came before a load that
+/// has since ended sharing that load's keys, so a flood of made-up `kid`s cannot hammer the
+/// identity provider and a crowd bringing a new one costs it one fetch. A failed refresh keeps the keys it had; a key of the document that cannot be
 /// read is skipped (logged at warning with its `kid`) and the others are used.
 ///
 /// A URL is fetched within `fetchTimeout` (redirects and body included) and at most
@@ -31,6 +32,7 @@ public final class KeySetRefresher: Service, Sendable {
     private struct State {
         var lastRefresh: ContinuousClock.Instant?
         var inFlight: Task<Void, Never>?
+        var loadsEnded = 0
     }
 
     public let source: Source
@@ -64,9 +66,15 @@ public final class KeySetRefresher: Service, Sendable {
         self.logger = logger
     }
 
+    /// How many loads of the document have ended (with new keys or without): read before a
+    /// lookup, it tells `refreshForUnknownKeyID(lookedUpAfter:)` whether the keys were loaded since.
+    public var loadsEnded: Int { state.withLock { $0.loadsEnded } }
+
     /// Reads the document and replaces the keys; throws (naming the source) when it cannot.
     public func load() async throws(TokenError) {
         state.withLock { $0.lastRefresh = .now }
+        // Counted once the keys are replaced: an asker that reads the count after sees the new keys.
+        defer { state.withLock { $0.loadsEnded += 1 } }
         let document: [UInt8]
         do {
             document = try await fetch()
@@ -84,11 +92,13 @@ public final class KeySetRefresher: Service, Sendable {
         }
     }
 
-    /// A token named a key id the set lacks: the refresh to wait for before trying it again, or
-    /// nil when the set was refreshed less than the minimum gap ago.
-    public func refreshForUnknownKeyID() -> Task<Void, Never>? {
+    /// A token named a key id the set lacks, looked up when `loadsEnded` was `seen`: the refresh to
+    /// wait for before trying it again (one already ended when a load has ended since the lookup),
+    /// or nil when the set was refreshed less than the minimum gap ago.
+    public func refreshForUnknownKeyID(lookedUpAfter seen: Int) -> Task<Void, Never>? {
         state.withLock { state in
             if let inFlight = state.inFlight { return inFlight }
+            if state.loadsEnded > seen { return Self.ended }
             if let last = state.lastRefresh, ContinuousClock.now - last < minimumGap { return nil }
             state.lastRefresh = .now
             let refresh = Task {
@@ -99,6 +109,9 @@ public final class KeySetRefresher: Service, Sendable {
             return refresh
         }
     }
+
+    /// What an asker waits for when the keys were loaded after its lookup: nothing.
+    private static let ended = Task<Void, Never> {}
 
     /// Refreshes every interval until graceful shutdown.
     public func run() async {

@@ -68,6 +68,34 @@ import Testing
         try await provider.stop()
     }
 
+    /// The race behind a crowd of connects: one looked its key id up before the refresh another
+    /// started had ended, and asks only after it ended. It shares that refresh's keys; it does
+    /// not fetch the document again (even with no minimum gap).
+    @Test func anAskerWhoseLookupCameBeforeALoadThatEndedSharesItsKeys() async throws {
+        let key = await PublishedKey(kid: "k1")
+        let provider = try await KeySetServer.start(document: try Self.document([key]))
+        var configuration = TokenConfiguration()
+        configuration.algorithms = ["ES256"]
+        configuration.jwksURL = provider.url
+        let refresher = KeySetRefresher(
+            source: .url(provider.url),
+            keys: try await VerificationKeys(configuration: configuration),
+            interval: .seconds(3600),
+            minimumGap: .zero,
+            logger: Logger(label: "herald.test")
+        )
+        try await refresher.load()
+        let lookedUp = refresher.loadsEnded
+        await refresher.refreshForUnknownKeyID(lookedUpAfter: lookedUp)?.value
+        #expect(provider.requests == 2)
+        await refresher.refreshForUnknownKeyID(lookedUpAfter: lookedUp)?.value
+        #expect(provider.requests == 2)
+        // A lookup after that load is worth a fetch of its own.
+        await refresher.refreshForUnknownKeyID(lookedUpAfter: refresher.loadsEnded)?.value
+        #expect(provider.requests == 3)
+        try await provider.stop()
+    }
+
     @Test func madeUpKeyIDsCannotHammerTheProvider() async throws {
         let known = await PublishedKey(kid: "k1")
         let provider = try await KeySetServer.start(document: try Self.document([known]))

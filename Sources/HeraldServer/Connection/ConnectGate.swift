@@ -89,8 +89,11 @@ struct ConnectGate: Sendable {
         serverPort: Int?,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<Result<Admission, HTTPRefusal>> {
+        let loadsEnded = keySet?.loadsEnded ?? 0
         let decision = admit(request, sourceIP: sourceIP, serverPort: serverPort)
-        guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh, let refresh = keySet?.refreshForUnknownKeyID() else {
+        guard case .failure(let rejection) = decision, rejection.awaitsKeyRefresh,
+            let refresh = keySet?.refreshForUnknownKeyID(lookedUpAfter: loadsEnded)
+        else {
             return eventLoop.makeSucceededFuture(counted(decision))
         }
         let refreshed = eventLoop.makePromise(of: Void.self)
