@@ -18,6 +18,7 @@
 #   --quick      smaller connection counts and 5 s phases (a few minutes in all)
 #   --out DIR    where the JSON results, logs and summary.md go (default /tmp/herald-bench-DATE)
 #   --scenarios  run only these (S1 = fan-out CPU and latency, S4 = both connect scenarios)
+#   SCHED=1      also record core 0's scheduling (perf sched) and note the server's run slices
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,11 +113,36 @@ if [[ -w "$BACKLOG_FILE" ]] && (( $(cat "$BACKLOG_FILE") < 30000 )); then
     fi
 fi
 
-# "softnet drops, TCP retransmitted segments" so far, machine-wide.
+# "softnet drops, TCP retransmitted segments, of them tail-loss probes" so far, machine-wide. A
+# probe is the sender resending its last segment when no ACK came within its timeout: on
+# loopback, a receiver delaying its ACK (a client that just sent data and has nothing more to
+# send) is what it meets, not loss.
 net_counters() {
     local drops=0 _cpu dropped _rest
     while read -r _cpu dropped _rest; do drops=$((drops + 16#$dropped)); done </proc/net/softnet_stat
-    awk -v drops="$drops" '/^Tcp:/ { if (!seen) { for (i = 1; i <= NF; i++) if ($i == "RetransSegs") column = i; seen = 1 } else print drops, $column }' /proc/net/snmp
+    local retransmits probes
+    retransmits="$(awk '/^Tcp:/ { if (!seen) { for (i = 1; i <= NF; i++) if ($i == "RetransSegs") column = i; seen = 1 } else print $column }' /proc/net/snmp)"
+    probes="$(awk '/^TcpExt:/ { if (!seen) { for (i = 1; i <= NF; i++) if ($i == "TCPLossProbes") column = i; seen = 1 } else print $column }' /proc/net/netstat)"
+    echo "$drops $retransmits ${probes:-0}"
+}
+
+# SCHED=1: the scheduler's record of core 0 during each run (`perf sched record`), summed up as the
+# server's run slices — how long its threads ran each time they woke — in $OUT/NAME-TARGET.slices
+# and the notes. A handshake that arrives while the loop runs waits for the slice to end.
+sched_start() {
+    SCHED_PID=""
+    [[ "${SCHED:-0}" == 1 ]] || return 0
+    perf sched record -C 0 -o "$OUT/$1.sched" >/dev/null 2>"$OUT/$1.sched.err" &
+    SCHED_PID=$!
+}
+sched_stop() {
+    [[ -n "$SCHED_PID" ]] || return 0
+    kill -INT "$SCHED_PID"
+    wait "$SCHED_PID" || true
+    perf sched timehist -i "$OUT/$1.sched" 2>/dev/null | awk -v pid="$2" '$3 ~ ("/" pid "\\]$") || $3 ~ ("\\[" pid "\\]$") { print $NF }' | sort -n \
+        | awk '{ run[NR] = $1 } END { if (NR) printf "%d %.3f %.3f %.3f %.3f\n", NR, run[int(NR * 0.5) + 1], run[int(NR * 0.9) + 1], run[int(NR * 0.99) + 1], run[NR] }' \
+        >"$OUT/$1.slices"
+    rm -f "$OUT/$1.sched"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -248,12 +274,14 @@ run() {
     log "$name on $target (pid $SERVER_PID): $*"
     local before after
     before="$(net_counters)"
+    sched_start "$name-$target"
     if ! timeout 600 taskset -c 1 "$HERALD" bench --target "$target" --url "$URL" "${credentials[@]+"${credentials[@]}"}" \
         --server-pid "$SERVER_PID" --threads 1 --json "$@" >"$OUT/$name-$target.json" 2>"$OUT/$name-$target.log"; then
         log "  bench exited non-zero: $(tail -1 "$OUT/$name-$target.log")"
     fi
+    sched_stop "$name-$target" "$SERVER_PID"
     after="$(net_counters)"
-    echo "$before $after" | awk '{ print $3 - $1, $4 - $2 }' >"$OUT/$name-$target.net"
+    echo "$before $after" | awk '{ print $4 - $1, $5 - $2, $6 - $3 }' >"$OUT/$name-$target.net"
     stop_server
     if [[ "$target" == nchan && -s "$WORK/nginx/error.log" ]]; then cp "$WORK/nginx/error.log" "$OUT/$name-nginx-error.log"; fi
 }
@@ -368,10 +396,13 @@ MEASURES = {
     "S4-connect": [("server CPU µs/connection ↓", ("connect", "serverCpuUsPerConnection"), None, None),
                    ("connections/s ↑", ("connect", "perSecond"), None, CONNECT),
                    ("handshake p50 ms ↓", ("connect", "handshakeMs", "p50"), None, CONNECT),
-                   ("handshake p99 ms ↓", ("connect", "handshakeMs", "p99"), None, CONNECT)],
+                   ("handshake p99 ms ↓", ("connect", "handshakeMs", "p99"), None, CONNECT),
+                   ("to the 101 p99 ms ↓", ("connect", "upgradeMs", "p99"), None, CONNECT)],
     "S4-paced": [("server CPU µs/connection ↓", ("connect", "serverCpuUsPerConnection"), None, None),
                  ("handshake p50 ms ↓", ("connect", "handshakeMs", "p50"), None, CONNECT),
-                 ("handshake p99 ms ↓", ("connect", "handshakeMs", "p99"), None, CONNECT)],
+                 ("handshake p99 ms ↓", ("connect", "handshakeMs", "p99"), None, CONNECT),
+                 ("to the 101 p50 ms ↓", ("connect", "upgradeMs", "p50"), None, CONNECT),
+                 ("to the 101 p99 ms ↓", ("connect", "upgradeMs", "p99"), None, CONNECT)],
     "STORM-reconnect": [("all resumed s ↓ (Nchan: reconnected)", ("storm", "resumeSeconds"), None, STORM),
               ("all reconnected s ↓", ("storm", "reconnectSeconds"), None, STORM),
               ("resume p99 ms ↓", ("storm", "resumeMs", "p99"), None, STORM),
@@ -436,11 +467,19 @@ def notes_for(name, target, data, phases):
             notes.append(f"{name} {target}: generator at {storm.get('generatorCpuPercent')}% CPU while reconnecting")
     try:
         with open(os.path.join(out, f"{name}-{target}.net")) as handle:
-            drops, retransmits = (int(field) for field in handle.read().split())
+            drops, retransmits, probes = (int(field) for field in handle.read().split())
         traffic = (get(data, "deliveries", "received") or 0) + (get(data, "connect", "ready") or 0)
         if drops or retransmits > 0.01 * traffic:
-            notes.append(f"{name} {target}: {drops} loopback packets dropped, {retransmits} TCP segments retransmitted "
-                         "(machine-wide, during the run): latency outliers may be retransmissions")
+            notes.append(f"{name} {target}: {drops} loopback packets dropped, {retransmits} TCP segments retransmitted, "
+                         f"{probes} of them tail-loss probes (machine-wide, during the run): latency outliers may be "
+                         "retransmissions; a probe answers a delayed ACK and delays no one")
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(out, f"{name}-{target}.slices")) as handle:
+            count, p50, p90, p99, longest = handle.read().split()
+        notes.append(f"{name} {target}: the server ran {count} times on core 0, for p50 {p50}, p90 {p90}, p99 {p99}, "
+                     f"max {longest} ms each (perf sched)")
     except (OSError, ValueError):
         pass
     return notes

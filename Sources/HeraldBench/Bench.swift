@@ -141,12 +141,14 @@ public enum Bench {
         }
 
         var handshake = LoopState.makeHistogram()
+        var upgrade = LoopState.makeHistogram()
         var latency = LoopState.makeHistogram()
         for loop in summaries {
             handshake.add(loop.handshake)
+            upgrade.add(loop.upgrade)
             latency.add(loop.latency)
         }
-        var report = BenchReport(configuration: configuration, handshake: handshake, latency: latency)
+        var report = BenchReport(configuration: configuration, handshake: handshake, upgrade: upgrade, latency: latency)
         report.connectionsReady = ready
         report.connectionsFailed = configuration.connections - ready
         for loop in summaries {

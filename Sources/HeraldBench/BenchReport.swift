@@ -10,7 +10,8 @@ import Histogram
 ///   `messageBytes`, `sourceAddresses`, `connectConcurrency`, `threads`, `window`, `publishConnections`, `eventsPerPublish`,
 ///   `publishServers`, `serverPid`
 /// - `connect`: `ready`, `failed`, `failureReasons` {reason: count}, `seconds`, `perSecond`,
-///   `handshakeMs` {`p50`,`p90`,`p99`,`max`}, `serverCpuSeconds`, `serverCpuUsPerConnection`
+///   `handshakeMs` (TCP connect → ready: Herald's subscribe acknowledged, Nchan's `101`) and
+///   `upgradeMs` (TCP connect → the `101`) {`p50`,`p90`,`p99`,`max`}, `serverCpuSeconds`, `serverCpuUsPerConnection`
 /// - `memory`: `serverRssBaselineBytes`, `serverRssAfterConnectBytes`, `serverRssEndBytes`, `serverRssPerConnectionBytes`
 /// - `publish`: `seconds`, `scheduled`, `sent`, `failed` (non-2xx), `errors` (no answer), `skipped`, `timedOut`,
 ///   `statuses` {status: count}, `lagP99Ms`, `lagMaxMs`
@@ -57,6 +58,7 @@ public struct BenchReport: Sendable {
     public var connectSeconds = 0.0
     public var connectsPerSecond = 0.0
     public var handshake: Percentiles
+    public var upgrade: Percentiles
     public var serverCPUConnectSeconds: Double?
     public var serverCPUMicrosPerConnection: Double?
 
@@ -110,9 +112,10 @@ public struct BenchReport: Sendable {
     /// The figures may measure the load generator rather than the server.
     public var bottleneck: Bool { generatorSaturated || behindSchedule }
 
-    init(configuration: BenchConfiguration, handshake: Histogram<UInt64>, latency: Histogram<UInt64>) {
+    init(configuration: BenchConfiguration, handshake: Histogram<UInt64>, upgrade: Histogram<UInt64>, latency: Histogram<UInt64>) {
         self.configuration = configuration
         self.handshake = Percentiles(micros: handshake)
+        self.upgrade = Percentiles(micros: upgrade)
         self.latency = Percentiles(micros: latency)
     }
 
@@ -160,13 +163,8 @@ public struct BenchReport: Sendable {
                     ("failureReasons", .counts(failureReasons)),
                     ("seconds", .number(connectSeconds)),
                     ("perSecond", .number(connectsPerSecond, decimals: 1)),
-                    (
-                        "handshakeMs",
-                        .members([
-                            ("p50", .number(handshake.p50)), ("p90", .number(handshake.p90)),
-                            ("p99", .number(handshake.p99)), ("max", .number(handshake.max)),
-                        ])
-                    ),
+                    ("handshakeMs", Self.json(handshake)),
+                    ("upgradeMs", Self.json(upgrade)),
                     ("serverCpuSeconds", .number(serverCPUConnectSeconds)),
                     ("serverCpuUsPerConnection", .number(serverCPUMicrosPerConnection)),
                 ])
@@ -237,12 +235,13 @@ public struct BenchReport: Sendable {
         return String(decoding: JSON.encode(object), as: UTF8.self)
     }
 
+    private static func json(_ value: Percentiles) -> JSONValue {
+        .members([("p50", .number(value.p50)), ("p90", .number(value.p90)), ("p99", .number(value.p99)), ("max", .number(value.max))])
+    }
+
     private static func json(_ storm: StormReport) -> JSONValue {
         func batch(_ outcome: BatchOutcome) -> JSONValue {
             .members([("sent", .int(outcome.sent)), ("failed", .int(outcome.failed)), ("errors", .int(outcome.errors))])
-        }
-        func percentiles(_ value: Percentiles) -> JSONValue {
-            .members([("p50", .number(value.p50)), ("p90", .number(value.p90)), ("p99", .number(value.p99)), ("max", .number(value.max))])
         }
         return .members([
             ("clients", .int(storm.clients)),
@@ -264,8 +263,8 @@ public struct BenchReport: Sendable {
                 ])
             ),
             ("failureReasons", .counts(storm.failureReasons)),
-            ("handshakeMs", percentiles(storm.handshake)),
-            ("resumeMs", percentiles(storm.resume)),
+            ("handshakeMs", json(storm.handshake)),
+            ("resumeMs", json(storm.resume)),
             ("serverCpuSeconds", .number(storm.serverCPUSeconds)),
             ("serverCpuUsPerClient", .number(storm.serverCPUMicrosPerClient)),
             ("generatorCpuPercent", .number(storm.generatorCPUPercent, decimals: 1)),
@@ -284,7 +283,8 @@ public struct BenchReport: Sendable {
         )
         var connect = "connect     \(connectionsReady) ready, \(connectionsFailed) failed in \(Self.format(connectSeconds, 2)) s "
         connect += "(\(Self.format(connectsPerSecond, 0))/s); handshake p50 \(Self.ms(handshake.p50)), p90 \(Self.ms(handshake.p90)), "
-        connect += "p99 \(Self.ms(handshake.p99)), max \(Self.ms(handshake.max)) ms"
+        connect += "p99 \(Self.ms(handshake.p99)), max \(Self.ms(handshake.max)) ms; "
+        connect += "to the 101 p50 \(Self.ms(upgrade.p50)), p99 \(Self.ms(upgrade.p99)) ms"
         lines.append(connect)
         if !failureReasons.isEmpty {
             lines.append(

@@ -13,6 +13,9 @@ final class LoopState {
     var latency = LoopState.makeHistogram()
     /// TCP connect → ready, µs.
     var handshake = LoopState.makeHistogram()
+    /// TCP connect → the `101` read, µs: where Nchan's handshake ends (it has no subscribe), the
+    /// first of Herald's two round trips.
+    var upgrade = LoopState.makeHistogram()
     /// Deliveries per publish index, for missing/duplicate accounting.
     var receivedByPublish: [UInt32] = []
     var deliveries = 0
@@ -55,6 +58,10 @@ final class LoopState {
         handshake.record(min(micros, Self.highestMicros))
     }
 
+    func recordUpgrade(micros: UInt64) {
+        upgrade.record(min(micros, Self.highestMicros))
+    }
+
     func recordFailure(_ reason: String) {
         failures[reason, default: 0] += 1
     }
@@ -83,6 +90,7 @@ final class LoopState {
         LoopSummary(
             latency: latency,
             handshake: handshake,
+            upgrade: upgrade,
             receivedByPublish: receivedByPublish,
             deliveries: deliveries,
             otherFrames: otherFrames,
@@ -97,6 +105,7 @@ final class LoopState {
 struct LoopSummary: Sendable {
     var latency: Histogram<UInt64>
     var handshake: Histogram<UInt64>
+    var upgrade: Histogram<UInt64>
     var receivedByPublish: [UInt32]
     var deliveries: Int
     var otherFrames: Int

@@ -176,6 +176,7 @@ final class SubscriberHandler: ChannelInboundHandler {
             fail(status.map { "http \($0)" } ?? "bad upgrade response", context: context, earlyCloseCode: nil)
             return false
         }
+        if !resuming { loop.recordUpgrade(micros: (NIODeadline.now().uptimeNanoseconds &- startedAt) / 1000) }
         switch run.configuration.target {
         case .herald:
             state = .subscribing

@@ -32,6 +32,8 @@ import Testing
         #expect(report.connectionsFailed == 0)
         #expect(report.failureReasons.isEmpty)
         #expect(report.handshake.count == 50)
+        // The 101 comes before the subscribe's ack, for every connection.
+        #expect(report.upgrade.count == 50 && report.upgrade.max <= report.handshake.max)
         #expect(report.publishesSent > 0)
         #expect(report.publishesFailed == 0)
         #expect(report.publishErrors == 0)
@@ -50,6 +52,8 @@ import Testing
         let json = try #require(JSON.parse(report.json))
         #expect(json["target"] == "herald")
         #expect(json["connect"]?["ready"] == .int(50))
+        let upgradeP99 = json["connect"]?["upgradeMs"]?["p99"]
+        #expect(upgradeP99 != nil && upgradeP99 != .null)
         #expect(json["deliveries"]?["missing"] == .int(0))
         #expect(json["latencyMs"]?["count"] == .int(report.deliveriesReceived))
         #expect(json["bottleneck"] == .bool(report.bottleneck))
