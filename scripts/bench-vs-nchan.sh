@@ -137,7 +137,8 @@ sched_start() {
 }
 sched_stop() {
     [[ -n "$SCHED_PID" ]] || return 0
-    kill -INT "$SCHED_PID"
+    # perf may have ended already (not installed, or not allowed here): its reason is in .sched.err.
+    kill -INT "$SCHED_PID" 2>/dev/null || true
     wait "$SCHED_PID" || true
     perf sched timehist -i "$OUT/$1.sched" 2>/dev/null | awk -v pid="$2" '$3 ~ ("/" pid "\\]$") || $3 ~ ("\\[" pid "\\]$") { print $NF }' | sort -n \
         | awk '{ run[NR] = $1 } END { if (NR) printf "%d %.3f %.3f %.3f %.3f\n", NR, run[int(NR * 0.5) + 1], run[int(NR * 0.9) + 1], run[int(NR * 0.99) + 1], run[NR] }' \

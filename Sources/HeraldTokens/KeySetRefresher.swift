@@ -10,8 +10,9 @@ import Synchronization
 /// when a token names a key id the set lacks — at most once per minimum gap, with concurrent
 /// askers sharing the one refresh in flight, and an asker whose lookup came before a load that
 /// has since ended sharing that load's keys, so a flood of made-up `kid`s cannot hammer the
-/// identity provider and a crowd bringing a new one costs it one fetch. A failed refresh keeps the keys it had; a key of the document that cannot be
-/// read is skipped (logged at warning with its `kid`) and the others are used.
+/// identity provider and a crowd bringing a new one costs it one fetch. A failed refresh keeps
+/// the keys it had; a key of the document that cannot be read is skipped (logged at warning with
+/// its `kid`) and the others are used.
 ///
 /// A URL is fetched within `fetchTimeout` (redirects and body included) and at most
 /// `maxDocumentBytes`; a redirect is followed only within the URL's origin (scheme, host, port).
